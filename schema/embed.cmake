@@ -1,5 +1,7 @@
 # embed.cmake — write st_schema_gen.c: one st_schema_migration_t per file,
-# SQL as a byte array so no escaping is needed. Run with -DOUT= -DFILES=.
+# SQL as a byte array so no escaping is needed. Run with -DOUT= -DDIR=.
+file(GLOB FILES ${DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+list(SORT FILES)
 set(body "/* Generated from the schema migrations by schema/embed.cmake. Do not edit. */\n")
 string(APPEND body "#include \"store/st_schema.h\"\n\n")
 set(table "")
