@@ -1,0 +1,90 @@
+/*
+ * flowc_catalog.c — the activity catalog: a registration table of every
+ * activity a flow may `do`, its named parameters and the outcomes it can
+ * produce.
+ *
+ * Layer: tools/settlec (public through st_flowc.h; the engine's activity
+ * module must produce exactly these outcomes).
+ * Invariants: `failed` means permanent failure after transient retries are
+ * spent; `declined` is the only outcome that carries a decline code. To add
+ * an activity, add a row here and document it in docs/flow-language.md.
+ */
+#include "flowc_int.h"
+
+#include <string.h>
+
+#define T_INT    SETTLE__V1__TYPE__TYPE_INT
+#define T_STRING SETTLE__V1__TYPE__TYPE_STRING
+#define T_BOOL   SETTLE__V1__TYPE__TYPE_BOOL
+#define T_MONEY  SETTLE__V1__TYPE__TYPE_MONEY
+
+#define SEC(n) ((int64_t)(n)*1000000)
+
+static const char *const out_payment[] = {"succeeded", "processing", "requires_action",
+                                          "declined",  "failed",     NULL};
+static const char *const out_invoice[] = {"succeeded", "requires_action", "declined", "failed",
+                                          NULL};
+static const char *const out_refund[] = {"succeeded", "pending", "failed", NULL};
+static const char *const out_simple[] = {"succeeded", "failed", NULL};
+static const char *const out_email[] = {"sent", "failed", NULL};
+static const char *const out_http[] = {"ok", "rejected", "failed", NULL};
+
+static const st_flowc_param_t p_create[] = {
+    {"customer", T_STRING, 1},       {"amount", T_MONEY, 1},
+    {"payment_method", T_STRING, 0}, {"description", T_STRING, 0},
+    {"off_session", T_BOOL, 0},      {"three_d_secure", T_STRING, 0},
+    {"return_url", T_STRING, 0},     {NULL, 0, 0}};
+static const st_flowc_param_t p_confirm[] = {{"payment_intent", T_STRING, 1},
+                                             {"payment_method", T_STRING, 0},
+                                             {"off_session", T_BOOL, 0},
+                                             {"return_url", T_STRING, 0},
+                                             {NULL, 0, 0}};
+static const st_flowc_param_t p_invoice[] = {
+    {"invoice", T_STRING, 1}, {"payment_method", T_STRING, 0}, {NULL, 0, 0}};
+static const st_flowc_param_t p_void[] = {{"invoice", T_STRING, 1}, {NULL, 0, 0}};
+static const st_flowc_param_t p_cancel[] = {
+    {"payment_intent", T_STRING, 1}, {"reason", T_STRING, 0}, {NULL, 0, 0}};
+static const st_flowc_param_t p_refund[] = {
+    {"payment_intent", T_STRING, 1}, {"amount", T_MONEY, 0}, {"reason", T_STRING, 0}, {NULL, 0, 0}};
+static const st_flowc_param_t p_email[] = {
+    {"to", T_STRING, 1}, {"template", T_STRING, 1}, {NULL, 0, 0}};
+static const st_flowc_param_t p_erp[] = {{"reference", T_STRING, 1},
+                                         {"amount", T_MONEY, 1},
+                                         {"customer", T_STRING, 0},
+                                         {"reason", T_STRING, 0},
+                                         {NULL, 0, 0}};
+static const st_flowc_param_t p_http[] = {
+    {"url", T_STRING, 1}, {"method", T_STRING, 0}, {"body", T_STRING, 0}, {NULL, 0, 0}};
+
+static const st_flowc_activity_t fc_catalog[] = {
+    {"stripe.create_payment", out_payment, p_create, 0, SEC(30)},
+    {"stripe.confirm_payment", out_payment, p_confirm, 0, SEC(30)},
+    {"stripe.pay_invoice", out_invoice, p_invoice, 0, SEC(30)},
+    {"stripe.refund", out_refund, p_refund, 0, SEC(30)},
+    {"stripe.void_invoice", out_simple, p_void, 0, SEC(30)},
+    {"stripe.cancel_payment", out_simple, p_cancel, 0, SEC(30)},
+    {"email.send", out_email, p_email, 1, SEC(60)},
+    {"erp.post_payment", out_http, p_erp, 0, SEC(30)},
+    {"erp.write_off", out_http, p_erp, 0, SEC(30)},
+    {"http.call", out_http, p_http, 0, SEC(30)},
+};
+
+#define FC_NACT (sizeof fc_catalog / sizeof fc_catalog[0])
+
+const st_flowc_activity_t *st_flowc_activity_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < FC_NACT; i++)
+        if (strcmp(fc_catalog[i].name, name) == 0)
+            return &fc_catalog[i];
+    return NULL;
+}
+
+const st_flowc_activity_t *st_flowc_activity_at(size_t i)
+{
+    return i < FC_NACT ? &fc_catalog[i] : NULL;
+}
+
+int st_flowc_outcome_has_codes(const char *outcome)
+{
+    return outcome != NULL && strcmp(outcome, "declined") == 0;
+}
