@@ -1,0 +1,228 @@
+/*
+ * st_sim_router.c — request dispatch: auth, route table, idempotency keys
+ * and injected faults around the handlers.
+ *
+ * Order per request: fault draw (429/5xx/drop answer before anything runs,
+ * store nothing) -> auth -> route -> idempotency reservation -> latency
+ * (slept without the store mutex, so a concurrent request with the same key
+ * sees it in progress) -> handler under the mutex -> store the response
+ * under the key unless the handler marked it not storable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "st_sim_auth.h"
+#include "st_sim_faults.h"
+#include "st_sim_int.h"
+
+static const st_sim_route_t *const families[] = {
+    st_sim_routes_customers, st_sim_routes_pm,     st_sim_routes_pi,    st_sim_routes_charges,
+    st_sim_routes_invoices,  st_sim_routes_events, st_sim_routes_admin,
+};
+
+/* Match "/v1/x/:id/y" against path; copies the :id segment into id. */
+static int match(const char *pattern, const char *path, char *id, size_t cap)
+{
+    while (*pattern && *path) {
+        if (*pattern == ':') {
+            while (*pattern && *pattern != '/')
+                pattern++;
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= cap)
+                return 0;
+            memcpy(id, path, n);
+            id[n] = '\0';
+            path += n;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* Find the handler; *path_known says whether the path exists for any method. */
+static st_sim_handler_fn route(const char *method, const char *path, char *id, size_t cap,
+                               int *path_known)
+{
+    *path_known = 0;
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        for (const st_sim_route_t *r = families[f]; r->method; r++) {
+            if (!match(r->pattern, path, id, cap))
+                continue;
+            *path_known = 1;
+            if (strcmp(r->method, method) == 0)
+                return r->fn;
+        }
+    }
+    return NULL;
+}
+
+static void finish(st_sim_call_t *call, st_sim_resp_t *resp)
+{
+    resp->status = call->status;
+    resp->should_retry = call->should_retry;
+    resp->body = call->body ? json_dumps(call->body, JSON_COMPACT) : strdup("{}");
+    json_decref(call->body);
+    call->body = NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Run the handler under the store mutex. */
+static void run_locked(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
+{
+    pthread_mutex_lock(&sim->mu);
+    fn(sim, call);
+    if (!call->body)
+        st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
+    pthread_mutex_unlock(&sim->mu);
+}
+
+/* The idempotent path: reserve, run, store or abandon. Returns 1 if it answered. */
+static int run_keyed(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call, st_sim_resp_t *resp,
+                     int latency_ms)
+{
+    const st_sim_req_t *req = call->req;
+    char fp[192];
+    st_sim_idem_fingerprint(req->method, req->path, call->params, fp, sizeof(fp));
+    st_sim_idem_hit_t hit;
+    pthread_mutex_lock(&sim->mu);
+    st_sim_idem_verdict_t v =
+        st_sim_idem_begin(sim->idem, req->idem_key, fp, st_sim_now(sim), &hit);
+    pthread_mutex_unlock(&sim->mu);
+    if (v == ST_SIM_IDEM_REPLAY) {
+        resp->status = hit.status;
+        resp->body = hit.body;
+        resp->should_retry = hit.should_retry;
+        resp->replayed = 1;
+        return 1;
+    }
+    if (v == ST_SIM_IDEM_BUSY) {
+        st_sim_fail(call, 409, "idempotency_error", NULL, NULL,
+                    "There is currently another in-progress request using this Idempotent Key "
+                    "(that probably means you submitted twice, and the other request is still "
+                    "going through): %s. Please try again later.",
+                    req->idem_key);
+        call->should_retry = 1;
+        return 0;
+    }
+    if (v == ST_SIM_IDEM_MISMATCH) {
+        st_sim_fail(call, 400, "idempotency_error", NULL, NULL,
+                    "Keys for idempotent requests can only be used with the same parameters they "
+                    "were first used with. Try using a key other than '%s' if you meant to "
+                    "execute a different request.",
+                    req->idem_key);
+        return 0;
+    }
+    sleep_ms(latency_ms);
+    pthread_mutex_lock(&sim->mu);
+    fn(sim, call);
+    if (!call->body)
+        st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
+    if (call->no_store) {
+        st_sim_idem_abandon(sim->idem, req->idem_key);
+    } else {
+        char *text = json_dumps(call->body, JSON_COMPACT);
+        st_sim_idem_finish(sim->idem, req->idem_key, call->status, text, call->should_retry);
+        free(text);
+    }
+    pthread_mutex_unlock(&sim->mu);
+    return 0;
+}
+
+/* Faults decided before anything runs. Returns 1 when the fault answered. */
+static int apply_fault(st_sim_t *sim, st_sim_call_t *call, st_sim_resp_t *resp,
+                       const st_sim_fault_t *f)
+{
+    if (f->action == ST_SIM_FAULT_DROP) {
+        resp->drop = 1;
+        return 1;
+    }
+    if (f->action == ST_SIM_FAULT_429) {
+        st_sim_fail(call, 429, "invalid_request_error", "rate_limit", NULL,
+                    "Request rate limit exceeded. Learn more about rate limits here "
+                    "https://stripe.com/docs/rate-limits.");
+        call->should_retry = 1;
+        return 1;
+    }
+    if (f->action == ST_SIM_FAULT_500) {
+        st_sim_fail(call, 500, "api_error", NULL, NULL,
+                    "An unknown error occurred (injected by stripe-sim).");
+        call->should_retry = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void dispatch(st_sim_t *sim, st_sim_call_t *call, st_sim_resp_t *resp)
+{
+    const st_sim_req_t *req = call->req;
+    char id[256] = "";
+    int admin = strncmp(req->path, "/_sim/", 6) == 0;
+    st_sim_fault_t fault = {0, 0};
+    if (!admin)
+        st_sim_faults_pick(sim->faults, req->method, req->path, &fault);
+    if (apply_fault(sim, call, resp, &fault))
+        return;
+    if (!admin && st_sim_auth_check(call, req->authorization) < 0)
+        return;
+    int known;
+    st_sim_handler_fn fn = route(req->method, req->path, id, sizeof(id), &known);
+    if (!fn) {
+        st_sim_fail(call, 404, "invalid_request_error", NULL, NULL,
+                    known ? "Unrecognized request URL (%s: %s). This method is not allowed."
+                          : "Unrecognized request URL (%s: %s). Please see https://stripe.com/docs "
+                            "or we can help at https://support.stripe.com/.",
+                    req->method, req->path);
+        return;
+    }
+    call->id = id[0] ? id : NULL;
+    if (req->idem_key && strcmp(req->method, "POST") == 0 && !admin) {
+        if (strlen(req->idem_key) > ST_SIM_IDEM_KEY_MAX) {
+            st_sim_fail(call, 400, "invalid_request_error", NULL, "Idempotency-Key",
+                        "Invalid Idempotency-Key: keys must be at most %d characters.",
+                        ST_SIM_IDEM_KEY_MAX);
+            return;
+        }
+        run_keyed(sim, fn, call, resp, fault.latency_ms);
+        return;
+    }
+    sleep_ms(fault.latency_ms);
+    run_locked(sim, fn, call);
+}
+
+int st_sim_dispatch(st_sim_t *sim, const st_sim_req_t *req, st_sim_resp_t *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->should_retry = -1;
+    snprintf(resp->request_id, sizeof(resp->request_id), "req_%014llu",
+             (unsigned long long)atomic_fetch_add(&sim->req_seq, 1) + 1);
+    json_t *empty = json_object();
+    st_sim_call_t call = {.req = req,
+                          .params = req->params ? req->params : empty,
+                          .request_id = resp->request_id,
+                          .should_retry = -1};
+    dispatch(sim, &call, resp);
+    if (!resp->body && !resp->drop)
+        finish(&call, resp);
+    json_decref(call.body);
+    json_decref(empty);
+    return 0;
+}
+
+void st_sim_resp_release(st_sim_resp_t *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+}

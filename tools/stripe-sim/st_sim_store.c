@@ -1,0 +1,209 @@
+/*
+ * st_sim_store.c — object store: ids, lookup, lists with Stripe's cursor
+ * pagination, expand[], and the seeded random source.
+ *
+ * Callers hold sim->mu. Lists are kept in creation order; Stripe lists
+ * newest first, so pagination walks them backwards. Each object's position
+ * in its list is kept in priv ("_idx") so starting_after is O(1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_sim_int.h"
+
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double st_sim_rand(st_sim_t *sim)
+{
+    return (double)(splitmix(&sim->rng) >> 11) / 9007199254740992.0;
+}
+
+/* prefix + "_" + 8 counter digits (unique) + 16 seeded characters. */
+void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap)
+{
+    char tail[25];
+    uint64_t n = ++sim->next_id;
+    for (int i = 7; i >= 0; i--) {
+        tail[i] = b62[n % 62];
+        n /= 62;
+    }
+    uint64_t x = sim->seed ^ (sim->next_id * 0xD1B54A32D192ED03ull);
+    uint64_t r = splitmix(&x);
+    for (int i = 8; i < 24; i++) {
+        if (i == 16)
+            r = splitmix(&x);
+        tail[i] = b62[r % 62];
+        r /= 62;
+    }
+    tail[24] = '\0';
+    snprintf(out, cap, "%s_%s", prefix, tail);
+}
+
+void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *obj)
+{
+    json_t *list = json_object_get(sim->lists, kind);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(sim->lists, kind, list);
+    }
+    json_t *priv = json_object();
+    json_object_set_new(priv, "_idx", json_integer((json_int_t)json_array_size(list)));
+    json_object_set_new(sim->priv, id, priv);
+    json_array_append_new(list, json_string(id));
+    json_object_set_new(sim->objects, id, obj);
+}
+
+json_t *st_sim_store_get(st_sim_t *sim, const char *id)
+{
+    return id ? json_object_get(sim->objects, id) : NULL;
+}
+
+json_t *st_sim_priv(st_sim_t *sim, const char *id)
+{
+    json_t *p = json_object_get(sim->priv, id);
+    if (!p) {
+        p = json_object();
+        json_object_set_new(sim->priv, id, p);
+    }
+    return p;
+}
+
+json_t *st_sim_store_copy(st_sim_t *sim, const char *id)
+{
+    json_t *o = st_sim_store_get(sim, id);
+    return o ? json_deep_copy(o) : NULL;
+}
+
+/* Position of id in its list, or -1. */
+static long list_pos(st_sim_t *sim, const char *id)
+{
+    json_t *p = json_object_get(sim->priv, id);
+    json_t *idx = p ? json_object_get(p, "_idx") : NULL;
+    return idx ? (long)json_integer_value(idx) : -1;
+}
+
+/* Expand one dotted path ("customer", "data.customer", "latest_charge.refunds"). */
+static void expand_path(st_sim_t *sim, json_t *obj, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    char head[128];
+    size_t hl = dot ? (size_t)(dot - path) : strlen(path);
+    if (hl >= sizeof(head) || !json_is_object(obj))
+        return;
+    memcpy(head, path, hl);
+    head[hl] = '\0';
+    json_t *v = json_object_get(obj, head);
+    if (json_is_string(v)) {
+        json_t *full = st_sim_store_copy(sim, json_string_value(v));
+        if (!full)
+            return;
+        json_object_set_new(obj, head, full);
+        v = full;
+    }
+    if (!dot)
+        return;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *el;
+        json_array_foreach(v, i, el) expand_path(sim, el, dot + 1);
+    } else {
+        expand_path(sim, v, dot + 1);
+    }
+}
+
+void st_sim_expand(st_sim_t *sim, json_t *obj, json_t *params)
+{
+    json_t *ex = json_object_get(params, "expand");
+    size_t i;
+    json_t *p;
+    if (!json_is_array(ex))
+        return;
+    json_array_foreach(ex, i, p)
+    {
+        if (json_is_string(p))
+            expand_path(sim, obj, json_string_value(p));
+    }
+}
+
+/* Parse limit (1..100, default 10); returns -1 after failing the call. */
+static int list_limit(st_sim_call_t *call, int64_t *limit)
+{
+    *limit = 10;
+    if (json_object_get(call->params, "limit")) {
+        if (st_sim_param_int(call, "limit", limit, 0) < 0)
+            return -1;
+        if (*limit < 1 || *limit > 100)
+            return st_sim_fail_param(call, "limit",
+                                     "Invalid limit: must be at least 1 and at most 100");
+    }
+    return 0;
+}
+
+/* Resolve starting_after/ending_before into a start index and direction. */
+static int list_cursor(st_sim_t *sim, st_sim_call_t *call, json_t *ids, long *start, int *step)
+{
+    const char *after = st_sim_param_str(call, "starting_after");
+    const char *before = st_sim_param_str(call, "ending_before");
+    *start = (long)json_array_size(ids) - 1;
+    *step = -1;
+    const char *cur = after ? after : before;
+    if (!cur)
+        return 0;
+    long pos = list_pos(sim, cur);
+    if (pos < 0 || pos >= (long)json_array_size(ids) ||
+        strcmp(json_string_value(json_array_get(ids, (size_t)pos)), cur) != 0)
+        return st_sim_fail_missing(call, "object", after ? "starting_after" : "ending_before", cur);
+    *start = after ? pos - 1 : pos + 1;
+    *step = after ? -1 : 1;
+    return 0;
+}
+
+int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *url,
+                      int (*keep)(json_t *obj, json_t *params))
+{
+    int64_t limit;
+    long i;
+    int step;
+    json_t *ids = json_object_get(sim->lists, kind);
+    json_t *empty = json_array();
+    if (!ids)
+        ids = empty;
+    if (list_limit(call, &limit) < 0 || list_cursor(sim, call, ids, &i, &step) < 0) {
+        json_decref(empty);
+        return -1;
+    }
+    json_t *data = json_array();
+    int more = 0;
+    for (; i >= 0 && i < (long)json_array_size(ids); i += step) {
+        json_t *o = st_sim_store_get(sim, json_string_value(json_array_get(ids, (size_t)i)));
+        if (!o || json_is_true(json_object_get(o, "deleted")) || (keep && !keep(o, call->params)))
+            continue;
+        if ((int64_t)json_array_size(data) == limit) {
+            more = 1;
+            break;
+        }
+        json_array_append_new(data, json_deep_copy(o));
+    }
+    if (step > 0) { /* ending_before walked forwards; Stripe still lists newest first */
+        json_t *rev = json_array();
+        for (size_t k = json_array_size(data); k > 0; k--)
+            json_array_append(rev, json_array_get(data, k - 1));
+        json_decref(data);
+        data = rev;
+    }
+    json_decref(empty);
+    json_t *list = json_pack("{s:s, s:o, s:b, s:s}", "object", "list", "data", data, "has_more",
+                             more, "url", url);
+    st_sim_expand(sim, list, call->params);
+    st_sim_ok(call, list);
+    return 0;
+}
