@@ -113,6 +113,13 @@ st_core_type_t st_core_program_var_type(const st_core_program_t *p, uint32_t var
 size_t st_core_program_state_signals(const st_core_program_t *p, uint32_t state,
                                      const char *const **names);
 const char *st_core_kind_name(st_core_kind_t k);
+/*
+ * Retry policy of a DO state (for re-dispatching a task after a restart):
+ * returns max_attempts (>= 1) and fills the backoff bounds; returns 0 and
+ * zeroes them when `state` is not a DO state.
+ */
+uint32_t st_core_program_retry(const st_core_program_t *p, uint32_t state, int64_t *backoff_min_us,
+                               int64_t *backoff_max_us);
 
 /* ------------------------------------------------------------- instance */
 

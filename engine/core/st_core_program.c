@@ -242,3 +242,20 @@ const char *st_core_kind_name(st_core_kind_t k)
     }
     return "unknown";
 }
+
+uint32_t st_core_program_retry(const st_core_program_t *p, uint32_t state, int64_t *backoff_min_us,
+                               int64_t *backoff_max_us)
+{
+    const Settle__V1__Activity *a = NULL;
+    *backoff_min_us = 0;
+    *backoff_max_us = 0;
+    if (state < p->pb->n_states)
+        a = p->pb->states[state]->activity;
+    if (a == NULL)
+        return 0;
+    if (a->retry == NULL)
+        return 1;
+    *backoff_min_us = a->retry->backoff_min_us;
+    *backoff_max_us = a->retry->backoff_max_us;
+    return a->retry->max_attempts;
+}
