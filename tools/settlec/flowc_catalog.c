@@ -53,6 +53,11 @@ static const st_flowc_param_t p_erp[] = {{"reference", T_STRING, 1},
                                          {"customer", T_STRING, 0},
                                          {"reason", T_STRING, 0},
                                          {NULL, 0, 0}};
+static const st_flowc_param_t p_erp_refund[] = {{"reference", T_STRING, 1},
+                                                {"amount", T_MONEY, 1},
+                                                {"refund", T_STRING, 0},
+                                                {"customer", T_STRING, 0},
+                                                {NULL, 0, 0}};
 static const st_flowc_param_t p_http[] = {
     {"url", T_STRING, 1}, {"method", T_STRING, 0}, {"body", T_STRING, 0}, {NULL, 0, 0}};
 
@@ -65,6 +70,7 @@ static const st_flowc_activity_t fc_catalog[] = {
     {"stripe.cancel_payment", out_simple, p_cancel, 0, SEC(30)},
     {"email.send", out_email, p_email, 1, SEC(60)},
     {"erp.post_payment", out_http, p_erp, 0, SEC(30)},
+    {"erp.post_refund", out_http, p_erp_refund, 0, SEC(30)},
     {"erp.write_off", out_http, p_erp, 0, SEC(30)},
     {"http.call", out_http, p_http, 0, SEC(30)},
 };

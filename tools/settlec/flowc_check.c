@@ -256,7 +256,8 @@ Settle__V1__Program *fc_check(fc_arena_t *a, fc_sink_t *s, const fc_flow_t *flow
         p->cancel_target = fc_resolve_state(&c, &flow->cancel_target);
     }
     fc_check_states(&c);
-    if (c.resolve_errors == 0 && !a->failed && c.nstates > 0)
+    /* Dropped arms would make the graph lie: judge it only when all is well. */
+    if (c.resolve_errors == 0 && s->errors == 0 && !a->failed && c.nstates > 0)
         fc_check_graph(s, p);
     return p;
 }

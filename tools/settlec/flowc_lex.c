@@ -321,6 +321,37 @@ static bool fc_escape(fc_lexer_t *lx, char *out, size_t *k)
     }
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool fc_utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, min = 0x10000;
+        else
+            return false;
+        unsigned cp = c & (0x3F >> need);
+        for (unsigned k = 1; k <= need; k++) {
+            if (i + k >= n || (s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
 static fc_token_t fc_lex_string(fc_lexer_t *lx)
 {
     const char *start = lx->p++;
@@ -351,6 +382,12 @@ static fc_token_t fc_lex_string(fc_lexer_t *lx)
     }
     lx->p++;
     t.pos = fc_here(lx, start);
+    if (!bad && !fc_utf8_ok((const unsigned char *)buf, k)) {
+        fc_pos_t at = {lx->line, (uint32_t)(start - lx->line_start) + 1, 1};
+        fc_error(lx->sink, at, "save the file as UTF-8; use \\xHH only below \\x80",
+                 "string is not valid UTF-8");
+        bad = true;
+    }
     t.kind = bad ? FC_T_ERROR : FC_T_STRING;
     buf[k] = '\0';
     t.text = buf;

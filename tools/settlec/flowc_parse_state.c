@@ -324,7 +324,7 @@ bool fc_parse_state(fc_parser_t *p, fc_flow_t *f)
         return fc_p_expected(p, "'{' after the state name", NULL);
     while (!fc_p_accept(p, FC_T_RBRACE)) {
         if (fc_p_at_top(p)) {
-            fc_p_expected(p, "'}'", NULL);
+            fc_p_expected(p, fc_printf(p->arena, "'}' to close state '%s'", st->name.s), NULL);
             return true;
         }
         if (p->sink->errors >= p->sink->max || p->arena->failed)
