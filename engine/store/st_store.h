@@ -1,0 +1,434 @@
+/*
+ * st_store.h — the PostgreSQL store of settle: the one public header.
+ *
+ * Layer: store. Depends on common (st_err), libpq, libev, OpenSSL (RAND).
+ * Knows nothing of the core's types: checkpoints are plain records.
+ *
+ * Model. A st_store_conn_t is one libpq connection in non-blocking pipeline
+ * mode driven by a libev loop (ev_io on PQsocket). Every operation is a
+ * pipeline segment ending in a Sync, so each operation is one implicit
+ * transaction: it commits at the Sync or rolls back entirely on an error.
+ * When the connection drops, operations in flight fail with ST_IO (their
+ * outcome is unknown: re-read the rows) and the connection is re-established
+ * with exponential backoff; operations not yet sent wait for it.
+ *
+ * Checkpoints (the hot path) are asynchronous and go through the batcher
+ * (st_store_batch_t), which groups checkpoints of many instances into one
+ * transaction (group commit). Everything else — programs, start, leases,
+ * signals, tasks, recovery, partitions — is a blocking helper that runs the
+ * connection's loop (ev_run ONCE, nested) until its reply arrives; use them
+ * at start-up, in tools and tests, or from code that may block briefly.
+ * Blocking helpers fail at once with ST_IO while the connection is down.
+ *
+ * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
+ * means "none". The caller passes the clock (real or virtual) where a
+ * statement needs "now" for the flow's logic; leases use the database clock
+ * so that nodes with skewed clocks agree.
+ *
+ * Ownership. `_new` returns an object the caller frees with `_free` (NULL
+ * accepted). Records filled by the store (st_store_instance_t, lists, program
+ * bytes) are owned by the caller and released with their `_release` / `_free`
+ * function. Records the caller passes in (checkpoints, starts) are borrowed:
+ * synchronous calls do not keep them; a submitted checkpoint must stay valid
+ * and unchanged until its callback has fired. A callback fires exactly once
+ * for every successful submit and never when submit fails.
+ */
+#ifndef ST_STORE_H
+#define ST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/st_err.h"
+
+struct ev_loop;
+
+#define ST_STORE_NO_TIME INT64_MIN
+
+/* ---- identifiers and enums -------------------------------------------- */
+
+typedef struct st_store_uuid {
+    unsigned char b[16]; /* big-endian RFC 9562 layout */
+} st_store_uuid_t;
+
+/* UUIDv7 from unix_ms and 74 random bits (RAND_bytes). */
+int st_store_uuid_v7(st_store_uuid_t *out, int64_t unix_ms, st_err_t *err);
+/* Canonical lower-case text form; out must hold 37 bytes. */
+void st_store_uuid_format(const st_store_uuid_t *u, char out[37]);
+int st_store_uuid_parse(const char *text, st_store_uuid_t *out);
+int st_store_uuid_equal(const st_store_uuid_t *a, const st_store_uuid_t *b);
+
+typedef enum {
+    ST_STORE_RUNNING,
+    ST_STORE_WAITING,
+    ST_STORE_COMPLETED,
+    ST_STORE_FAILED,
+    ST_STORE_CANCELLED,
+    ST_STORE_SUSPENDED,
+    ST_STORE_STATUS_COUNT
+} st_store_status_t;
+
+const char *st_store_status_name(st_store_status_t s); /* "running", ... */
+int st_store_status_parse(const char *name, st_store_status_t *out);
+
+typedef enum {
+    ST_STORE_TASK_PENDING,
+    ST_STORE_TASK_RUNNING,
+    ST_STORE_TASK_DONE,
+    ST_STORE_TASK_FAILED,
+    ST_STORE_TASK_CANCELLED,
+    ST_STORE_TASK_STATUS_COUNT
+} st_store_task_status_t;
+
+const char *st_store_task_status_name(st_store_task_status_t s);
+int st_store_task_status_parse(const char *name, st_store_task_status_t *out);
+
+/* ---- connection -------------------------------------------------------- */
+
+typedef struct st_store_conn st_store_conn_t;
+
+typedef struct st_store_conn_cfg {
+    const char *dsn;         /* libpq connection string (copied) */
+    unsigned backoff_min_ms; /* first reconnect delay; 0 = 50 */
+    unsigned backoff_max_ms; /* reconnect delay cap; 0 = 5000 */
+} st_store_conn_cfg_t;
+
+/*
+ * Connect (blocking, once) and enter pipeline mode. The loop must outlive
+ * the connection. Returns NULL and fills err on failure.
+ */
+st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg_t *cfg,
+                                   st_err_t *err);
+/* Operations still queued or in flight complete with ST_STATE. */
+void st_store_conn_free(st_store_conn_t *c);
+int st_store_conn_is_up(const st_store_conn_t *c);
+struct ev_loop *st_store_conn_loop(const st_store_conn_t *c);
+/* Connections re-established since st_store_conn_new. */
+unsigned st_store_conn_reconnects(const st_store_conn_t *c);
+/* Drop the socket as a network fault would (tests of the reconnect path). */
+void st_store_conn_break(st_store_conn_t *c);
+
+/* ---- programs ---------------------------------------------------------- */
+
+typedef struct st_store_program {
+    const char *hash;        /* 64 lower-case hex: SHA-256 of bytes */
+    const char *name;        /* flow name */
+    int format_version;      /* Program format version */
+    const char *source_name; /* e.g. "workflows/dunning.flow" */
+    const char *source;      /* the .flow text */
+    const unsigned char *bytes;
+    size_t len;
+} st_store_program_t;
+
+/* Idempotent by hash: *created says whether this call inserted the row. */
+int st_store_program_register(st_store_conn_t *c, const st_store_program_t *p, int *created,
+                              st_err_t *err);
+/* Make hash the version new instances of flow start on. */
+int st_store_flow_set_current(st_store_conn_t *c, const char *flow, const char *hash,
+                              st_err_t *err);
+/* The current hash of flow into out[65]; ST_NOTFOUND if none. */
+int st_store_flow_current(st_store_conn_t *c, const char *flow, char out[65], st_err_t *err);
+
+/* A loaded program: every pointer is owned by the record. */
+typedef struct st_store_program_rec {
+    char *hash, *name, *source_name, *source;
+    int format_version;
+    unsigned char *bytes;
+    size_t len;
+} st_store_program_rec_t;
+
+int st_store_program_load(st_store_conn_t *c, const char *hash, st_store_program_rec_t *out,
+                          st_err_t *err);
+void st_store_program_rec_release(st_store_program_rec_t *p);
+
+/* ---- instances --------------------------------------------------------- */
+
+/* A stored instance row; strings are owned by the record. */
+typedef struct st_store_instance {
+    st_store_uuid_t id;
+    char *flow, *program_hash, *state_name, *vars_json;
+    char *wait_reason, *business_key; /* NULL when SQL NULL */
+    int32_t state;
+    st_store_status_t status;
+    int64_t seq;
+    int64_t wake_at_us; /* ST_STORE_NO_TIME when none */
+    int64_t owner_node; /* 0 when unowned */
+    int64_t lease_epoch;
+    int64_t created_us, updated_us;
+} st_store_instance_t;
+
+void st_store_instance_release(st_store_instance_t *in);
+
+typedef struct st_store_instances {
+    st_store_instance_t *v;
+    size_t n;
+} st_store_instances_t;
+
+void st_store_instances_free(st_store_instances_t *list); /* releases each, keeps list */
+
+typedef struct st_store_kv {
+    const char *key, *value;
+} st_store_kv_t;
+
+typedef struct st_store_start {
+    const char *flow;
+    const char *program_hash; /* NULL: the flow's current version */
+    const char *business_key; /* NULL: not idempotent */
+    int32_t state;            /* initial state index and name */
+    const char *state_name;
+    st_store_status_t status; /* usually ST_STORE_RUNNING */
+    const char *vars_json;    /* NULL: {} */
+    int64_t owner_node;       /* 0: unowned (claimable); else owned, epoch 1 */
+    int64_t wake_at_us;       /* ST_STORE_NO_TIME: none */
+    int64_t now_us;           /* creation time; also the UUIDv7 time */
+    const char *actor;        /* history actor; NULL: "api" */
+    const st_store_kv_t *correlations;
+    unsigned ncorrelations;
+} st_store_start_t;
+
+typedef struct st_store_started {
+    st_store_uuid_t id;
+    int existing;        /* 1: the business key already had this instance */
+    int64_t lease_epoch; /* the instance's epoch after the call */
+} st_store_started_t;
+
+/*
+ * Start n instances in one transaction; out[i] answers in[i]. An instance
+ * starts with seq 0, a "start" history row and its flow_counts increment.
+ * A business key already used for the flow returns the first instance.
+ */
+int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n,
+                        st_store_started_t *out, st_err_t *err);
+int st_store_start(st_store_conn_t *c, const st_store_start_t *in, st_store_started_t *out,
+                   st_err_t *err);
+
+int st_store_instance_load(st_store_conn_t *c, const st_store_uuid_t *id, st_store_instance_t *out,
+                           st_err_t *err);
+
+/* Count of instances of flow with status, from flow_counts (no scan). */
+int st_store_flow_count(st_store_conn_t *c, const char *flow, st_store_status_t s, int64_t *n,
+                        st_err_t *err);
+
+/* ---- checkpoints and the batcher ---------------------------------------- */
+
+typedef struct st_store_hist {
+    const char *kind;        /* transition, activity, signal, timer, ... */
+    const char *from_state;  /* NULL allowed */
+    const char *to_state;    /* NULL allowed */
+    const char *detail_json; /* NULL allowed */
+} st_store_hist_t;
+
+typedef struct st_store_task_new {
+    const char *activity;
+    const char *args_json;
+    const char *idempotency_key; /* settle_<instance>_<seq> */
+    int32_t max_attempts;
+    int32_t timeout_ms;
+    int64_t not_before_us;
+} st_store_task_new_t;
+
+typedef struct st_store_task_done {
+    int64_t task_id;
+    st_store_task_status_t status; /* DONE, FAILED or CANCELLED */
+    const char *outcome;           /* NULL allowed */
+    const char *result_json;       /* NULL allowed */
+} st_store_task_done_t;
+
+typedef struct st_store_ckpt st_store_ckpt_t;
+
+/* rc 0: committed. ST_CONFLICT: seq, epoch or owner did not match (or the
+ * consumed signal / completed task was already used): nothing of this
+ * checkpoint was written. ST_IO: connection lost, outcome unknown. Other
+ * negative codes: the batch failed (err says why). */
+typedef void (*st_store_ckpt_cb)(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud);
+
+/*
+ * One transition of one instance: the instance row (checked against
+ * expected_seq, lease_epoch and owner_node, then set to seq expected_seq+1),
+ * history rows, an optional task, an optional consumed signal and an
+ * optional completed task, all-or-nothing. History row i is stamped at
+ * at_us + i microseconds (its key is instance, seq, at).
+ */
+struct st_store_ckpt {
+    st_store_uuid_t instance;
+    int64_t node_id;      /* owner that must hold the lease */
+    int64_t lease_epoch;  /* epoch from the claim */
+    int64_t expected_seq; /* the row's seq before this transition */
+    int32_t state;        /* new state index and name */
+    const char *state_name;
+    st_store_status_t status;
+    const char *vars_json;
+    int64_t wake_at_us;      /* ST_STORE_NO_TIME: none */
+    const char *wait_reason; /* NULL: none */
+    int64_t at_us;           /* time of the transition */
+    const char *actor;       /* NULL: "engine" */
+    const st_store_hist_t *hist;
+    unsigned nhist;
+    const st_store_task_new_t *task;       /* NULL: none */
+    int64_t consume_signal_id;             /* 0: none */
+    const st_store_task_done_t *task_done; /* NULL: none */
+    /* private to the batcher while submitted */
+    st_store_ckpt_t *next_;
+    st_store_ckpt_cb cb_;
+    void *ud_;
+};
+
+typedef struct st_store_batch st_store_batch_t;
+
+typedef struct st_store_batch_cfg {
+    unsigned linger_us; /* wait this long for more checkpoints; 0 = next loop turn */
+    unsigned max_size;  /* checkpoints per transaction; 0 = 1024 */
+    int disabled;       /* 1: one transaction per checkpoint (benchmark baseline) */
+} st_store_batch_cfg_t;
+
+typedef struct st_store_batch_stats {
+    uint64_t batches;     /* transactions sent */
+    uint64_t checkpoints; /* checkpoints completed */
+    uint64_t committed;   /* of which committed */
+    uint64_t conflicts;   /* of which rejected by seq/epoch/owner */
+} st_store_batch_stats_t;
+
+st_store_batch_t *st_store_batch_new(st_store_conn_t *c, const st_store_batch_cfg_t *cfg,
+                                     st_err_t *err);
+/* Waits for batches in flight; checkpoints not yet sent complete with
+ * ST_STATE. Free batchers before their connection. */
+void st_store_batch_free(st_store_batch_t *b);
+/* Queue ck; cb(ck, rc, err, ud) fires once from the loop. Two checkpoints
+ * of one instance never share a transaction. */
+int st_store_batch_submit(st_store_batch_t *b, st_store_ckpt_t *ck, st_store_ckpt_cb cb, void *ud,
+                          st_err_t *err);
+/* Send what is queued now instead of waiting out the linger. */
+void st_store_batch_flush(st_store_batch_t *b);
+void st_store_batch_get_stats(const st_store_batch_t *b, st_store_batch_stats_t *out);
+
+/* ---- nodes and leases ----------------------------------------------------- */
+
+/* Insert a nodes row leased for ttl_ms (database clock). */
+int st_store_node_register(st_store_conn_t *c, const char *name, int32_t ttl_ms, int64_t *node_id,
+                           st_err_t *err);
+/* One UPDATE of the node row. ST_CONFLICT when the lease already lapsed or
+ * the node was stopped: its instances may have been taken; re-register. */
+int st_store_node_renew(st_store_conn_t *c, int64_t node_id, int32_t ttl_ms, st_err_t *err);
+/* Graceful shutdown: un-own every instance and mark the node stopped. */
+int st_store_node_release(st_store_conn_t *c, int64_t node_id, st_err_t *err);
+
+/*
+ * Claim up to limit live (running/waiting) instances that are unowned or
+ * whose owner's lease lapsed: FOR UPDATE SKIP LOCKED, owner set to node_id,
+ * lease_epoch bumped. The claimed rows are returned (with the new epoch).
+ */
+int st_store_lease_claim(st_store_conn_t *c, int64_t node_id, unsigned limit,
+                         st_store_instances_t *out, st_err_t *err);
+/* Live instances owned by node_id, after `after` (keyset; NULL = start). */
+int st_store_instances_owned(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *after,
+                             unsigned limit, st_store_instances_t *out, st_err_t *err);
+
+/* ---- signals ----------------------------------------------------------------- */
+
+typedef struct st_store_signal {
+    int64_t id;
+    st_store_uuid_t instance;
+    char *name, *payload_json, *source;
+    int64_t created_us;
+} st_store_signal_t;
+
+typedef struct st_store_signals {
+    st_store_signal_t *v;
+    size_t n;
+} st_store_signals_t;
+
+void st_store_signals_free(st_store_signals_t *list);
+
+int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
+                         const char *payload_json, const char *source, int64_t *signal_id,
+                         st_err_t *err);
+/* One signal per instance correlated with (key, value); *count says how
+ * many (0 when no instance is correlated). */
+int st_store_signal_send_correlated(st_store_conn_t *c, const char *key, const char *value,
+                                    const char *name, const char *payload_json, const char *source,
+                                    size_t *count, st_err_t *err);
+/* Unconsumed signals of instance, oldest first. */
+int st_store_signals_pending(st_store_conn_t *c, const st_store_uuid_t *instance,
+                             st_store_signals_t *out, st_err_t *err);
+/* Add a correlation key of an instance (idempotent). */
+int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, const char *key,
+                       const char *value, st_err_t *err);
+
+/* ---- tasks (the outbox) ------------------------------------------------------- */
+
+typedef struct st_store_task {
+    int64_t id;
+    st_store_uuid_t instance;
+    int64_t seq;
+    char *state_name, *activity, *args_json, *idempotency_key;
+    st_store_task_status_t status;
+    int32_t attempt, max_attempts, timeout_ms;
+    int64_t not_before_us;
+} st_store_task_t;
+
+typedef struct st_store_tasks {
+    st_store_task_t *v;
+    size_t n;
+} st_store_tasks_t;
+
+void st_store_tasks_free(st_store_tasks_t *list);
+
+/* Pending tasks of node_id's instances with not_before <= now_us: marked
+ * running, attempt incremented (SKIP LOCKED, so dispatchers never share). */
+int st_store_tasks_claim_due(st_store_conn_t *c, int64_t node_id, int64_t now_us, unsigned limit,
+                             st_store_tasks_t *out, st_err_t *err);
+
+typedef struct st_store_attempt {
+    int64_t task_id;
+    int32_t attempt;
+    int64_t started_us, finished_us;
+    const char *outcome; /* succeeded, declined, transient, failed, ... */
+    const char *code;    /* NULL allowed */
+    const char *error;   /* redacted; NULL allowed */
+} st_store_attempt_t;
+
+int st_store_task_attempt_record(st_store_conn_t *c, const st_store_attempt_t *a, st_err_t *err);
+/* Transient failure: back to pending, due at not_before_us. */
+int st_store_task_reschedule(st_store_conn_t *c, int64_t task_id, int64_t not_before_us,
+                             const char *last_error, st_err_t *err);
+/* Finish outside a checkpoint (e.g. permanently failed). ST_CONFLICT if the
+ * task was already finished. */
+int st_store_task_finish(st_store_conn_t *c, const st_store_task_done_t *d, st_err_t *err);
+
+/* ---- recovery and timers ------------------------------------------------------ */
+
+/* Tasks of node_id's instances written but not finished (pending, or
+ * running when their runner died): running ones go back to pending with
+ * the same idempotency key and are returned with the pending ones. */
+int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, st_store_tasks_t *out,
+                           st_err_t *err);
+
+typedef struct st_store_wake {
+    st_store_uuid_t instance;
+    int64_t wake_at_us;
+    int64_t seq;
+} st_store_wake_t;
+
+/*
+ * Waiting instances of node_id with wake_at < horizon_us, ordered by
+ * (wake_at, id), after the keyset cursor (after_us, after_id); pass
+ * after_us = ST_STORE_NO_TIME for the first page. out holds cap entries;
+ * *n receives how many were filled.
+ */
+int st_store_wakes_page(st_store_conn_t *c, int64_t node_id, int64_t horizon_us, int64_t after_us,
+                        const st_store_uuid_t *after_id, st_store_wake_t *out, size_t cap,
+                        size_t *n, st_err_t *err);
+
+/* ---- history partitions and archive ------------------------------------------ */
+
+/* Create daily history partitions for [day of from_us, + days). */
+int st_store_history_ensure(st_store_conn_t *c, int64_t from_us, int days, int *created,
+                            st_err_t *err);
+/* Drop whole partitions whose range ends at or before cutoff_us. */
+int st_store_history_retain(st_store_conn_t *c, int64_t cutoff_us, int *dropped, st_err_t *err);
+/* Move up to limit completed/cancelled instances last updated before
+ * before_us to instances_archive. */
+int st_store_archive(st_store_conn_t *c, int64_t before_us, unsigned limit, int *moved,
+                     st_err_t *err);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * st_store_instances.c — starting instances and reading instance rows.
+ *
+ * Layer: store. Depends on st_store_conn, st_store_util, libpq.
+ *
+ * Invariants:
+ *   * a start writes the instance (seq 0), its "start" history row, its
+ *     correlations and the flow_counts increment in one statement;
+ *   * start is idempotent by (flow, business_key): the unique index decides,
+ *     and a start that lost the race to a concurrent one (so its snapshot
+ *     cannot see the winner yet) is re-run alone until it sees it.
+ */
+#include "store/st_store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define START_RETRIES 5
+
+typedef struct start_op {
+    const st_store_start_t *in;
+    const st_store_uuid_t *ids;
+    st_store_started_t *out;
+    unsigned char *again; /* 1: no row came back yet, (re-)run it */
+    size_t *order;        /* order[k]: the start sent k-th this round */
+    size_t n, nsent;
+} start_op_t;
+
+static int send_one_start(PGconn *pg, const st_store_start_t *s, const st_store_uuid_t *id,
+                          st_err_t *err)
+{
+    st_store_arr_t keys = {0}, vals = {0};
+    st_store_arr_begin(&keys);
+    st_store_arr_begin(&vals);
+    for (unsigned k = 0; k < s->ncorrelations; k++) {
+        st_store_arr_text(&keys, s->correlations[k].key);
+        st_store_arr_text(&vals, s->correlations[k].value);
+    }
+    const char *kl = st_store_arr_end(&keys), *vl = st_store_arr_end(&vals);
+    int rc = 0;
+    if (!kl || !vl) {
+        rc = st_err_set(err, ST_NOMEM, "out of memory");
+    } else {
+        st_store_params_t p;
+        st_store_p_init(&p);
+        st_store_p_uuid(&p, id);
+        st_store_p_text(&p, s->flow);
+        st_store_p_text(&p, s->program_hash);
+        st_store_p_i64(&p, s->state);
+        st_store_p_text(&p, s->state_name);
+        st_store_p_text(&p, st_store_status_name(s->status));
+        st_store_p_text(&p, s->vars_json);
+        st_store_p_text(&p, s->business_key);
+        if (s->owner_node)
+            st_store_p_i64(&p, s->owner_node);
+        else
+            st_store_p_text(&p, NULL);
+        st_store_p_time(&p, s->wake_at_us);
+        st_store_p_i64(&p, s->now_us);
+        st_store_p_text(&p, s->actor);
+        st_store_p_text(&p, kl);
+        st_store_p_text(&p, vl);
+        rc = st_store_send(pg, ST_STORE_Q_START, &p, err);
+    }
+    st_store_arr_release(&keys);
+    st_store_arr_release(&vals);
+    return rc;
+}
+
+static int start_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
+{
+    start_op_t *x = op->ud;
+    x->nsent = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        if (!x->again[i])
+            continue;
+        x->order[x->nsent++] = i;
+        int rc = send_one_start(pg, &x->in[i], &x->ids[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int start_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
+{
+    start_op_t *x = op->ud;
+    if (index >= x->nsent)
+        return st_err_set(err, ST_INTERNAL, "unexpected start result %u", index);
+    size_t i = x->order[index];
+    if (PQntuples(r) == 0)
+        return 0; /* stays marked: re-run */
+    x->again[i] = 0;
+    st_store_get_uuid(r, 0, 0, &x->out[i].id);
+    x->out[i].existing = PQgetvalue(r, 0, 1)[0] == 't';
+    x->out[i].lease_epoch = st_store_get_i64(r, 0, 2);
+    return 0;
+}
+
+static int start_check(const st_store_start_t *s, st_err_t *err)
+{
+    if (!s->flow || !s->state_name || (unsigned)s->status >= ST_STORE_STATUS_COUNT)
+        return st_err_set(err, ST_INVAL, "start needs a flow, a state name and a status");
+    return 0;
+}
+
+int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n,
+                        st_store_started_t *out, st_err_t *err)
+{
+    if (n == 0)
+        return 0;
+    st_store_uuid_t *ids = calloc(n, sizeof *ids);
+    unsigned char *again = calloc(n, 1);
+    size_t *order = calloc(n, sizeof *order);
+    int rc = (ids && again && order) ? 0 : st_err_set(err, ST_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = start_check(&in[i], err);
+        if (rc == 0)
+            rc = st_store_uuid_v7(&ids[i], in[i].now_us / 1000, err);
+        again[i] = 1;
+    }
+    start_op_t x = {in, ids, out, again, order, n, 0};
+    for (int round = 0; rc == 0 && round < START_RETRIES; round++) {
+        st_store_op_t op = {.send = start_send, .result = start_result, .ud = &x};
+        rc = st_store_conn_run(c, &op, err);
+        if (rc == 0 && !memchr(again, 1, n))
+            break;
+    }
+    if (rc == 0 && memchr(again, 1, n))
+        rc = st_err_set(err, ST_CONFLICT, "start kept racing a concurrent start with the same key");
+    if (rc < 0)
+        st_err_prefix(err, "start");
+    free(ids);
+    free(again);
+    free(order);
+    return rc;
+}
+
+int st_store_start(st_store_conn_t *c, const st_store_start_t *in, st_store_started_t *out,
+                   st_err_t *err)
+{
+    return st_store_start_many(c, in, 1, out, err);
+}
+
+/* ---- reading rows ---------------------------------------------------------------- */
+
+int st_store_instance_from_row(const PGresult *r, int row, int col0, st_store_instance_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int k = col0;
+    if (st_store_get_uuid(r, row, k++, &out->id) < 0)
+        return ST_PARSE;
+    out->flow = st_store_get_str(r, row, k++);
+    out->program_hash = st_store_get_str(r, row, k++);
+    out->state = (int32_t)st_store_get_i64(r, row, k++);
+    out->state_name = st_store_get_str(r, row, k++);
+    if (st_store_status_parse(PQgetvalue(r, row, k++), &out->status) < 0)
+        return ST_PARSE;
+    out->vars_json = st_store_get_str(r, row, k++);
+    out->seq = st_store_get_i64(r, row, k++);
+    out->wake_at_us = st_store_get_time(r, row, k++);
+    out->wait_reason = st_store_get_str(r, row, k++);
+    out->business_key = st_store_get_str(r, row, k++);
+    out->owner_node = st_store_get_i64(r, row, k++);
+    out->lease_epoch = st_store_get_i64(r, row, k++);
+    out->created_us = st_store_get_time(r, row, k++);
+    out->updated_us = st_store_get_time(r, row, k++);
+    if (!out->flow || !out->program_hash || !out->state_name || !out->vars_json)
+        return ST_NOMEM;
+    return 0;
+}
+
+void st_store_instance_release(st_store_instance_t *in)
+{
+    if (!in)
+        return;
+    free(in->flow);
+    free(in->program_hash);
+    free(in->state_name);
+    free(in->vars_json);
+    free(in->wait_reason);
+    free(in->business_key);
+    memset(in, 0, sizeof *in);
+}
+
+void st_store_instances_free(st_store_instances_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        st_store_instance_release(&list->v[i]);
+    free(list->v);
+    list->v = NULL;
+    list->n = 0;
+}
+
+int st_store_instances_from_result(const PGresult *r, st_store_instances_t *out, st_err_t *err)
+{
+    int rows = PQntuples(r);
+    out->v = rows ? calloc((size_t)rows, sizeof *out->v) : NULL;
+    out->n = 0;
+    if (rows && !out->v)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    for (int i = 0; i < rows; i++) {
+        int rc = st_store_instance_from_row(r, i, 0, &out->v[out->n++]);
+        if (rc < 0)
+            return st_err_set(err, rc, "cannot decode instance row %d", i);
+    }
+    return 0;
+}
+
+static int one_instance(const PGresult *r, void *ctx, st_err_t *err)
+{
+    if (PQntuples(r) == 0)
+        return ST_NOTFOUND;
+    int rc = st_store_instance_from_row(r, 0, 0, ctx);
+    return rc < 0 ? st_err_set(err, rc, "cannot decode instance row") : 0;
+}
+
+int st_store_instance_load(st_store_conn_t *c, const st_store_uuid_t *id, st_store_instance_t *out,
+                           st_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, id);
+    int rc = st_store_exec1(c, ST_STORE_Q_INSTANCE_LOAD, &p, one_instance, out, err);
+    if (rc == ST_NOTFOUND) {
+        char text[37];
+        st_store_uuid_format(id, text);
+        st_err_set(err, ST_NOTFOUND, "no instance %s", text);
+    }
+    if (rc < 0)
+        st_store_instance_release(out);
+    return rc;
+}
+
+static int count_value(const PGresult *r, void *ctx, st_err_t *err)
+{
+    *(int64_t *)ctx = PQntuples(r) ? st_store_get_i64(r, 0, 0) : 0;
+    return 0;
+}
+
+int st_store_flow_count(st_store_conn_t *c, const char *flow, st_store_status_t s, int64_t *n,
+                        st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_text(&p, flow);
+    st_store_p_text(&p, st_store_status_name(s));
+    *n = 0;
+    return st_store_exec1(c, ST_STORE_Q_FLOW_COUNT, &p, count_value, n, err);
+}

@@ -1,0 +1,129 @@
+/*
+ * st_store_signals.c — the durable inbox of signals and correlation keys.
+ *
+ * Layer: store. Depends on st_store_conn, st_store_util.
+ *
+ * A signal is stored before anyone acts on it and stays unconsumed until a
+ * checkpoint of its instance consumes it (st_store_ckpt_t.consume_signal_id),
+ * which the checkpoint statement allows once: a consumed signal makes a
+ * second checkpoint naming it fail with ST_CONFLICT. A signal addressed by
+ * correlation key is resolved to one row per correlated instance when sent.
+ */
+#include "store/st_store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int id_row(const PGresult *r, void *ctx, st_err_t *err)
+{
+    if (PQntuples(r) != 1)
+        return st_err_set(err, ST_INTERNAL, "signal insert returned no id");
+    *(int64_t *)ctx = st_store_get_i64(r, 0, 0);
+    return 0;
+}
+
+int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
+                         const char *payload_json, const char *source, int64_t *signal_id,
+                         st_err_t *err)
+{
+    if (!instance || !name || !source)
+        return st_err_set(err, ST_INVAL, "signal needs an instance, a name and a source");
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, instance);
+    st_store_p_text(&p, name);
+    st_store_p_text(&p, payload_json);
+    st_store_p_text(&p, source);
+    int64_t id = 0;
+    int rc = st_store_exec1(c, ST_STORE_Q_SIGNAL_SEND, &p, id_row, &id, err);
+    if (rc == 0 && signal_id)
+        *signal_id = id;
+    return rc;
+}
+
+static int count_rows(const PGresult *r, void *ctx, st_err_t *err)
+{
+    *(size_t *)ctx = (size_t)PQntuples(r);
+    return 0;
+}
+
+int st_store_signal_send_correlated(st_store_conn_t *c, const char *key, const char *value,
+                                    const char *name, const char *payload_json, const char *source,
+                                    size_t *count, st_err_t *err)
+{
+    if (!key || !value || !name || !source)
+        return st_err_set(err, ST_INVAL, "signal needs a key, a value, a name and a source");
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_text(&p, key);
+    st_store_p_text(&p, value);
+    st_store_p_text(&p, name);
+    st_store_p_text(&p, payload_json);
+    st_store_p_text(&p, source);
+    size_t n = 0;
+    int rc = st_store_exec1(c, ST_STORE_Q_SIGNAL_SEND_CORRELATED, &p, count_rows, &n, err);
+    if (rc == 0 && count)
+        *count = n;
+    return rc;
+}
+
+static int signal_rows(const PGresult *r, void *ctx, st_err_t *err)
+{
+    st_store_signals_t *out = ctx;
+    int rows = PQntuples(r);
+    out->v = rows ? calloc((size_t)rows, sizeof *out->v) : NULL;
+    if (rows && !out->v)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    for (int i = 0; i < rows; i++) {
+        st_store_signal_t *s = &out->v[out->n++];
+        s->id = st_store_get_i64(r, i, 0);
+        st_store_get_uuid(r, i, 1, &s->instance);
+        s->name = st_store_get_str(r, i, 2);
+        s->payload_json = st_store_get_str(r, i, 3);
+        s->source = st_store_get_str(r, i, 4);
+        s->created_us = st_store_get_time(r, i, 5);
+        if (!s->name || !s->payload_json || !s->source)
+            return st_err_set(err, ST_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int st_store_signals_pending(st_store_conn_t *c, const st_store_uuid_t *instance,
+                             st_store_signals_t *out, st_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, instance);
+    int rc = st_store_exec1(c, ST_STORE_Q_SIGNALS_PENDING, &p, signal_rows, out, err);
+    if (rc < 0)
+        st_store_signals_free(out);
+    return rc;
+}
+
+void st_store_signals_free(st_store_signals_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->v[i].name);
+        free(list->v[i].payload_json);
+        free(list->v[i].source);
+    }
+    free(list->v);
+    list->v = NULL;
+    list->n = 0;
+}
+
+int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, const char *key,
+                       const char *value, st_err_t *err)
+{
+    if (!instance || !key || !value)
+        return st_err_set(err, ST_INVAL, "correlation needs an instance, a key and a value");
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, instance);
+    st_store_p_text(&p, key);
+    st_store_p_text(&p, value);
+    return st_store_exec1(c, ST_STORE_Q_CORRELATE, &p, NULL, NULL, err);
+}

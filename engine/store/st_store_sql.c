@@ -1,0 +1,230 @@
+/*
+ * st_store_sql.c — the SQL text of every statement the store sends.
+ *
+ * Layer: store (internal). Depends on schema 0001_core and 0002_store.
+ *
+ * Invariants:
+ *   * every value is a parameter ($n); times are int64 microseconds turned
+ *     into timestamptz by settle_ts() and back by settle_us();
+ *   * instance writers check seq, lease_epoch and owner_node and lock the
+ *     row (FOR UPDATE) before writing, so a stale writer writes nothing;
+ *   * flow_counts changes in the same statement as the status it counts;
+ *   * claims use FOR UPDATE SKIP LOCKED and re-check ownership on the
+ *     locked row version, so two nodes never own one instance.
+ */
+#include "store/st_store_sql.h"
+
+#define Q(id, text) [ST_STORE_Q_##id] = {"st_" #id, text}
+
+const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
+    /* $1 hash $2 name $3 format_version $4 source_name $5 source $6 bytes */
+    Q(PROGRAM_REGISTER,
+      "WITH ins AS (INSERT INTO programs (hash, name, format_version, source_name, source, program)"
+      " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING RETURNING 1)"
+      " SELECT count(*) FROM ins"),
+
+    /* $1 flow $2 hash: only a program of that flow can become current */
+    Q(FLOW_SET_CURRENT,
+      "INSERT INTO flows (name, current_hash) SELECT $1, hash FROM programs"
+      " WHERE hash = $2 AND name = $1"
+      " ON CONFLICT (name) DO UPDATE SET current_hash = excluded.current_hash, updated_at = now()"
+      " RETURNING 1"),
+
+    Q(FLOW_CURRENT, "SELECT current_hash FROM flows WHERE name = $1"),
+
+    Q(PROGRAM_LOAD, "SELECT hash, name, format_version, source_name, source, program"
+                    " FROM programs WHERE hash = $1"),
+
+    /* $1 id $2 flow $3 hash|NULL $4 state $5 state_name $6 status $7 vars
+     * $8 business_key $9 owner|NULL $10 wake_us $11 now_us $12 actor
+     * $13 correlation keys $14 correlation values.
+     * Returns (id, existing, lease_epoch); no row when a concurrent start
+     * with the same key committed after this statement's snapshot. */
+    Q(START,
+      "WITH ins AS ("
+      "  INSERT INTO instances (id, flow, program_hash, state, state_name, status, vars, seq,"
+      "    wake_at, business_key, owner_node, lease_epoch, created_at, updated_at)"
+      "  SELECT $1::uuid, $2::text,"
+      "    COALESCE($3::text, (SELECT current_hash FROM flows WHERE name = $2::text)),"
+      "    $4, $5::text, $6::settle_status, COALESCE($7::jsonb, '{}'::jsonb), 0, settle_ts($10),"
+      "    $8::text, $9::bigint, CASE WHEN $9::bigint IS NULL THEN 0 ELSE 1 END,"
+      "    settle_ts($11), settle_ts($11)"
+      "  ON CONFLICT (flow, business_key) WHERE business_key IS NOT NULL DO NOTHING"
+      "  RETURNING id, lease_epoch, flow, status),"
+      " cnt AS ("
+      "  INSERT INTO flow_counts (flow, status, n) SELECT flow, status, 1 FROM ins"
+      "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + 1),"
+      " hist AS ("
+      "  INSERT INTO history (instance_id, seq, at, kind, to_state, actor)"
+      "  SELECT id, 0, settle_ts($11), 'start', $5::text, COALESCE($12::text, 'api') FROM ins),"
+      " corr AS ("
+      "  INSERT INTO correlations (key, value, instance_id)"
+      "  SELECT k, v, ins.id FROM ins, unnest($13::text[], $14::text[]) AS c(k, v)"
+      "  ON CONFLICT DO NOTHING)"
+      " SELECT id, false, lease_epoch FROM ins"
+      " UNION ALL"
+      " SELECT id, true, lease_epoch FROM instances"
+      "  WHERE $8::text IS NOT NULL AND flow = $2::text AND business_key = $8::text"
+      "    AND NOT EXISTS (SELECT 1 FROM ins)"),
+
+    Q(INSTANCE_LOAD, "SELECT " ST_STORE_INSTANCE_COLS " FROM instances i WHERE i.id = $1"),
+
+    Q(FLOW_COUNT, "SELECT n FROM flow_counts WHERE flow = $1 AND status = $2::settle_status"),
+
+    /* One row per checkpoint in parallel arrays ($1..$23), history rows in
+     * $24..$29 pointing at their checkpoint by ordinality. Rows whose seq,
+     * epoch, owner, signal or task do not match are left out of `locked`
+     * and write nothing; the statement returns the ordinals it applied. */
+    Q(CHECKPOINT,
+      "WITH c AS ("
+      "  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[],"
+      "    $6::text[], $7::settle_status[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[],"
+      "    $12::text[], $13::bigint[], $14::bigint[], $15::settle_task_status[], $16::text[],"
+      "    $17::jsonb[], $18::text[], $19::jsonb[], $20::text[], $21::int[], $22::int[],"
+      "    $23::bigint[])"
+      "  WITH ORDINALITY AS c(id, node, epoch, expected, state, state_name, status, vars, wake_us,"
+      "    wait_reason, at_us, actor, sig, done_task, done_status, done_outcome, done_result,"
+      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, ord)),"
+      " locked AS ("
+      "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
+      "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
+      "     AND (c.sig IS NULL OR EXISTS (SELECT 1 FROM signals s WHERE s.id = c.sig"
+      "          AND s.instance_id = c.id AND s.consumed_at IS NULL))"
+      "     AND (c.done_task IS NULL OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = c.done_task"
+      "          AND t.instance_id = c.id AND t.status IN ('pending', 'running')))"
+      "   ORDER BY c.id FOR UPDATE OF i),"
+      " upd AS ("
+      "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
+      "    status = l.status, vars = l.vars, wake_at = settle_ts(l.wake_us),"
+      "    wait_reason = l.wait_reason, updated_at = settle_ts(l.at_us)"
+      "   FROM locked l WHERE i.id = l.id RETURNING l.ord),"
+      " hist AS ("
+      "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"
+      "  SELECT l.id, l.expected + 1, settle_ts(l.at_us + h.idx), h.kind, h.from_s, h.to_s,"
+      "    COALESCE(l.actor, 'engine'), h.detail"
+      "   FROM unnest($24::bigint[], $25::int[], $26::text[], $27::text[], $28::text[],"
+      "    $29::jsonb[]) AS h(ord, idx, kind, from_s, to_s, detail)"
+      "   JOIN locked l ON l.ord = h.ord),"
+      " task AS ("
+      "  INSERT INTO tasks (instance_id, seq, state_name, activity, args, idempotency_key,"
+      "    max_attempts, timeout_ms, not_before, created_at, updated_at)"
+      "  SELECT l.id, l.expected + 1, l.state_name, l.t_activity, l.t_args, l.t_key, l.t_max,"
+      "    l.t_timeout, settle_ts(l.t_nb), settle_ts(l.at_us), settle_ts(l.at_us)"
+      "   FROM locked l WHERE l.t_activity IS NOT NULL"
+      "  ON CONFLICT (idempotency_key) DO NOTHING),"
+      " sig AS ("
+      "  UPDATE signals s SET consumed_at = settle_ts(l.at_us), consumed_seq = l.expected + 1"
+      "   FROM locked l WHERE s.id = l.sig),"
+      " done AS ("
+      "  UPDATE tasks t SET status = l.done_status, outcome = l.done_outcome,"
+      "    result = l.done_result, updated_at = settle_ts(l.at_us)"
+      "   FROM locked l WHERE t.id = l.done_task),"
+      " cnt AS ("
+      "  INSERT INTO flow_counts (flow, status, n)"
+      "  SELECT flow, st, sum(d) FROM ("
+      "    SELECT flow, old_status AS st, -1 AS d FROM locked WHERE status <> old_status"
+      "    UNION ALL"
+      "    SELECT flow, status, 1 FROM locked WHERE status <> old_status) x"
+      "   GROUP BY flow, st ORDER BY flow, st"
+      "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n)"
+      " SELECT ord FROM upd"),
+
+    /* $1 name $2 ttl_ms; leases use the database clock */
+    Q(NODE_REGISTER, "INSERT INTO nodes (name, lease_until)"
+                     " VALUES ($1, clock_timestamp() + $2::int * interval '1 millisecond')"
+                     " RETURNING id"),
+
+    /* One statement per node per interval; no instance row is touched. */
+    Q(NODE_RENEW,
+      "UPDATE nodes SET lease_until = clock_timestamp() + $2::int * interval '1 millisecond'"
+      " WHERE id = $1 AND stopped_at IS NULL AND lease_until > clock_timestamp() RETURNING 1"),
+
+    Q(NODE_DISOWN, "UPDATE instances SET owner_node = NULL"
+                   " WHERE owner_node = $1 AND status IN ('running', 'waiting')"),
+
+    Q(NODE_STOP, "UPDATE nodes SET stopped_at = clock_timestamp(), lease_until = clock_timestamp()"
+                 " WHERE id = $1"),
+
+    /* $1 node $2 limit. `lapsed` is computed once; the re-check of the
+     * locked row version (EvalPlanQual) sees an owner claimed meanwhile by
+     * a live node and skips the row. */
+    Q(LEASE_CLAIM,
+      "WITH lapsed AS MATERIALIZED ("
+      "  SELECT id FROM nodes WHERE lease_until < clock_timestamp() OR stopped_at IS NOT NULL),"
+      " cand AS ("
+      "  SELECT i.id FROM instances i"
+      "   WHERE i.status IN ('running', 'waiting')"
+      "     AND (i.owner_node IS NULL OR i.owner_node IN (SELECT id FROM lapsed))"
+      "   ORDER BY i.id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+      " UPDATE instances i SET owner_node = $1, lease_epoch = i.lease_epoch + 1"
+      "  FROM cand WHERE i.id = cand.id RETURNING " ST_STORE_INSTANCE_COLS),
+
+    /* $1 node $2 after id|NULL $3 limit */
+    Q(INSTANCES_OWNED, "SELECT " ST_STORE_INSTANCE_COLS " FROM instances i"
+                       " WHERE i.owner_node = $1 AND i.status IN ('running', 'waiting')"
+                       "   AND ($2::uuid IS NULL OR i.id > $2::uuid)"
+                       " ORDER BY i.id LIMIT $3"),
+
+    /* $1 instance $2 name $3 payload $4 source */
+    Q(SIGNAL_SEND, "INSERT INTO signals (instance_id, name, payload, source)"
+                   " VALUES ($1, $2, COALESCE($3::jsonb, '{}'::jsonb), $4) RETURNING id"),
+
+    /* $1 key $2 value $3 name $4 payload $5 source */
+    Q(SIGNAL_SEND_CORRELATED,
+      "INSERT INTO signals (instance_id, name, payload, source)"
+      " SELECT instance_id, $3, COALESCE($4::jsonb, '{}'::jsonb), $5 FROM correlations"
+      " WHERE key = $1 AND value = $2 ORDER BY instance_id RETURNING id"),
+
+    Q(SIGNALS_PENDING, "SELECT id, instance_id, name, payload, source, settle_us(created_at)"
+                       " FROM signals WHERE instance_id = $1 AND consumed_at IS NULL"
+                       " ORDER BY id"),
+
+    Q(CORRELATE, "INSERT INTO correlations (instance_id, key, value) VALUES ($1, $2, $3)"
+                 " ON CONFLICT DO NOTHING"),
+
+    /* $1 node $2 now_us $3 limit */
+    Q(TASKS_CLAIM_DUE,
+      "WITH due AS ("
+      "  SELECT t.id FROM tasks t JOIN instances i ON i.id = t.instance_id"
+      "   WHERE t.status = 'pending' AND t.not_before <= settle_ts($2) AND i.owner_node = $1"
+      "   ORDER BY t.not_before LIMIT $3 FOR UPDATE OF t SKIP LOCKED)"
+      " UPDATE tasks t SET status = 'running', attempt = t.attempt + 1, updated_at = settle_ts($2)"
+      "  FROM due WHERE t.id = due.id RETURNING " ST_STORE_TASK_COLS),
+
+    /* $1 task $2 attempt $3 started_us $4 finished_us $5 outcome $6 code $7 error */
+    Q(TASK_ATTEMPT,
+      "INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome, code, error,"
+      "  latency_us)"
+      " VALUES ($1, $2, settle_ts($3), settle_ts($4), $5, $6, $7, $4::bigint - $3::bigint)"
+      " ON CONFLICT (task_id, attempt) DO NOTHING"),
+
+    /* $1 task $2 not_before_us $3 last_error */
+    Q(TASK_RESCHEDULE, "UPDATE tasks SET status = 'pending', not_before = settle_ts($2),"
+                       " last_error = $3, updated_at = now()"
+                       " WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1"),
+
+    /* $1 task $2 status $3 outcome $4 result */
+    Q(TASK_FINISH, "UPDATE tasks SET status = $2::settle_task_status, outcome = $3,"
+                   " result = $4::jsonb, updated_at = now()"
+                   " WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1"),
+
+    /* $1 node: unfinished tasks of its instances, running ones reset */
+    Q(TASKS_RECOVER, "WITH mine AS ("
+                     "  SELECT t.id FROM tasks t JOIN instances i ON i.id = t.instance_id"
+                     "   WHERE t.status IN ('pending', 'running') AND i.owner_node = $1"
+                     "     AND i.status IN ('running', 'waiting')"
+                     "   ORDER BY t.id FOR UPDATE OF t)"
+                     " UPDATE tasks t SET status = 'pending' FROM mine WHERE t.id = mine.id"
+                     " RETURNING " ST_STORE_TASK_COLS),
+
+    /* $1 node $2 horizon_us $3 after_us $4 after_id $5 limit (keyset) */
+    Q(WAKES_PAGE, "SELECT id, settle_us(wake_at), seq FROM instances"
+                  " WHERE status = 'waiting' AND wake_at IS NOT NULL AND owner_node = $1"
+                  "   AND wake_at < settle_ts($2)"
+                  "   AND (wake_at, id) > (settle_ts($3), $4::uuid)"
+                  " ORDER BY wake_at, id LIMIT $5"),
+
+    Q(HISTORY_ENSURE, "SELECT settle_history_ensure((settle_ts($1) AT TIME ZONE 'UTC')::date, $2)"),
+    Q(HISTORY_RETAIN, "SELECT settle_history_drop_before(settle_ts($1))"),
+    Q(ARCHIVE, "SELECT settle_archive_instances(settle_ts($1), $2)"),
+};

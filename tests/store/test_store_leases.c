@@ -1,0 +1,181 @@
+/*
+ * test_store_leases.c — nodes, claims, renewal, takeover and the epoch check.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store_fixture.h"
+
+static st_store_uuid_t start_unowned(fx_t *f)
+{
+    st_store_start_t s = fx_start_spec(f, NULL);
+    s.owner_node = 0;
+    st_store_started_t out;
+    st_err_t err;
+    ck_assert_int_eq(st_store_start(f->c, &s, &out, &err), 0);
+    ck_assert_int_eq(out.lease_epoch, 0);
+    return out.id;
+}
+
+/* Child process: its own loop, connection and node; claims until nothing
+ * is left and exits with how many it claimed (mod 256 is enough here). */
+static int claim_child(const char *dsn)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    if (!c)
+        return 255;
+    int64_t node;
+    if (st_store_node_register(c, "child", 60000, &node, &err) < 0)
+        return 254;
+    int total = 0, empty = 0;
+    while (empty < 3) {
+        st_store_instances_t got;
+        if (st_store_lease_claim(c, node, 3, &got, &err) < 0)
+            return 253;
+        for (size_t i = 0; i < got.n; i++)
+            if (got.v[i].owner_node != node || got.v[i].lease_epoch != 1)
+                return 252;
+        total += (int)got.n;
+        empty = got.n == 0 ? empty + 1 : 0;
+        st_store_instances_free(&got);
+    }
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+    return total;
+}
+
+START_TEST(concurrent_claims_never_share)
+{
+    fx_t f;
+    fx_open(&f);
+    enum { M = 120, KIDS = 4 };
+    for (int i = 0; i < M; i++)
+        start_unowned(&f);
+    pid_t pid[KIDS];
+    for (int k = 0; k < KIDS; k++) {
+        pid[k] = fork();
+        ck_assert_int_ge(pid[k], 0);
+        if (pid[k] == 0)
+            _exit(claim_child(f.dsn));
+    }
+    int sum = 0;
+    for (int k = 0; k < KIDS; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_lt(WEXITSTATUS(status), 200);
+        sum += WEXITSTATUS(status);
+    }
+    ck_assert_int_eq(sum, M);
+    /* every instance claimed exactly once: one owner, epoch 1 */
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances WHERE lease_epoch = 1 AND "
+                                "owner_node IS NOT NULL AND owner_node <> " /* not the fixture */
+                                "(SELECT min(id) FROM nodes)"),
+                     M);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(stale_node_cannot_write_after_takeover)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    int64_t a, b;
+    ck_assert_int_eq(st_store_node_register(f.c, "a", 60000, &a, &err), 0);
+    ck_assert_int_eq(st_store_node_register(f.c, "b", 60000, &b, &err), 0);
+    st_store_uuid_t id = start_unowned(&f);
+    st_store_instances_t got;
+    ck_assert_int_eq(st_store_lease_claim(f.c, a, 10, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 1);
+    int64_t epoch_a = got.v[0].lease_epoch;
+    st_store_instances_free(&got);
+    /* b finds nothing while a's lease holds */
+    ck_assert_int_eq(st_store_lease_claim(f.c, b, 10, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 0);
+    st_store_instances_free(&got);
+    /* a renews cheaply: one statement, instance untouched */
+    ck_assert_int_eq(st_store_node_renew(f.c, a, 60000, &err), 0);
+    /* a pauses past its lease */
+    PQclear(st_test_exec(f.pg, "UPDATE nodes SET lease_until = now() - interval '1 second' WHERE "
+                               "name = 'a'"));
+    ck_assert_int_eq(st_store_node_renew(f.c, a, 60000, &err), ST_CONFLICT);
+    ck_assert_int_eq(st_store_lease_claim(f.c, b, 10, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert(st_store_uuid_equal(&got.v[0].id, &id));
+    ck_assert_int_eq(got.v[0].owner_node, b);
+    ck_assert_int_eq(got.v[0].lease_epoch, epoch_a + 1);
+    int64_t epoch_b = got.v[0].lease_epoch;
+    st_store_instances_free(&got);
+    /* a wakes up and tries to checkpoint: rejected */
+    st_store_batch_cfg_t cfg = {0};
+    st_store_batch_t *bt = st_store_batch_new(f.c, &cfg, &err);
+    st_store_ckpt_t k;
+    fx_ckpt(&k, &f, &id, epoch_a, 0, ST_STORE_RUNNING);
+    k.node_id = a;
+    ck_assert_int_eq(fx_ckpt_run(&f, bt, &k), ST_CONFLICT);
+    /* even claiming b's epoch, a is not the owner */
+    fx_ckpt(&k, &f, &id, epoch_b, 0, ST_STORE_RUNNING);
+    k.node_id = a;
+    ck_assert_int_eq(fx_ckpt_run(&f, bt, &k), ST_CONFLICT);
+    fx_ckpt(&k, &f, &id, epoch_b, 0, ST_STORE_RUNNING);
+    k.node_id = b;
+    ck_assert_int_eq(fx_ckpt_run(&f, bt, &k), 0);
+    ck_assert_int_eq(fx_int(&f, "SELECT seq FROM instances"), 1);
+    st_store_batch_free(bt);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(release_and_owned_listing)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    for (int i = 0; i < 5; i++)
+        fx_start(&f, NULL, NULL); /* owned by f.node */
+    st_store_instances_t got;
+    ck_assert_int_eq(st_store_instances_owned(f.c, f.node, NULL, 3, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 3);
+    st_store_uuid_t last = got.v[2].id;
+    st_store_instances_free(&got);
+    ck_assert_int_eq(st_store_instances_owned(f.c, f.node, &last, 3, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 2);
+    st_store_instances_free(&got);
+    ck_assert_int_eq(st_store_node_release(f.c, f.node, &err), 0);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances WHERE owner_node IS NULL"), 5);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM nodes WHERE stopped_at IS NOT NULL"), 1);
+    ck_assert_int_eq(st_store_node_renew(f.c, f.node, 1000, &err), ST_CONFLICT);
+    int64_t other;
+    ck_assert_int_eq(st_store_node_register(f.c, "other", 60000, &other, &err), 0);
+    ck_assert_int_eq(st_store_lease_claim(f.c, other, 100, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 5);
+    for (size_t i = 0; i < got.n; i++)
+        ck_assert_int_eq(got.v[i].lease_epoch, 2);
+    st_store_instances_free(&got);
+    fx_close(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("store_leases");
+    TCase *tc = tcase_create("leases");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, concurrent_claims_never_share);
+    tcase_add_test(tc, stale_node_cannot_write_after_takeover);
+    tcase_add_test(tc, release_and_owned_listing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return st_test_run(suite());
+}

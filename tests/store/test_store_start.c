@@ -1,0 +1,206 @@
+/*
+ * test_store_start.c — connection, program registry and idempotent start.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store_fixture.h"
+
+START_TEST(connect_failure_is_an_error)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = "host=/nonexistent port=1 dbname=x connect_timeout=1"};
+    st_err_t err;
+    st_err_clear(&err);
+    ck_assert_ptr_null(st_store_conn_new(loop, &cfg, &err));
+    ck_assert_int_eq(err.code, ST_IO);
+    ck_assert(err.detail[0] != '\0');
+    ev_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(unmigrated_database_is_refused)
+{
+    char dsn[512], db[128];
+    st_test_create_db(dsn, sizeof dsn, db, sizeof db);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = dsn};
+    st_err_t err;
+    ck_assert_ptr_null(st_store_conn_new(loop, &cfg, &err));
+    ck_assert(strstr(err.detail, "does not exist") != NULL);
+    ev_loop_destroy(loop);
+    st_test_drop_db(db);
+}
+END_TEST
+
+START_TEST(reconnects_after_a_network_fault)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    int64_t ep;
+    st_store_uuid_t id = fx_start(&f, NULL, &ep);
+    /* a checkpoint in flight when the socket dies fails with ST_IO once */
+    st_store_batch_cfg_t cfg = {0};
+    st_store_batch_t *b = st_store_batch_new(f.c, &cfg, &err);
+    st_store_ckpt_t k;
+    fx_ckpt(&k, &f, &id, ep, 0, ST_STORE_RUNNING);
+    st_store_conn_break(f.c);
+    int rc = fx_ckpt_run(&f, b, &k);
+    ck_assert_int_eq(rc, ST_IO);
+    /* the loop brings the connection back; work continues */
+    for (int i = 0; i < 500 && !st_store_conn_is_up(f.c); i++)
+        ev_run(f.loop, EVRUN_ONCE);
+    ck_assert(st_store_conn_is_up(f.c));
+    ck_assert_uint_eq(st_store_conn_reconnects(f.c), 1);
+    ck_assert_int_eq(fx_ckpt_run(&f, b, &k), 0);
+    st_store_instance_t in;
+    ck_assert_int_eq(st_store_instance_load(f.c, &id, &in, &err), 0);
+    ck_assert_int_eq(in.seq, 1);
+    st_store_instance_release(&in);
+    st_store_batch_free(b);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(program_registry)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    st_store_program_rec_t p;
+    ck_assert_int_eq(st_store_program_load(f.c, f.hash, &p, &err), 0);
+    ck_assert_str_eq(p.name, "demo");
+    ck_assert_str_eq(p.source_name, "workflows/demo.flow");
+    ck_assert_uint_eq(p.len, 8);
+    ck_assert_int_eq(p.bytes[6], 0x00);
+    ck_assert_int_eq(p.bytes[7], 0xff);
+    /* registering the same program again is a no-op */
+    st_store_program_t again = {p.hash, p.name, 1, p.source_name, p.source, p.bytes, p.len};
+    int created = -1;
+    ck_assert_int_eq(st_store_program_register(f.c, &again, &created, &err), 0);
+    ck_assert_int_eq(created, 0);
+    st_store_program_rec_release(&p);
+    char cur[65];
+    ck_assert_int_eq(st_store_flow_current(f.c, "demo", cur, &err), 0);
+    ck_assert_str_eq(cur, f.hash);
+    ck_assert_int_eq(st_store_flow_current(f.c, "nope", cur, &err), ST_NOTFOUND);
+    ck_assert_int_eq(st_store_flow_set_current(f.c, "other", f.hash, &err), ST_NOTFOUND);
+    ck_assert_int_eq(st_store_program_load(f.c, "00", &p, &err), ST_NOTFOUND);
+    st_store_program_t bad = {"xyz", "demo", 1, "a", "b", (const unsigned char *)"", 0};
+    ck_assert_int_eq(st_store_program_register(f.c, &bad, NULL, &err), ST_INVAL);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(start_is_idempotent_by_business_key)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    st_store_start_t s = fx_start_spec(&f, "in_123");
+    st_store_kv_t corr[] = {{"invoice", "in_123"}};
+    s.correlations = corr;
+    s.ncorrelations = 1;
+    st_store_started_t a, b;
+    ck_assert_int_eq(st_store_start(f.c, &s, &a, &err), 0);
+    ck_assert_int_eq(a.existing, 0);
+    ck_assert_int_eq(a.lease_epoch, 1);
+    s.now_us += 1000;
+    ck_assert_int_eq(st_store_start(f.c, &s, &b, &err), 0);
+    ck_assert_int_eq(b.existing, 1);
+    ck_assert(st_store_uuid_equal(&a.id, &b.id));
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts WHERE status = 'running'"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM history WHERE kind = 'start'"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM correlations WHERE value = 'in_123'"), 1);
+    /* the id is a UUIDv7 carrying the start time */
+    ck_assert_int_eq(a.id.b[6] >> 4, 7);
+    st_store_instance_t in;
+    ck_assert_int_eq(st_store_instance_load(f.c, &a.id, &in, &err), 0);
+    ck_assert_str_eq(in.program_hash, f.hash); /* pinned to the current version */
+    ck_assert_str_eq(in.business_key, "in_123");
+    ck_assert_int_eq(in.seq, 0);
+    ck_assert_int_eq(in.owner_node, f.node);
+    st_store_instance_release(&in);
+    /* many at once, with a repeated key inside the batch and one without a key */
+    st_store_start_t many[3] = {fx_start_spec(&f, "in_9"), fx_start_spec(&f, NULL),
+                                fx_start_spec(&f, "in_9")};
+    st_store_started_t out[3];
+    ck_assert_int_eq(st_store_start_many(f.c, many, 3, out, &err), 0);
+    ck_assert_int_eq(out[0].existing, 0);
+    ck_assert_int_eq(out[1].existing, 0);
+    ck_assert_int_eq(out[2].existing, 1);
+    ck_assert(st_store_uuid_equal(&out[0].id, &out[2].id));
+    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts WHERE status = 'running'"), 3);
+    /* a start of a flow with no current version fails and writes nothing */
+    st_store_start_t none = fx_start_spec(&f, "k");
+    none.flow = "unknown";
+    ck_assert_int_lt(st_store_start(f.c, &none, &a, &err), 0);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 3);
+    fx_close(&f);
+}
+END_TEST
+
+static int child_start(const char *dsn)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    if (!c)
+        return 2;
+    st_store_start_t s = {.flow = "demo",
+                          .business_key = "race",
+                          .state_name = "init",
+                          .status = ST_STORE_RUNNING,
+                          .wake_at_us = ST_STORE_NO_TIME,
+                          .now_us = fx_now_us()};
+    st_store_started_t out;
+    int rc = st_store_start(c, &s, &out, &err);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+    return rc == 0 ? 0 : 1;
+}
+
+START_TEST(concurrent_starts_with_one_key)
+{
+    fx_t f;
+    fx_open(&f);
+    enum { KIDS = 6 };
+    pid_t pid[KIDS];
+    for (int k = 0; k < KIDS; k++)
+        if ((pid[k] = fork()) == 0)
+            _exit(child_start(f.dsn));
+    for (int k = 0; k < KIDS; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts"), 1);
+    fx_close(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("store_start");
+    TCase *tc = tcase_create("start");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, connect_failure_is_an_error);
+    tcase_add_test(tc, unmigrated_database_is_refused);
+    tcase_add_test(tc, reconnects_after_a_network_fault);
+    tcase_add_test(tc, program_registry);
+    tcase_add_test(tc, start_is_idempotent_by_business_key);
+    tcase_add_test(tc, concurrent_starts_with_one_key);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return st_test_run(suite());
+}
