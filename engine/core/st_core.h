@@ -19,7 +19,26 @@
  *   * a consumed event bumps inst->seq by exactly 1; an event that is not
  *     consumed (stale, irrelevant, not awaited) leaves the instance untouched;
  *   * a negative return leaves the instance untouched as well;
- *   * the same (program, instance, event) always gives byte-identical output.
+ *   * the same (program, instance, event) always gives byte-identical output;
+ *   * after a step, RUNNING implies a DO state with task_seq == seq, and
+ *     WAITING implies a SLEEP/AWAIT state with wake_seq == seq: the store can
+ *     rebuild both from the row's seq. The idempotency key of an activity is
+ *     settle_<uuid>_<task_seq>.
+ *
+ * Which events are consumed:
+ *   START           only on a fresh instance (seq 0); otherwise ST_STATE.
+ *   ACTIVITY_RESULT when RUNNING in a DO state and task_seq matches.
+ *   TIMER_FIRED     when WAITING, wake_seq matches and now >= wake_at (an
+ *                   early or stale timer is not consumed).
+ *   SIGNAL          when WAITING in a state with an arm for that name; else
+ *                   not consumed, so the store keeps the signal for later.
+ *   CANCEL          unless the instance ended or its cancel path already runs.
+ * A SUSPENDED instance consumes only CANCEL; an ended one (completed, failed,
+ * cancelled) consumes nothing.
+ *
+ * Built-in functions in expressions: now() → time (the event's now_us),
+ * min(a, b) / max(a, b) on int, duration, time or money, abs(x) on int,
+ * duration or money, minor(m: money) → int.
  */
 #ifndef ST_CORE_H
 #define ST_CORE_H

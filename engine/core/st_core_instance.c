@@ -240,6 +240,24 @@ static int opt_int(const json_t *j, const char *key, int64_t *out, st_err_t *err
     return 0;
 }
 
+/* Status, state kind and pending wake/task must agree (see st_core.h). */
+static int consistent(const st_core_program_t *p, const st_core_instance_t *inst, st_err_t *err)
+{
+    st_core_kind_t k = st_core_program_state_kind(p, inst->state);
+    const char *name = p->pb->states[inst->state]->name;
+    if (inst->status == ST_CORE_RUNNING && (k != ST_CORE_KIND_DO || inst->task_seq < 0))
+        return st_err_set(err, ST_INVAL,
+                          "instance: running needs a do state with a task_seq (state %s is %s)",
+                          name, st_core_kind_name(k));
+    if (inst->status == ST_CORE_WAITING && (!(k == ST_CORE_KIND_SLEEP || k == ST_CORE_KIND_AWAIT) ||
+                                            !inst->has_wake || inst->wake_seq < 0))
+        return st_err_set(err, ST_INVAL,
+                          "instance: waiting needs a sleep or await state with wake_at and "
+                          "wake_seq (state %s is %s)",
+                          name, st_core_kind_name(k));
+    return 0;
+}
+
 static int instance_fields(const st_core_program_t *p, const json_t *j, st_core_instance_t *inst,
                            st_err_t *err)
 {
@@ -274,7 +292,7 @@ static int instance_fields(const st_core_program_t *p, const json_t *j, st_core_
     wake = json_is_integer(w) ? (int64_t)json_integer_value(w) : 0;
     inst->has_wake = json_is_integer(w);
     inst->wake_at_us = wake;
-    return 0;
+    return inst->seq > 0 ? consistent(p, inst, err) : 0;
 }
 
 int st_core_instance_from_json(const st_core_program_t *p, const json_t *j,

@@ -423,6 +423,8 @@ START_TEST(instance_json_round_trip)
         {"wake_at", "\"soon\"", "wake_at must be"},
         {"task_seq", "true", "task_seq must be"},
         {"vars", "{}", "is missing"},
+        {"status", "\"running\"", "running needs a do state"},
+        {"wake_at", "null", "waiting needs a sleep or await state"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *broken = json_deep_copy(j);
