@@ -198,10 +198,9 @@ static void batch_done(st_store_op_t *op, int rc, const st_err_t *err)
 {
     batch_op_t *bo = (batch_op_t *)op;
     st_store_batch_t *b = bo->b;
-    bo->busy = 0;
-    b->inflight--;
     size_t n = bo->n;
-    bo->n = 0;
+    /* The slot stays busy while callbacks run: a callback that submits
+     * only queues, so bo->v is not reused under this loop. */
     if (rc < 0 && rc != ST_IO && rc != ST_STATE && n > 1) {
         /* one bad value failed the statement: retry each alone, in order */
         for (size_t i = n; i-- > 0;) {
@@ -218,6 +217,9 @@ static void batch_done(st_store_op_t *op, int rc, const st_err_t *err)
                 conflict(b, bo->v[i]);
         }
     }
+    bo->n = 0;
+    bo->busy = 0;
+    b->inflight--;
     if (b->solo_head || b->qn)
         batch_flush(b); /* what queued meanwhile has waited long enough */
 }

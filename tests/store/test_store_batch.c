@@ -304,6 +304,75 @@ START_TEST(free_completes_queued_checkpoints)
 }
 END_TEST
 
+/* Callbacks that submit the next step (as the engine does) while the batch
+ * that completed them is still being delivered. */
+typedef struct chain {
+    fx_t *f;
+    st_store_batch_t *b;
+    st_store_uuid_t id;
+    int64_t epoch, seq;
+    int fired, bad;
+    st_store_ckpt_t k;
+} chain_t;
+
+enum { CHAIN_STEPS = 4 };
+
+static void chain_cb(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud)
+{
+    chain_t *c = ud;
+    c->fired++;
+    if (rc != 0 || ck != &c->k || ck->expected_seq != c->seq) {
+        c->bad++;
+        return;
+    }
+    c->seq++;
+    if (c->seq < CHAIN_STEPS) {
+        fx_ckpt(&c->k, c->f, &c->id, c->epoch, c->seq, ST_STORE_RUNNING);
+        st_err_t e;
+        if (st_store_batch_submit(c->b, &c->k, chain_cb, c, &e) < 0)
+            c->bad++;
+    }
+}
+
+START_TEST(callbacks_that_resubmit)
+{
+    fx_t f;
+    fx_open(&f);
+    enum { M = 50 };
+    st_store_batch_cfg_t cfg = {.linger_us = 200, .max_size = 8};
+    st_err_t err;
+    st_store_batch_t *b = st_store_batch_new(f.c, &cfg, &err);
+    static chain_t ch[M];
+    for (int i = 0; i < M; i++) {
+        ch[i] = (chain_t){.f = &f, .b = b};
+        ch[i].id = fx_start(&f, NULL, &ch[i].epoch);
+    }
+    for (int i = 0; i < M; i++) {
+        fx_ckpt(&ch[i].k, &f, &ch[i].id, ch[i].epoch, 0, ST_STORE_RUNNING);
+        ck_assert_int_eq(st_store_batch_submit(b, &ch[i].k, chain_cb, &ch[i], &err), 0);
+    }
+    for (;;) {
+        int done = 1;
+        for (int i = 0; i < M; i++)
+            done &= ch[i].seq == CHAIN_STEPS || ch[i].bad;
+        if (done)
+            break;
+        ev_run(f.loop, EVRUN_ONCE);
+    }
+    for (int i = 0; i < M; i++) {
+        ck_assert_int_eq(ch[i].bad, 0);
+        ck_assert_int_eq(ch[i].fired, CHAIN_STEPS);
+    }
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances WHERE seq = 4"), M);
+    st_store_batch_stats_t st;
+    st_store_batch_get_stats(b, &st);
+    ck_assert_uint_eq(st.committed, M * CHAIN_STEPS);
+    ck_assert_uint_eq(st.conflicts, 0);
+    st_store_batch_free(b);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_batch");
@@ -316,6 +385,7 @@ static Suite *suite(void)
     tcase_add_test(tc, flow_counts_match_a_scan);
     tcase_add_test(tc, disabled_mode_one_transaction_each);
     tcase_add_test(tc, free_completes_queued_checkpoints);
+    tcase_add_test(tc, callbacks_that_resubmit);
     suite_add_tcase(s, tc);
     return s;
 }
