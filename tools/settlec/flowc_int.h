@@ -85,13 +85,14 @@ const char *fc_suggest(fc_arena_t *a, const char *name, const char *const *names
 
 /* ---- tokens (flowc_lex.c) ---- */
 
-#define FC_KEYWORDS(X)                                                                          \
-    X(FLOW, "flow")                                                                             \
-    X(INPUT, "input")                                                                           \
-    X(VAR, "var") X(CORRELATE, "correlate") X(STATE, "state") X(FINAL, "final") X(FAIL, "fail") \
-        X(ON, "on") X(DO, "do") X(SLEEP, "sleep") X(AWAIT, "await") X(IF, "if") X(ELSE, "else") \
-            X(SET, "set") X(TIMEOUT, "timeout") X(RETRY, "retry") X(AND, "and") X(OR, "or")     \
-                X(NOT, "not") X(TRUE, "true") X(FALSE, "false")
+#define FC_KEYWORDS(X)                                                                            \
+    X(FLOW, "flow")                                                                               \
+    X(INPUT, "input")                                                                             \
+    X(VAR, "var")                                                                                 \
+    X(CORRELATE, "correlate") X(STATE, "state") X(FINAL, "final") X(FAIL, "fail") X(ON, "on")     \
+        X(DO, "do") X(SLEEP, "sleep") X(AWAIT, "await") X(IF, "if") X(ELSE, "else") X(SET, "set") \
+            X(TIMEOUT, "timeout") X(RETRY, "retry") X(AND, "and") X(OR, "or") X(NOT, "not")       \
+                X(TRUE, "true") X(FALSE, "false")
 
 typedef enum {
     FC_T_EOF,
@@ -238,8 +239,8 @@ typedef struct fc_state {
     fc_pos_t act_pos;
     /* do */
     fc_name_t activity;
-    fc_vec_t args; /* fc_arg_t* */
-    fc_dur_t timeout;
+    fc_vec_t args;    /* fc_arg_t* */
+    fc_dur_t timeout; /* the activity's per-attempt timeout, or the await's */
     bool has_retry, retry_forever;
     fc_pos_t retry_pos;
     int64_t retry_times;
@@ -249,8 +250,6 @@ typedef struct fc_state {
     fc_expr_t *sleep_expr; /* FOR: duration, UNTIL: time */
     fc_dur_t sleep_max;    /* `max D` */
     fc_dur_t smart_within, smart_min_gap;
-    /* await */
-    fc_dur_t await_timeout;
     fc_vec_t arms; /* fc_arm_t* */
 } fc_state_t;
 

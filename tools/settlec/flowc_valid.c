@@ -117,3 +117,8 @@ int fc_program_validate(const Settle__V1__Program *p, st_err_t *err)
     }
     return 0;
 }
+
+int st_flowc_program_validate(const Settle__V1__Program *p, st_err_t *err)
+{
+    return fc_program_validate(p, err);
+}

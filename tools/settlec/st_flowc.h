@@ -27,6 +27,9 @@
 #include "common/st_err.h"
 #include "settle/program.pb-c.h"
 
+/* Symbols are hidden by default (CMAKE_C_VISIBILITY_PRESET); this API is not. */
+#define ST_FLOWC_API __attribute__((visibility("default")))
+
 /* Severity of a diagnostic, in increasing order. */
 typedef enum {
     ST_FLOWC_WARNING = 1,
@@ -58,16 +61,17 @@ typedef struct st_flowc_result st_flowc_result_t;
  * source_name is its base name). On return 0, *out holds a result even when
  * the flow has errors; its Program is NULL unless the error count is 0.
  */
-int st_flowc_compile(const char *file, const char *src, size_t len, const st_flowc_opts_t *opts,
-                     st_flowc_result_t **out, st_err_t *err);
-void st_flowc_result_free(st_flowc_result_t *r);
+ST_FLOWC_API int st_flowc_compile(const char *file, const char *src, size_t len,
+                                  const st_flowc_opts_t *opts, st_flowc_result_t **out,
+                                  st_err_t *err);
+ST_FLOWC_API void st_flowc_result_free(st_flowc_result_t *r);
 
-size_t st_flowc_result_diag_count(const st_flowc_result_t *r);
-const st_flowc_diag_t *st_flowc_result_diag(const st_flowc_result_t *r, size_t i);
-unsigned st_flowc_result_errors(const st_flowc_result_t *r);
-unsigned st_flowc_result_warnings(const st_flowc_result_t *r);
+ST_FLOWC_API size_t st_flowc_result_diag_count(const st_flowc_result_t *r);
+ST_FLOWC_API const st_flowc_diag_t *st_flowc_result_diag(const st_flowc_result_t *r, size_t i);
+ST_FLOWC_API unsigned st_flowc_result_errors(const st_flowc_result_t *r);
+ST_FLOWC_API unsigned st_flowc_result_warnings(const st_flowc_result_t *r);
 /* The compiled Program, or NULL when the flow had errors. */
-const Settle__V1__Program *st_flowc_result_program(const st_flowc_result_t *r);
+ST_FLOWC_API const Settle__V1__Program *st_flowc_result_program(const st_flowc_result_t *r);
 
 /*
  * Format one diagnostic like a C compiler:
@@ -78,28 +82,34 @@ const Settle__V1__Program *st_flowc_result_program(const st_flowc_result_t *r);
  * `src` (may be NULL) is the text the diagnostic refers to; the source line
  * and caret appear only when it is given. *out is malloc'd.
  */
-int st_flowc_diag_render(const st_flowc_diag_t *d, const char *src, size_t len, char **out,
-                         st_err_t *err);
+ST_FLOWC_API int st_flowc_diag_render(const st_flowc_diag_t *d, const char *src, size_t len,
+                                      char **out, st_err_t *err);
 /* The headline only: "file:line:col: severity: message". *out is malloc'd. */
-int st_flowc_diag_headline(const st_flowc_diag_t *d, char **out, st_err_t *err);
+ST_FLOWC_API int st_flowc_diag_headline(const st_flowc_diag_t *d, char **out, st_err_t *err);
 
 /*
  * Serialize a Program deterministically (protobuf-c writes fields in number
  * order; the compiler emits no maps) and name it by content.
  */
-int st_flowc_program_pack(const Settle__V1__Program *p, uint8_t **out, size_t *out_len,
-                          st_err_t *err);
+ST_FLOWC_API int st_flowc_program_pack(const Settle__V1__Program *p, uint8_t **out, size_t *out_len,
+                                       st_err_t *err);
 /* hex SHA-256 of bytes: 64 characters plus NUL in `hex`. */
-int st_flowc_hash_hex(const uint8_t *bytes, size_t len, char hex[65], st_err_t *err);
+ST_FLOWC_API int st_flowc_hash_hex(const uint8_t *bytes, size_t len, char hex[65], st_err_t *err);
 /* Decode serialized bytes; release with st_flowc_program_free. */
-int st_flowc_program_unpack(const uint8_t *bytes, size_t len, Settle__V1__Program **out,
-                            st_err_t *err);
-void st_flowc_program_free(Settle__V1__Program *p);
+ST_FLOWC_API int st_flowc_program_unpack(const uint8_t *bytes, size_t len,
+                                         Settle__V1__Program **out, st_err_t *err);
+ST_FLOWC_API void st_flowc_program_free(Settle__V1__Program *p);
+/*
+ * Structural check of a Program from outside the compiler (every state and
+ * variable index in range, each kind with its sub-message). unpack already
+ * runs it; the engine may run it on Programs it builds or loads otherwise.
+ */
+ST_FLOWC_API int st_flowc_program_validate(const Settle__V1__Program *p, st_err_t *err);
 
 /* The Program as pretty JSON (2-space indent, fields in a fixed order). */
-int st_flowc_program_to_json(const Settle__V1__Program *p, char **out, st_err_t *err);
+ST_FLOWC_API int st_flowc_program_to_json(const Settle__V1__Program *p, char **out, st_err_t *err);
 /* The Program as a Graphviz digraph. */
-int st_flowc_program_to_dot(const Settle__V1__Program *p, char **out, st_err_t *err);
+ST_FLOWC_API int st_flowc_program_to_dot(const Settle__V1__Program *p, char **out, st_err_t *err);
 
 /*
  * Check a migration map from `old_p` to `new_p`. The map text (named
@@ -108,9 +118,10 @@ int st_flowc_program_to_dot(const Settle__V1__Program *p, char **out, st_err_t *
  * mention maps to the new state of the same name. The result carries only
  * diagnostics (its Program is NULL).
  */
-int st_flowc_migrate_check(const Settle__V1__Program *old_p, const Settle__V1__Program *new_p,
-                           const char *map_file, const char *map_src, size_t map_len,
-                           st_flowc_result_t **out, st_err_t *err);
+ST_FLOWC_API int st_flowc_migrate_check(const Settle__V1__Program *old_p,
+                                        const Settle__V1__Program *new_p, const char *map_file,
+                                        const char *map_src, size_t map_len,
+                                        st_flowc_result_t **out, st_err_t *err);
 
 /* The activity catalog, as registered in the library. */
 typedef struct st_flowc_param {
@@ -127,10 +138,10 @@ typedef struct st_flowc_activity {
     int64_t default_timeout_us;     /* used when the flow gives none */
 } st_flowc_activity_t;
 
-const st_flowc_activity_t *st_flowc_activity_find(const char *name);
-const st_flowc_activity_t *st_flowc_activity_at(size_t i); /* NULL past the end */
+ST_FLOWC_API const st_flowc_activity_t *st_flowc_activity_find(const char *name);
+ST_FLOWC_API const st_flowc_activity_t *st_flowc_activity_at(size_t i); /* NULL past the end */
 /* Whether `outcome` carries a decline code ("declined"). */
-int st_flowc_outcome_has_codes(const char *outcome);
+ST_FLOWC_API int st_flowc_outcome_has_codes(const char *outcome);
 
 /* Decline-code table (embedded from tools/settlec/data/decline_codes.tsv). */
 typedef struct st_flowc_decline {
@@ -140,8 +151,8 @@ typedef struct st_flowc_decline {
 } st_flowc_decline_t;
 
 /* Fills *out and returns 0, or returns ST_NOTFOUND. Strings are static. */
-int st_flowc_decline_find(const char *code, st_flowc_decline_t *out);
+ST_FLOWC_API int st_flowc_decline_find(const char *code, st_flowc_decline_t *out);
 /* The known code nearest to `code` by edit distance, or NULL if none near. */
-const char *st_flowc_decline_nearest(const char *code);
+ST_FLOWC_API const char *st_flowc_decline_nearest(const char *code);
 
 #endif
