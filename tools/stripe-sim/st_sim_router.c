@@ -77,13 +77,21 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Call the handler (sim->mu held); expand[] applies to every answer. */
+static void invoke(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
+{
+    fn(sim, call);
+    if (!call->body)
+        st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
+    else if (call->status == 200 && json_object_get(call->params, "expand"))
+        st_sim_expand(sim, call->body, call->params);
+}
+
 /* Run the handler under the store mutex. */
 static void run_locked(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
 {
     pthread_mutex_lock(&sim->mu);
-    fn(sim, call);
-    if (!call->body)
-        st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
+    invoke(sim, fn, call);
     pthread_mutex_unlock(&sim->mu);
 }
 
@@ -125,9 +133,7 @@ static int run_keyed(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call, s
     }
     sleep_ms(latency_ms);
     pthread_mutex_lock(&sim->mu);
-    fn(sim, call);
-    if (!call->body)
-        st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
+    invoke(sim, fn, call);
     if (call->no_store) {
         st_sim_idem_abandon(sim->idem, req->idem_key);
     } else {
