@@ -3,6 +3,7 @@
  * strings with escapes, numbers, operators and their errors.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,30 @@ START_TEST(test_edit_distance)
 }
 END_TEST
 
+/* The embedded table holds every row of the shipped data file, no more. */
+START_TEST(test_decline_table_complete)
+{
+    char path[1024];
+    st_test_src("tools/settlec/data/decline_codes.tsv", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    unsigned rows = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\t\r\n")] = '\0';
+        if (line[0] == '\0')
+            continue;
+        st_flowc_decline_t d;
+        ck_assert_msg(st_flowc_decline_find(line, &d) == 0, "%s not embedded", line);
+        ck_assert_str_eq(d.code, line);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_uint_ge(rows, 50);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("settlec_lex");
@@ -240,6 +265,7 @@ int main(void)
     tcase_add_test(tc, test_numbers_and_operators);
     tcase_add_test(tc, test_positions_and_comments);
     tcase_add_test(tc, test_edit_distance);
+    tcase_add_test(tc, test_decline_table_complete);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
