@@ -137,6 +137,10 @@ static bool fc_stmt_retry(fc_parser_t *p, fc_state_t *st)
     if (fc_p_is_word(p, "forever")) {
         st->retry_forever = true;
         fc_p_advance(p);
+    } else if (fc_p_is_word(p, "transient")) {
+        fc_error(p->sink, p->tok.pos, "write retry 5 times backoff 2s..5m",
+                 "'transient' is implied: only transient failures are ever retried");
+        return false;
     } else if (p->tok.kind == FC_T_INT) {
         st->retry_times = p->tok.ival;
         fc_p_advance(p);
@@ -214,6 +218,12 @@ static bool fc_stmt_await(fc_parser_t *p, fc_state_t *st)
         return false;
     if (p->tok.kind == FC_K_TIMEOUT)
         return fc_stmt_timeout(p, st);
+    if (fc_p_is_word(p, "signal")) { /* the draft syntax: await signal NAME */
+        fc_error(p->sink, p->tok.pos,
+                 "write 'await timeout D' and one 'on signal NAME -> STATE' per signal",
+                 "an await lists its signals as arms, not after 'await'");
+        return false;
+    }
     return true;
 }
 
