@@ -89,6 +89,33 @@ START_TEST(test_charge_correlates_payment_intent)
 }
 END_TEST
 
+/* Guards appear on DOT edges as source text, literals formatted back. */
+START_TEST(test_dot_guard_labels)
+{
+    const char *src = "flow g\ninput a: money\ninput n: int\n"
+                      "state s {\n  if a > 10.50 eur and n != -3 -> x\n  if a < -0.05 eur -> x\n"
+                      "  if a == 1.250 kwd -> x\n  if a >= 500 jpy -> x\n"
+                      "  sleep 90m\n  on wake -> x\n}\nfinal x\n";
+    st_flowc_result_t *r = ft_compile("g.flow", src, 1);
+    char *dot = NULL;
+    ck_assert_int_eq(st_flowc_program_to_dot(st_flowc_result_program(r), &dot, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"if (a > 10.50 eur) and (n != -3)\""));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"if a < -0.05 eur\""));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"if a == 1.250 kwd\""));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"if a >= 500 jpy\""));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"wake\""));
+    free(dot);
+    st_flowc_result_free(r);
+    r = compile_workflow("dunning.flow");
+    ck_assert_int_eq(st_flowc_program_to_dot(st_flowc_result_program(r), &dot, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(dot, "[label=\"if attempt >= 4\", style=dashed]"));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"declined(fraudulent, highest_risk_level, "
+                                      "merchant_blacklist)\""));
+    free(dot);
+    st_flowc_result_free(r);
+}
+END_TEST
+
 START_TEST(test_catalog_consistent)
 {
     size_t n = 0;
@@ -116,6 +143,7 @@ int main(void)
     tcase_add_loop_test(tc, test_workflow_clean, 0, (int)nflows);
     tcase_add_test(tc, test_dunning_shape);
     tcase_add_test(tc, test_charge_correlates_payment_intent);
+    tcase_add_test(tc, test_dot_guard_labels);
     tcase_add_test(tc, test_catalog_consistent);
     suite_add_tcase(s, tc);
     if (nflows < 3) {

@@ -58,6 +58,105 @@ static void fc_dot_node(FILE *f, size_t i, const Settle__V1__State *s)
     fputs("];\n", f);
 }
 
+static const char *fc_op_sym(Settle__V1__Op op)
+{
+    static const char *const sym[] = {
+        "?", "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or", "not", "-"};
+    return (unsigned)op < 16 ? sym[op] : "?";
+}
+
+static void fc_dot_duration(FILE *f, int64_t us)
+{
+    static const struct {
+        int64_t us;
+        const char *unit;
+    } units[] = {{604800000000LL, "w"}, {86400000000LL, "d"}, {3600000000LL, "h"},
+                 {60000000LL, "m"},     {1000000LL, "s"},     {1000LL, "ms"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (us != 0 && us % units[i].us == 0) {
+            fprintf(f, "%lld%s", (long long)(us / units[i].us), units[i].unit);
+            return;
+        }
+    fprintf(f, "%lldus", (long long)us);
+}
+
+static void fc_dot_money(FILE *f, const Settle__V1__Money *m)
+{
+    int exp = fc_currency_exponent(m->currency);
+    int64_t div = 1;
+    for (int i = 0; i < exp; i++)
+        div *= 10;
+    int64_t v = m->minor < 0 ? -m->minor : m->minor;
+    fprintf(f, "%s%lld", m->minor < 0 ? "-" : "", (long long)(v / div));
+    if (exp > 0)
+        fprintf(f, ".%0*lld", exp, (long long)(v % div));
+    fputc(' ', f);
+    fc_dot_str(f, m->currency);
+}
+
+static void fc_dot_value(FILE *f, const Settle__V1__Value *v)
+{
+    switch (v->v_case) {
+    case SETTLE__V1__VALUE__V_INT_V:
+        fprintf(f, "%lld", (long long)v->int_v);
+        break;
+    case SETTLE__V1__VALUE__V_STRING_V:
+        fputs("\\\"", f);
+        fc_dot_str(f, v->string_v);
+        fputs("\\\"", f);
+        break;
+    case SETTLE__V1__VALUE__V_BOOL_V:
+        fputs(v->bool_v ? "true" : "false", f);
+        break;
+    case SETTLE__V1__VALUE__V_DURATION_US:
+        fc_dot_duration(f, v->duration_us);
+        break;
+    case SETTLE__V1__VALUE__V_TIME_US:
+        fprintf(f, "@%lld", (long long)v->time_us);
+        break;
+    case SETTLE__V1__VALUE__V_MONEY_V:
+        fc_dot_money(f, v->money_v);
+        break;
+    default:
+        fputc('?', f);
+    }
+}
+
+/* An expression as flow source text, fully parenthesised below the top. */
+static void fc_dot_expr(FILE *f, const Settle__V1__Program *p, const Settle__V1__Expr *e, bool top)
+{
+    switch (e->node_case) {
+    case SETTLE__V1__EXPR__NODE_LITERAL:
+        fc_dot_value(f, e->literal);
+        break;
+    case SETTLE__V1__EXPR__NODE_VAR:
+        fc_dot_str(f, p->vars[e->var]->name);
+        break;
+    case SETTLE__V1__EXPR__NODE_BINARY:
+        fputs(top ? "" : "(", f);
+        fc_dot_expr(f, p, e->binary->lhs, false);
+        fprintf(f, " %s ", fc_op_sym(e->binary->op));
+        fc_dot_expr(f, p, e->binary->rhs, false);
+        fputs(top ? "" : ")", f);
+        break;
+    case SETTLE__V1__EXPR__NODE_UNARY:
+        fputs(e->unary->op == SETTLE__V1__OP__OP_NOT ? "not " : "-", f);
+        fc_dot_expr(f, p, e->unary->operand, false);
+        break;
+    case SETTLE__V1__EXPR__NODE_CALL:
+        fc_dot_str(f, e->call->fn);
+        fputc('(', f);
+        for (size_t i = 0; i < e->call->n_args; i++) {
+            fputs(i ? ", " : "", f);
+            fc_dot_expr(f, p, e->call->args[i], true);
+        }
+        fputc(')', f);
+        break;
+    default:
+        fputc('?', f);
+    }
+}
+
 static void fc_dot_edge(FILE *f, size_t from, uint32_t to, const char *label, const char *extra,
                         bool dashed)
 {
@@ -86,13 +185,19 @@ static void fc_dot_arms(FILE *f, size_t i, const Settle__V1__Activity *a)
     }
 }
 
-static void fc_dot_edges(FILE *f, size_t i, const Settle__V1__State *s)
+static void fc_dot_guard(FILE *f, const Settle__V1__Program *p, size_t i,
+                         const Settle__V1__Guard *g)
 {
-    for (size_t k = 0; k < s->n_guards; k++) {
-        char label[32];
-        snprintf(label, sizeof label, "if #%zu", k + 1);
-        fc_dot_edge(f, i, s->guards[k]->target, label, NULL, true);
-    }
+    fprintf(f, "  s%zu -> s%u [label=\"if ", i, g->target);
+    fc_dot_expr(f, p, g->cond, true);
+    fputs("\", style=dashed];\n", f);
+}
+
+static void fc_dot_edges(FILE *f, const Settle__V1__Program *p, size_t i)
+{
+    const Settle__V1__State *s = p->states[i];
+    for (size_t k = 0; k < s->n_guards; k++)
+        fc_dot_guard(f, p, i, s->guards[k]);
     if (s->kind == KIND(DECIDE))
         fc_dot_edge(f, i, s->else_target, "else", NULL, true);
     if (s->kind == KIND(DO))
@@ -130,7 +235,7 @@ int st_flowc_program_to_dot(const Settle__V1__Program *p, char **out, st_err_t *
         fprintf(f, "  cancel -> s%u [style=dotted];\n", p->cancel_target);
     }
     for (size_t i = 0; i < p->n_states; i++)
-        fc_dot_edges(f, i, p->states[i]);
+        fc_dot_edges(f, p, i);
     fputs("}\n", f);
     if (fclose(f) != 0 || buf == NULL) {
         free(buf);
