@@ -151,9 +151,10 @@ static int eval_binary(const st_core_eval_ctx_t *ctx, const pb_expr_t *e, st_cor
             out->b = a.b;
             return 0;
         }
-        rc = st_core_eval(ctx, bin->rhs, &b, err);
+        if ((rc = st_core_eval(ctx, bin->rhs, &b, err)) < 0)
+            return rc;
         out->b = b.b;
-        return rc;
+        return 0;
     }
     rc = st_core_eval(ctx, bin->rhs, &b, err);
     if (rc < 0)

@@ -282,6 +282,7 @@ static int instance_fields(const st_core_program_t *p, const json_t *j, st_core_
                           "instance: reason must be a string, cancel_requested a "
                           "boolean");
     snprintf(inst->reason, sizeof inst->reason, "%s", reason ? json_string_value(reason) : "");
+    st_core_utf8_trim(inst->reason);
     inst->cancel_requested = json_is_true(cancel);
     if (opt_int(j, "wake_seq", &inst->wake_seq, err) < 0 ||
         opt_int(j, "task_seq", &inst->task_seq, err) < 0)

@@ -65,6 +65,9 @@ const json_t *st_core_json_path(const json_t *root, const char *path);
 /* Store value v (borrowed string) into an owned slot, copying the string. */
 int st_core_value_assign(st_core_value_t *slot, const st_core_value_t *v, st_err_t *err);
 
+/* Cut an incomplete UTF-8 sequence left at the end by snprintf truncation. */
+void st_core_utf8_trim(char *s);
+
 /* st_core_instance.c: copy vars array (n) deep; release an array. */
 int st_core_vars_copy(st_core_value_t **dst, const st_core_value_t *src, size_t n, st_err_t *err);
 void st_core_vars_free(st_core_value_t *vars, size_t n);

@@ -37,6 +37,18 @@ typedef struct step {
     uint32_t cap;     /* chain cap */
 } step_t;
 
+/* snprintf into a reason buffer, never leaving half a UTF-8 character. */
+static void set_reason(char *dst, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_reason(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    st_core_utf8_trim(dst);
+}
+
 static const pb_state_t *cur_state(const step_t *s)
 {
     return s->p->pb->states[s->w->state];
@@ -50,6 +62,7 @@ static int ignore(st_core_output_t *out, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(out->note, sizeof out->note, fmt, ap);
     va_end(ap);
+    st_core_utf8_trim(out->note);
     out->consumed = false;
     return 0;
 }
@@ -69,6 +82,8 @@ static int admit(const st_core_program_t *p, const st_core_instance_t *inst,
                  const st_core_event_t *ev, st_core_output_t *out, st_err_t *err)
 {
     const pb_state_t *st = p->pb->states[inst->state];
+    if ((unsigned)ev->kind > ST_CORE_EV_CANCEL)
+        return st_err_set(err, ST_INVAL, "unknown event kind %d", (int)ev->kind);
     if (ev->kind == ST_CORE_EV_START)
         return inst->seq == 0 ? 1 : st_err_set(err, ST_STATE, "instance already started");
     if (inst->seq == 0)
@@ -207,8 +222,8 @@ static int start_activity(step_t *s, const pb_state_t *st, st_err_t *err)
     snprintf(c->idem_key, sizeof c->idem_key, "settle_%s_%lld", id, (long long)s->w->seq);
     s->w->status = ST_CORE_RUNNING;
     s->w->task_seq = s->w->seq;
-    snprintf(s->w->reason, sizeof s->w->reason, "state %s: running activity %s (task %lld)",
-             st->name, a->name, (long long)s->w->seq);
+    set_reason(s->w->reason, sizeof s->w->reason, "state %s: running activity %s (task %lld)",
+               st->name, a->name, (long long)s->w->seq);
     return 0;
 }
 
@@ -223,8 +238,8 @@ static int set_wait(step_t *s, int64_t wake, const char *what)
     s->w->wake_at_us = wake;
     s->w->wake_seq = s->w->seq;
     fmt_time(wake, at, sizeof at);
-    snprintf(s->w->reason, sizeof s->w->reason, "state %s: %s until %s", cur_state(s)->name, what,
-             at);
+    set_reason(s->w->reason, sizeof s->w->reason, "state %s: %s until %s", cur_state(s)->name, what,
+               at);
     return 0;
 }
 
@@ -302,16 +317,16 @@ static int finish(step_t *s, const pb_state_t *st)
     if (KIND(st) == ST_CORE_KIND_FINAL) {
         s->w->status = ST_CORE_COMPLETED;
         st_core_output_cmd(s->out, ST_CORE_CMD_COMPLETE);
-        snprintf(s->w->reason, sizeof s->w->reason, "completed in state %s", st->name);
+        set_reason(s->w->reason, sizeof s->w->reason, "completed in state %s", st->name);
         return 0;
     }
     s->w->status = ST_CORE_FAILED;
     if (st->fail_reason[0] != '\0')
-        snprintf(s->w->reason, sizeof s->w->reason, "%s", st->fail_reason);
+        set_reason(s->w->reason, sizeof s->w->reason, "%s", st->fail_reason);
     else
-        snprintf(s->w->reason, sizeof s->w->reason, "reached fail state %s", st->name);
+        set_reason(s->w->reason, sizeof s->w->reason, "reached fail state %s", st->name);
     st_core_cmd_t *c = st_core_output_cmd(s->out, ST_CORE_CMD_FAIL);
-    snprintf(c->reason, sizeof c->reason, "%s", s->w->reason);
+    set_reason(c->reason, sizeof c->reason, "%s", s->w->reason);
     return 0;
 }
 
@@ -457,7 +472,7 @@ static int on_cancel(step_t *s, st_err_t *err)
     clear_waits(s->w);
     s->w->cancel_requested = true;
     s->w->status = ST_CORE_CANCELLED;
-    snprintf(s->w->reason, sizeof s->w->reason, "cancelled in state %s", cur_state(s)->name);
+    set_reason(s->w->reason, sizeof s->w->reason, "cancelled in state %s", cur_state(s)->name);
     st_core_output_cmd(s->out, ST_CORE_CMD_CANCELLED);
     return 0;
 }
@@ -516,9 +531,11 @@ static int on_start(step_t *s, st_err_t *err)
 static int fail_runtime(step_t *s, const st_err_t *why, st_err_t *err)
 {
     char msg[ST_CORE_REASON_MAX];
-    snprintf(msg, sizeof msg, "state %s: %s", cur_state(s)->name, why->msg);
+    set_reason(msg, sizeof msg, "state %s: %s", cur_state(s)->name, why->msg);
     int32_t here = (int32_t)s->w->state;
-    int rc = record(s, here, here, "error", json_pack("{s:s}", "error", why->msg), err);
+    char detail[ST_ERR_MSG_MAX];
+    set_reason(detail, sizeof detail, "%s", why->msg);
+    int rc = record(s, here, here, "error", json_pack("{s:s}", "error", detail), err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < s->out->n_cmds; i++)
@@ -526,9 +543,9 @@ static int fail_runtime(step_t *s, const st_err_t *why, st_err_t *err)
     s->out->n_cmds = 0;
     clear_waits(s->w);
     s->w->status = ST_CORE_FAILED;
-    snprintf(s->w->reason, sizeof s->w->reason, "%s", msg);
+    set_reason(s->w->reason, sizeof s->w->reason, "%s", msg);
     st_core_cmd_t *c = st_core_output_cmd(s->out, ST_CORE_CMD_FAIL);
-    snprintf(c->reason, sizeof c->reason, "%s", msg);
+    set_reason(c->reason, sizeof c->reason, "%s", msg);
     return 0;
 }
 

@@ -29,9 +29,36 @@ static int bad(st_err_t *err, const char *fmt, ...)
     return ST_CHECK;
 }
 
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
+ * every string ends up in JSON, which jansson only accepts as UTF-8. */
+static bool utf8_ok(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s, n = c < 0x80             ? 0
+                             : (c & 0xe0) == 0xc0 ? 1
+                             : (c & 0xf0) == 0xe0 ? 2
+                             : (c & 0xf8) == 0xf0 ? 3
+                                                  : 9;
+        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+        if (n == 9)
+            return false;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
 static bool name_ok(const char *s)
 {
-    return s != NULL && s[0] != '\0' && strlen(s) <= ST_CORE_NAME_MAX;
+    return s != NULL && s[0] != '\0' && strlen(s) <= ST_CORE_NAME_MAX && utf8_ok(s);
 }
 
 static int check_literal(const Settle__V1__Value *v, st_core_type_t t, st_err_t *err)
@@ -42,8 +69,8 @@ static int check_literal(const Settle__V1__Value *v, st_core_type_t t, st_err_t 
         return bad(err, "literal does not hold a %s value", st_core_type_name(t));
     if (t == T(MONEY) && (v->money_v == NULL || !st_core_currency_ok(v->money_v->currency)))
         return bad(err, "money literal needs a 3-letter lower-case currency");
-    if (t == T(STRING) && v->string_v == NULL)
-        return bad(err, "string literal without text");
+    if (t == T(STRING) && (v->string_v == NULL || !utf8_ok(v->string_v)))
+        return bad(err, "string literal is not UTF-8 text");
     return 0;
 }
 
@@ -258,8 +285,8 @@ static int check_init_order(const st_core_program_t *p, const pb_expr_t *e, size
 static int check_bindings(const st_core_program_t *p, pb_binding_t **b, size_t n, st_err_t *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (b[i]->field == NULL || b[i]->field[0] == '\0')
-            return bad(err, "binding %zu: empty field path", i);
+        if (b[i]->field == NULL || b[i]->field[0] == '\0' || !utf8_ok(b[i]->field))
+            return bad(err, "binding %zu: empty field path or not UTF-8", i);
         if (check_writable(p, b[i]->var, err) < 0)
             return ST_CHECK;
     }
@@ -400,8 +427,9 @@ static int check_body(const st_core_program_t *p, const pb_state *s, st_err_t *e
     case ST_CORE_KIND_DECIDE:
         return check_target(p, s->else_target, "else", err);
     case ST_CORE_KIND_FINAL:
-    case ST_CORE_KIND_FAIL:
         return 0;
+    case ST_CORE_KIND_FAIL:
+        return utf8_ok(s->fail_reason) ? 0 : bad(err, "fail reason is not UTF-8 text");
     default:
         return bad(err, "unknown state kind %d", k);
     }

@@ -231,3 +231,18 @@ int st_core_builtin_type(const char *fn, size_t n_args, const st_core_type_t *ar
     }
     return -1;
 }
+
+void st_core_utf8_trim(char *s)
+{
+    size_t n = strlen(s), j = n, cont = 0;
+    while (j > 0 && cont < 4 && ((unsigned char)s[j - 1] & 0xc0) == 0x80) {
+        j--;
+        cont++;
+    }
+    if (j == 0)
+        return;
+    unsigned char lead = (unsigned char)s[j - 1];
+    size_t want = lead < 0x80 ? 0 : (lead & 0xe0) == 0xc0 ? 1 : (lead & 0xf0) == 0xe0 ? 2 : 3;
+    if (lead >= 0x80 && want != cont)
+        s[j - 1] = '\0'; /* a sequence cut short by a fixed-size buffer */
+}

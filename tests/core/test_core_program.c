@@ -331,6 +331,16 @@ M(m_correlation)
     PB->correlations[0] = c;
     PB->n_correlations = 1;
 }
+M(m_utf8_name)
+{
+    free(PB->vars[2]->name);
+    PB->vars[2]->name = strdup("total\xc3");
+}
+M(m_utf8_literal)
+{
+    cb_expr_t *lit = cb_str("\xed\xa0\x80"); /* a UTF-16 surrogate */
+    cb_guard(b, ST(0), cb_bin(OP(EQ), ST_CORE_T_BOOL, lit, cb_str("x")), "done");
+}
 M(m_kind)
 {
     ST(5)->kind = 9;
@@ -374,7 +384,7 @@ static const bad_case_t bad_cases[] = {
     {"outcome arm target", m_arm_target},
     {"two catch-all arms", m_two_catch_all},
     {"input customer is read-only", m_bind_input},
-    {"empty field path", m_bind_field},
+    {"empty field path or not UTF-8", m_bind_field},
     {"duplicate argument to", m_dup_arg},
     {"duration required", m_sleep_type},
     {"without duration, until or smart", m_sleep_none},
@@ -389,6 +399,8 @@ static const bad_case_t bad_cases[] = {
     {"else target", m_decide_else},
     {"correlation 0", m_correlation},
     {"unknown state kind 9", m_kind},
+    {"variable 2: missing or overlong name", m_utf8_name},
+    {"string literal is not UTF-8", m_utf8_literal},
 };
 
 START_TEST(bad_programs_are_refused)

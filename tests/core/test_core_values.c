@@ -2,6 +2,7 @@
  * test_core_values.c — values, expressions (typing, overflow, money), and
  * the JSON forms of values, variables and instances.
  */
+#include "core/st_core_int.h"
 #include "core_util.h"
 #include "st_test.h"
 
@@ -466,6 +467,20 @@ START_TEST(names_and_uuids)
 }
 END_TEST
 
+START_TEST(utf8_trim_cuts_only_broken_tails)
+{
+    char a[] = "caf\xc3\xa9", b[] = "caf\xc3", c[] = "x\xe2\x82", d[] = "\xf0\x9f\x98\x80";
+    st_core_utf8_trim(a);
+    st_core_utf8_trim(b);
+    st_core_utf8_trim(c);
+    st_core_utf8_trim(d);
+    ck_assert_str_eq(a, "caf\xc3\xa9");
+    ck_assert_str_eq(b, "caf");
+    ck_assert_str_eq(c, "x");
+    ck_assert_str_eq(d, "\xf0\x9f\x98\x80");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core_values");
@@ -482,6 +497,7 @@ int main(void)
     tcase_add_test(tc, vars_json_errors_leave_vars_alone);
     tcase_add_test(tc, instance_json_round_trip);
     tcase_add_test(tc, names_and_uuids);
+    tcase_add_test(tc, utf8_trim_cuts_only_broken_tails);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
