@@ -5,7 +5,8 @@
  * compile (lexer, parser, checker, graph checks), render every diagnostic
  * with its caret, and for flows that compile, pack, hash, decode, and emit
  * JSON and DOT. The bytes are also decoded as a serialized Program, which
- * must be rejected or validated without crashing. Any crash, leak or UB
+ * must be rejected or validated without crashing, and as a migration map
+ * between two fixed Programs. Any crash, leak or UB
  * report is a bug.
  */
 #include <stdint.h>
@@ -51,6 +52,34 @@ static void fuzz_as_program(const uint8_t *data, size_t size)
     st_flowc_program_free(p);
 }
 
+/* The bytes as a migration map between two fixed Programs. */
+static void fuzz_as_map(const uint8_t *data, size_t size)
+{
+    static const char v1[] = "flow m\ninput who: string\nstate ask {\n"
+                             "  do email.send(to: who, template: \"a\")\n"
+                             "  on sent -> rest\n  on failed -> rest\n}\n"
+                             "state rest {\n  sleep 1d\n  on wake -> done\n}\nfinal done\n";
+    static const char v2[] = "flow m\ninput who: string\nstate rest {\n  await timeout 1d\n"
+                             "  on signal go -> done\n  on timeout -> done\n}\nfinal done\n";
+    st_flowc_result_t *a = NULL, *b = NULL, *r = NULL;
+    if (st_flowc_compile("v1.flow", v1, sizeof v1 - 1, NULL, &a, NULL) != 0 ||
+        st_flowc_compile("v2.flow", v2, sizeof v2 - 1, NULL, &b, NULL) != 0 ||
+        st_flowc_result_program(a) == NULL || st_flowc_result_program(b) == NULL)
+        abort();
+    if (st_flowc_migrate_check(st_flowc_result_program(a), st_flowc_result_program(b), "m.map",
+                               (const char *)data, size, &r, NULL) == 0) {
+        for (size_t i = 0; i < st_flowc_result_diag_count(r); i++) {
+            char *text = NULL;
+            if (st_flowc_diag_render(st_flowc_result_diag(r, i), (const char *)data, size, &text,
+                                     NULL) == 0)
+                free(text);
+        }
+    }
+    st_flowc_result_free(r);
+    st_flowc_result_free(a);
+    st_flowc_result_free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *src = (const char *)data;
@@ -66,5 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_outputs(st_flowc_result_program(r));
     st_flowc_result_free(r);
     fuzz_as_program(data, size);
+    fuzz_as_map(data, size);
     return 0;
 }

@@ -79,6 +79,9 @@ START_TEST(test_hash_stable)
     ck_assert_int_eq(st_flowc_hash_hex(a, al, ha, NULL), 0);
     ck_assert_int_eq(st_flowc_hash_hex(b, bl, hb, NULL), 0);
     ck_assert_str_eq(ha, hb);
+    char hc[65];
+    ck_assert_int_eq(st_flowc_program_hash(st_flowc_result_program(ra), hc, NULL), 0);
+    ck_assert_str_eq(hc, ha);
     ck_assert_uint_eq(strlen(ha), 64);
     ck_assert_uint_eq(strspn(ha, "0123456789abcdef"), 64);
     free(a);

@@ -133,6 +133,17 @@ int st_flowc_hash_hex(const uint8_t *bytes, size_t len, char hex[65], st_err_t *
     return 0;
 }
 
+int st_flowc_program_hash(const Settle__V1__Program *p, char hex[65], st_err_t *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = st_flowc_program_pack(p, &bytes, &len, err);
+    if (rc == 0)
+        rc = st_flowc_hash_hex(bytes, len, hex, err);
+    free(bytes);
+    return rc;
+}
+
 int st_flowc_program_unpack(const uint8_t *bytes, size_t len, Settle__V1__Program **out,
                             st_err_t *err)
 {

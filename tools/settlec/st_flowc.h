@@ -95,6 +95,8 @@ ST_FLOWC_API int st_flowc_program_pack(const Settle__V1__Program *p, uint8_t **o
                                        st_err_t *err);
 /* hex SHA-256 of bytes: 64 characters plus NUL in `hex`. */
 ST_FLOWC_API int st_flowc_hash_hex(const uint8_t *bytes, size_t len, char hex[65], st_err_t *err);
+/* pack + hash in one call: the Program's identity as hex SHA-256. */
+ST_FLOWC_API int st_flowc_program_hash(const Settle__V1__Program *p, char hex[65], st_err_t *err);
 /* Decode serialized bytes; release with st_flowc_program_free. */
 ST_FLOWC_API int st_flowc_program_unpack(const uint8_t *bytes, size_t len,
                                          Settle__V1__Program **out, st_err_t *err);
