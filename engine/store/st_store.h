@@ -279,6 +279,11 @@ typedef struct st_store_batch_cfg {
     unsigned linger_us; /* wait this long for more checkpoints; 0 = next loop turn */
     unsigned max_size;  /* checkpoints per transaction; 0 = 1024 */
     int disabled;       /* 1: one transaction per checkpoint (benchmark baseline) */
+    /* Optional further connections (same loop): batches then run on the
+     * server in parallel, one per connection. Borrowed; must outlive the
+     * batcher. Checkpoints of one instance still commit in submit order. */
+    st_store_conn_t *const *more_conns;
+    unsigned n_more;
 } st_store_batch_cfg_t;
 
 typedef struct st_store_batch_stats {

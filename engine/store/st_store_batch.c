@@ -13,8 +13,10 @@
  * Invariants:
  *   * a checkpoint is in exactly one place: the queue, one batch, or done;
  *     its callback runs once, after it left both;
- *   * a batch never holds two checkpoints of one instance (the later one
- *     stays queued for the next batch);
+ *   * a batch never holds two checkpoints of one instance, nor one of an
+ *     instance whose batch is still in flight (the later one stays queued),
+ *     so an instance's checkpoints commit in submit order even when batches
+ *     run in parallel on several connections;
  *   * a row that fails its seq/epoch/owner check is simply not written; the
  *     statement returns the ordinals it applied, so a conflict fails only
  *     its own checkpoint. If the statement itself fails (a malformed value
@@ -69,7 +71,8 @@ typedef struct batch_op {
     st_store_ckpt_t **v; /* the batch's checkpoints, capacity max_size */
     unsigned char *ok;   /* ok[i]: v[i] was applied */
     size_t n;
-    int busy; /* submitted, not finished */
+    int busy;              /* submitted, not finished */
+    st_store_conn_t *conn; /* the connection this slot sends on */
 } batch_op_t;
 
 struct st_store_batch {
@@ -81,7 +84,7 @@ struct st_store_batch {
     st_store_ckpt_t *solo_head;       /* retried one per transaction */
     size_t qn;
     ev_timer linger;
-    batch_op_t *ops; /* max_inflight slots */
+    batch_op_t *ops; /* max_inflight slots, spread over the connections */
     unsigned inflight;
     st_store_arr_t arr[A_COUNT];
     st_store_uuid_t *seen; /* open-addressing set of the batch's instances */
@@ -252,6 +255,11 @@ static void take_from_queue(st_store_batch_t *b, batch_op_t *bo)
 {
     size_t max = b->cfg.max_size;
     memset(b->seen, 0, b->seen_cap * sizeof *b->seen);
+    /* instances of batches in flight wait too: with several connections
+     * a later step could otherwise overtake the earlier one */
+    for (unsigned s = 0; s < b->max_inflight; s++)
+        for (size_t i = 0; b->ops[s].busy && i < b->ops[s].n; i++)
+            seen_add(b, &b->ops[s].v[i]->instance);
     st_store_ckpt_t **link = &b->q_head, *prev = NULL;
     while (*link && bo->n < max) {
         st_store_ckpt_t *k = *link;
@@ -292,7 +300,7 @@ static void batch_flush(st_store_batch_t *b)
         bo->busy = 1;
         b->inflight++;
         b->stats.batches++;
-        st_store_conn_submit(b->conn, &bo->op);
+        st_store_conn_submit(bo->conn, &bo->op);
     }
 }
 
@@ -316,8 +324,9 @@ st_store_batch_t *st_store_batch_new(st_store_conn_t *c, const st_store_batch_cf
         b->cfg.max_size = 1;
     else if (!b->cfg.max_size)
         b->cfg.max_size = DEFAULT_MAX_SIZE;
-    b->max_inflight = b->cfg.disabled ? DISABLED_MAX_INFLIGHT : 1;
-    for (b->seen_cap = 16; b->seen_cap < 2 * b->cfg.max_size;)
+    unsigned nconns = 1 + (b->cfg.more_conns ? b->cfg.n_more : 0);
+    b->max_inflight = b->cfg.disabled ? DISABLED_MAX_INFLIGHT : nconns;
+    for (b->seen_cap = 16; b->seen_cap < 2 * b->cfg.max_size * (b->max_inflight + 1);)
         b->seen_cap *= 2;
     b->seen = calloc(b->seen_cap, sizeof *b->seen);
     b->ops = calloc(b->max_inflight, sizeof *b->ops);
@@ -325,6 +334,7 @@ st_store_batch_t *st_store_batch_new(st_store_conn_t *c, const st_store_batch_cf
         goto oom;
     for (unsigned i = 0; i < b->max_inflight; i++) {
         b->ops[i].b = b;
+        b->ops[i].conn = i % nconns ? b->cfg.more_conns[i % nconns - 1] : c;
         b->ops[i].v = calloc(b->cfg.max_size, sizeof *b->ops[i].v);
         b->ops[i].ok = calloc(b->cfg.max_size, 1);
         if (!b->ops[i].v || !b->ops[i].ok)

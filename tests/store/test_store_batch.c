@@ -373,6 +373,45 @@ START_TEST(callbacks_that_resubmit)
 }
 END_TEST
 
+/* Batches in parallel on two connections: an instance's steps still commit
+ * in submit order, and each callback fires once. */
+START_TEST(parallel_connections_keep_order)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    st_store_conn_cfg_t cc = {.dsn = f.dsn};
+    st_store_conn_t *second = st_store_conn_new(f.loop, &cc, &err);
+    ck_assert_ptr_nonnull(second);
+    st_store_conn_t *more[] = {second};
+    st_store_batch_cfg_t cfg = {.linger_us = 100, .max_size = 4, .more_conns = more, .n_more = 1};
+    st_store_batch_t *b = st_store_batch_new(f.c, &cfg, &err);
+    enum { M = 12, S = 5 };
+    st_store_uuid_t id[M];
+    int64_t ep[M];
+    static st_store_ckpt_t k[M][S];
+    static rec_t r[M][S];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < M; i++)
+        id[i] = fx_start(&f, NULL, &ep[i]);
+    for (int s = 0; s < S; s++) /* every step of every instance up front */
+        for (int i = 0; i < M; i++) {
+            fx_ckpt(&k[i][s], &f, &id[i], ep[i], s, ST_STORE_RUNNING);
+            ck_assert_int_eq(st_store_batch_submit(b, &k[i][s], rec_cb, &r[i][s], &err), 0);
+        }
+    wait_all(&f, &r[0][0], M * S);
+    for (int i = 0; i < M; i++)
+        for (int s = 0; s < S; s++) {
+            ck_assert_int_eq(r[i][s].fired, 1);
+            ck_assert_int_eq(r[i][s].rc, 0);
+        }
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances WHERE seq = 5"), M);
+    st_store_batch_free(b);
+    st_store_conn_free(second);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_batch");
@@ -386,6 +425,7 @@ static Suite *suite(void)
     tcase_add_test(tc, disabled_mode_one_transaction_each);
     tcase_add_test(tc, free_completes_queued_checkpoints);
     tcase_add_test(tc, callbacks_that_resubmit);
+    tcase_add_test(tc, parallel_connections_keep_order);
     suite_add_tcase(s, tc);
     return s;
 }

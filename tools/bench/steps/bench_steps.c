@@ -55,7 +55,7 @@ typedef struct run {
 typedef struct opts {
     const char *dsn;
     size_t n, k, unbatched_n;
-    unsigned linger_us, max_batch;
+    unsigned linger_us, max_batch, conns;
     int skip_unbatched;
 } opts_t;
 
@@ -240,9 +240,17 @@ static result_t run_mode(const opts_t *o, size_t n, int disabled)
     st_store_conn_t *c = st_store_conn_new(r.loop, &cc, &err);
     if (!c || !r.flows || !r.step_lat)
         die("connect", &err);
+    st_store_conn_t *more[16];
+    unsigned n_more = o->conns - 1;
+    for (unsigned i = 0; i < n_more; i++)
+        if (!(more[i] = st_store_conn_new(r.loop, &cc, &err)))
+            die("connect", &err);
     setup_flows(&r, c);
-    st_store_batch_cfg_t bc = {
-        .linger_us = o->linger_us, .max_size = o->max_batch, .disabled = disabled};
+    st_store_batch_cfg_t bc = {.linger_us = o->linger_us,
+                               .max_size = o->max_batch,
+                               .disabled = disabled,
+                               .more_conns = more,
+                               .n_more = n_more};
     r.batch = st_store_batch_new(c, &bc, &err);
     if (!r.batch)
         die("batcher", &err);
@@ -270,6 +278,8 @@ static result_t run_mode(const opts_t *o, size_t n, int disabled)
     res.step_p99 = pct(r.step_lat, r.nsteps, 0.99);
     st_store_batch_get_stats(r.batch, &res.stats);
     st_store_batch_free(r.batch);
+    for (unsigned i = 0; i < n_more; i++)
+        st_store_conn_free(more[i]);
     st_store_conn_free(c);
     ev_loop_destroy(r.loop);
     free(flow_lat);
@@ -293,7 +303,8 @@ static void print_result(const char *label, size_t n, size_t k, const result_t *
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_steps [--dsn DSN] [-n flows] [-k steps] [--linger-us US]\n"
-                    "                   [--max-batch N] [--unbatched-n flows] [--skip-unbatched]\n"
+                    "                   [--max-batch N] [--conns N] [--unbatched-n flows]\n"
+                    "                   [--skip-unbatched]\n"
                     "DSN defaults to $SETTLE_BENCH_DSN, then $SETTLE_TEST_DSN; it names a cluster\n"
                     "where the bench may create and drop databases.\n");
     exit(2);
@@ -301,13 +312,14 @@ static void usage(void)
 
 static opts_t parse(int argc, char **argv)
 {
-    opts_t o = {.n = 20000, .k = 5, .linger_us = 1000, .max_batch = 2048};
+    opts_t o = {.n = 20000, .k = 5, .linger_us = 1000, .max_batch = 2048, .conns = 2};
     o.dsn = getenv("SETTLE_BENCH_DSN") ? getenv("SETTLE_BENCH_DSN") : getenv("SETTLE_TEST_DSN");
     static const struct option lo[] = {{"dsn", 1, 0, 'd'},
                                        {"linger-us", 1, 0, 'l'},
                                        {"max-batch", 1, 0, 'm'},
                                        {"unbatched-n", 1, 0, 'u'},
                                        {"skip-unbatched", 0, 0, 's'},
+                                       {"conns", 1, 0, 'c'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
@@ -334,11 +346,14 @@ static opts_t parse(int argc, char **argv)
         case 's':
             o.skip_unbatched = 1;
             break;
+        case 'c':
+            o.conns = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             usage();
         }
     }
-    if (!o.dsn || !o.n || !o.k || o.k > 1000)
+    if (!o.dsn || !o.n || !o.k || o.k > 1000 || o.conns < 1 || o.conns > 16)
         usage();
     if (!o.unbatched_n)
         o.unbatched_n = o.n;
