@@ -5,7 +5,8 @@
  *   test.echo               outcome "ok" (or args.outcome), result = args
  *   test.fail_then_succeed  transient args.failures times per idempotency
  *                           key (args.retry_after_ms as the hint), then ok
- *   test.sleep              ok after args.ms milliseconds on the loop
+ *   test.sleep              ok after args.ms milliseconds on the loop, or
+ *                           transient at the timeout when ms exceeds it
  *
  * Layer: engine/activity. Depends on the registry (act_int.h), jansson.
  * Invariant: every result arrives from the loop, never inside st_act_start.
@@ -75,9 +76,16 @@ static int test_sleep(st_act_call_t *call)
     json_int_t ms = json_integer_value(json_object_get(call->args, "ms"));
     if (ms < 0)
         ms = 0;
+    int64_t us = (int64_t)ms * 1000;
+    if (us > call->timeout_us) { /* behaves like a call that hits its timeout */
+        st_act_call_set(call, ST_ACT_TRANSIENT, "timed out after %lld ms",
+                        (long long)(call->timeout_us / 1000));
+        st_act_call_finish_later(call, call->timeout_us);
+        return 0;
+    }
     st_act_call_set(call, ST_ACT_OK, "slept %lld ms", (long long)ms);
     call->res.result = json_pack("{s:I}", "ms", ms);
-    st_act_call_finish_later(call, (int64_t)ms * 1000);
+    st_act_call_finish_later(call, us);
     return 0;
 }
 

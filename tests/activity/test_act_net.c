@@ -25,6 +25,7 @@ typedef struct got {
     uint32_t attempt;
     int http_status;
     int64_t retry_after_us;
+    int64_t latency_us;
     json_t *result; /* last result (own ref) */
 } got_t;
 
@@ -38,6 +39,7 @@ static void on_res(const st_act_result_t *r, void *user)
     g->attempt = r->attempt;
     g->http_status = r->http_status;
     g->retry_after_us = r->retry_after_us;
+    g->latency_us = r->latency_us;
     json_decref(g->result);
     g->result = json_incref(r->result);
     ck_assert_ptr_nonnull(r->result);
@@ -479,19 +481,23 @@ START_TEST(test_family_and_exactly_once)
 
     run1(&f, &g, "test.sleep", json_pack("{s:i}", "ms", 30), "settle_e_2", 0);
     ck_assert_str_eq(g.outcome, "ok");
+    ck_assert_int_ge(g.latency_us, 30000);
+    run1(&f, &g, "test.sleep", json_pack("{s:i}", "ms", 5000), "settle_e_2b", 50000);
+    ck_assert_str_eq(g.outcome, "transient");
+    ck_assert_ptr_nonnull(strstr(g.message, "timed out"));
 
     /* fail_then_succeed counts per key: two transient attempts, then ok. */
     a = json_pack("{s:i}", "failures", 2);
     st_act_request_t rq = {"test.fail_then_succeed", a, "settle_e_3", 0, {5, 1000, 4000}, 1};
     ck_assert_int_eq(st_act_run_retrying(f.r, &rq, on_res, &g, NULL), 0);
-    run_until(f.loop, &g.n, 3);
+    run_until(f.loop, &g.n, 4);
     ck_assert_str_eq(g.outcome, "ok");
     ck_assert_uint_eq(g.attempt, 3);
     /* Fewer attempts than failures: the wrapper gives up with failed. */
     rq.idem_key = "settle_e_4";
     rq.policy.max_attempts = 2;
     ck_assert_int_eq(st_act_run_retrying(f.r, &rq, on_res, &g, NULL), 0);
-    run_until(f.loop, &g.n, 4);
+    run_until(f.loop, &g.n, 5);
     ck_assert_str_eq(g.outcome, "failed");
     ck_assert_ptr_nonnull(strstr(g.message, "gave up after 2 attempts"));
     json_decref(a);
@@ -517,7 +523,7 @@ START_TEST(test_family_and_exactly_once)
     ev_run(f.loop, EVRUN_NOWAIT);
     json_decref(a);
     json_decref(h);
-    ck_assert_int_eq(g.n, 4);
+    ck_assert_int_eq(g.n, 5);
     st_act_runner_free(f.r);
     f.r = NULL;
     ck_assert_int_eq(late.n, 2);
