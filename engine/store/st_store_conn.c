@@ -196,6 +196,12 @@ static void read_results(st_store_conn_t *c)
 
 static int prep_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
 {
+    /* Plan each statement once: the checkpoint statement costs more to
+     * plan than to run for one row, and its plan does not depend on the
+     * values (index lookups by id whatever the batch size). */
+    if (!PQsendQueryParams(pg, "SET plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL,
+                           NULL, 0))
+        return st_err_set(err, ST_IO, "cannot send the session settings");
     for (int q = 0; q < ST_STORE_Q_COUNT; q++)
         if (!PQsendPrepare(pg, st_store_stmts[q].name, st_store_stmts[q].sql, 0, NULL))
             return st_err_set(err, ST_IO, "cannot send statement %s", st_store_stmts[q].name);
