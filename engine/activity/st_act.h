@@ -88,6 +88,8 @@ typedef struct st_act_result {
     json_t *result;                     /* object with driver fields, never NULL */
     uint32_t attempt;                   /* attempt number this result belongs to */
     int64_t latency_us;                 /* wall time of the attempt */
+    const char *activity;               /* the request's activity name (for observers) */
+    const char *idem_key;               /* the request's idempotency key (for observers) */
 } st_act_result_t;
 
 typedef void (*st_act_cb)(const st_act_result_t *res, void *user);

@@ -211,6 +211,8 @@ void st_act_call_finish(st_act_call_t *call)
     if (res->result == NULL)
         res->result = json_object();
     res->attempt = call->attempt;
+    res->activity = call->driver->name;
+    res->idem_key = call->idem_key;
     res->latency_us = st_act_now_us() - call->started_us;
     st_act_redact(res->message, sizeof res->message, r->secrets, r->n_secrets);
     if (r->observer != NULL)

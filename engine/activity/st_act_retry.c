@@ -61,6 +61,8 @@ static void deliver_synthetic(st_act_retry_t *rt, const char *outcome, const cha
     res.permanent = strcmp(outcome, ST_ACT_TRANSIENT) != 0;
     res.retry_after_us = -1;
     res.attempt = rt->req.attempt;
+    res.activity = rt->activity;
+    res.idem_key = rt->idem_key;
     res.result = json_object();
     snprintf(res.message, sizeof res.message, "%s", msg);
     rt->cb(&res, rt->user);

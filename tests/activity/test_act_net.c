@@ -57,6 +57,8 @@ static void observe(const st_act_result_t *r, void *user)
     ck_assert_ptr_null(strstr(r->message, "SecretKey"));
     ck_assert_ptr_null(strstr(r->message, ERP_TOKEN));
     ck_assert_ptr_null(strstr(r->message, "sk_test_"));
+    ck_assert_ptr_nonnull(st_act_outcomes(r->activity));
+    ck_assert_int_eq(strncmp(r->idem_key, "settle_", 7), 0);
     if (s->n < 16)
         s->attempts[s->n] = r->attempt;
     s->n++;
