@@ -181,8 +181,10 @@ static int64_t next_event_tick(const st_timer_wheel_t *w)
         uint64_t hi = ((uint64_t)w->cur >> up) << up;
         return (int64_t)(hi | ((uint64_t)idx << tw_shift(k)));
     }
-    if (w->ovf_count)
-        return (int64_t)((((uint64_t)w->cur >> TW_TOTAL_BITS) + 1) << TW_TOTAL_BITS);
+    if (w->ovf_count) {
+        uint64_t epoch = (((uint64_t)w->cur >> TW_TOTAL_BITS) + 1) << TW_TOTAL_BITS;
+        return epoch > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)epoch;
+    }
     return -1;
 }
 
@@ -327,4 +329,9 @@ int64_t st_timer_wheel_now(const st_timer_wheel_t *w)
 int64_t st_timer_wheel_tick(const st_timer_wheel_t *w)
 {
     return w->tick_us;
+}
+
+size_t st_timer_wheel_footprint(const st_timer_wheel_t *w)
+{
+    return sizeof *w;
 }

@@ -120,6 +120,9 @@ int64_t st_timer_wheel_now(const st_timer_wheel_t *w);
 /* Tick length in µs. */
 int64_t st_timer_wheel_tick(const st_timer_wheel_t *w);
 
+/* Bytes the wheel itself owns (fixed at creation; entries are the caller's). */
+size_t st_timer_wheel_footprint(const st_timer_wheel_t *w);
+
 /*
  * Verify every internal invariant (links, slot placement, occupancy bits,
  * pending count). O(pending). For tests and debugging. Returns 0 or

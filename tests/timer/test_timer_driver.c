@@ -48,7 +48,8 @@ typedef struct world {
     int async;      /* complete loads from a zero timer */
     ev_timer async_tm;
     int64_t a_from, a_to;
-    int64_t max_late; /* real clock */
+    int64_t max_late;               /* real clock */
+    unsigned first_iter, last_iter; /* loop iterations at the first and last fire */
 } world_t;
 
 static int64_t tick_ceil(int64_t t)
@@ -63,6 +64,9 @@ static void on_fire(st_timer_entry_t *e, void *arg)
     int64_t now = st_clock_now_us(&x->clock);
     f->fired++;
     x->fired++;
+    x->last_iter = ev_iteration(x->loop);
+    if (x->fired == 1)
+        x->first_iter = x->last_iter;
     if (st_clock_is_virtual(&x->clock)) {
         if (now != tick_ceil(f->wake))
             x->bad_time++;
@@ -236,6 +240,8 @@ START_TEST(virtual_30_days_in_order)
     st_timer_driver_stats(x.drv, &st);
     ck_assert_int_eq(st.fired, 100064);
     ck_assert_int_eq(st.loads, 0);
+    /* batches of 256 with a return to the loop in between */
+    ck_assert_int_ge(x.last_iter - x.first_iter, 100000 / 256);
     teardown(&x);
 }
 END_TEST
@@ -335,6 +341,16 @@ START_TEST(real_clock_fires_on_time)
 }
 END_TEST
 
+START_TEST(real_clock_yields_between_batches)
+{
+    world_t x = {0};
+    setup(&x, 0, 5000, 1000, 0); /* 5000 timers due within one millisecond */
+    run_real(&x);
+    ck_assert_int_ge(x.last_iter - x.first_iter, 5000 / 256 - 1);
+    teardown(&x);
+}
+END_TEST
+
 START_TEST(real_clock_with_loader)
 {
     world_t x = {0};
@@ -373,6 +389,7 @@ static Suite *suite(void)
     tcase_add_test(tc, virtual_async_and_failing_loader);
     tcase_add_test(tc, insert_outside_horizon_stays_out);
     tcase_add_test(tc, real_clock_fires_on_time);
+    tcase_add_test(tc, real_clock_yields_between_batches);
     tcase_add_test(tc, real_clock_with_loader);
     suite_add_tcase(s, tc);
     return s;

@@ -12,6 +12,10 @@
  *   lateness       the libev driver on the real clock, timers due at
  *                  RATE/s for SECONDS with N timers asleep behind them:
  *                  wake-up lateness p50/p99/max against CLOCK_REALTIME;
+ *   store-sim      10 x N flows asleep over 30 days in a synthetic store
+ *                  (arithmetic, no PostgreSQL) behind the horizon loader
+ *                  hook; a 30-day virtual advance fires all in order;
+ *                  timers in memory at most, loader calls, RSS;
  *   store-rss      engine RSS with 10M sleeping flows in PostgreSQL; needs
  *                  the store's horizon loader, reported as not run until
  *                  engine/store provides it.
@@ -71,16 +75,15 @@ typedef struct section {
 } section_t;
 
 static const section_t sections[] = {
-    {"wheel-horizon", bench_wheel_horizon},
-    {"wheel-spread", bench_wheel_spread},
-    {"lateness", bench_lateness},
+    {"wheel-horizon", bench_wheel_horizon}, {"wheel-spread", bench_wheel_spread},
+    {"lateness", bench_lateness},           {"store-sim", bench_store_sim},
     {"store-rss", sec_store_rss},
 };
 
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_timers [-n timers] [-r fires_per_s] [-s seconds] [-t tick_us] "
-                    "[wheel-horizon|wheel-spread|lateness|store-rss ...]\n");
+                    "[wheel-horizon|wheel-spread|lateness|store-sim|store-rss ...]\n");
     return 2;
 }
 

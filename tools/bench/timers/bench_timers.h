@@ -25,5 +25,6 @@ long bench_rss_kib(void); /* VmRSS in KiB, -1 if unknown */
 int bench_wheel_horizon(bench_t *b);
 int bench_wheel_spread(bench_t *b);
 int bench_lateness(bench_t *b);
+int bench_store_sim(bench_t *b); /* 10 x n flows in a synthetic store */
 
 #endif

@@ -59,7 +59,6 @@ static int wheel_costs(bench_t *b, const char *label, int64_t span_us)
         return fprintf(stderr, "bench_timers: out of memory\n"), 1;
     for (size_t i = 0; i < b->n; i++)
         due[i] = start + 1 + (int64_t)(bench_rnd(b) % (uint64_t)span_us);
-    long rss0 = bench_rss_kib();
     st_timer_wheel_opts_t o = {.tick_us = b->tick_us, .start_us = start};
     st_timer_wheel_t *w = NULL;
     st_err_t err;
@@ -67,7 +66,6 @@ static int wheel_costs(bench_t *b, const char *label, int64_t span_us)
         free(due);
         return fprintf(stderr, "bench_timers: %s\n", err.msg), 1;
     }
-    long rss_wheel = bench_rss_kib() - rss0;
     /* entries are caller-owned; here one array, as the engine would embed them */
     st_timer_entry_t *e = calloc(b->n, sizeof *e);
     costs_t c = {0};
@@ -80,9 +78,10 @@ static int wheel_costs(bench_t *b, const char *label, int64_t span_us)
     printf("  cancel  %7.1f ns/timer\n", (double)c.cancel_ns / n);
     printf("  fire    %7.1f ns/timer (cascades included; %zu advances, %zu fired)\n",
            (double)c.fire_ns / n, c.advances, c.fired);
-    printf("  memory  %zu B/timer (entry, caller-owned), wheel fixed %ld KiB, "
+    printf("  memory  %zu B/timer (entry, caller-owned), wheel fixed %.1f KiB, "
            "RSS growth on insert %.1f MiB\n",
-           sizeof(st_timer_entry_t), rss_wheel, (double)c.rss_kib / 1024.0);
+           sizeof(st_timer_entry_t), (double)st_timer_wheel_footprint(w) / 1024.0,
+           (double)c.rss_kib / 1024.0);
     st_timer_wheel_free(w);
     free(e);
     free(due);
