@@ -209,6 +209,12 @@ static void process_real(st_timer_driver_t *d)
     ev_timer_start(d->o.loop, &d->wake);
 }
 
+/* A load is in flight or backing off: its completion calls process. */
+static int load_waiting(const st_timer_driver_t *d)
+{
+    return d->load_inflight || ev_is_active(&d->retry);
+}
+
 /* Continue on the next loop iteration; returns 0 to end the current pass. */
 static int again(st_timer_driver_t *d)
 {
@@ -228,7 +234,7 @@ static int step_virtual(st_timer_driver_t *d)
     int64_t now = st_clock_now_us(d->o.clock);
     maybe_load(d, now);
     if (now >= d->loaded_until)
-        return 0; /* wait: load_done or the retry timer calls process */
+        return !load_waiting(d); /* wait for load_done / retry, or load the next page */
     if (fire_due(d, now) == ST_AGAIN)
         return again(d);
     if (d->advancing && now >= d->target) {
@@ -250,7 +256,7 @@ static int step_virtual(st_timer_driver_t *d)
         next = lim < next ? lim : next;
     }
     if (next <= now)
-        return 0; /* only a load can make progress */
+        return !load_waiting(d); /* only a load can make progress */
     st_clock_set(d->o.clock, next, NULL);
     return 1;
 }
