@@ -204,6 +204,13 @@ json_t *st_core_instance_to_json(const st_core_program_t *p, const st_core_insta
 int st_core_instance_from_json(const st_core_program_t *p, const json_t *j,
                                st_core_instance_t **out, st_err_t *err);
 
+/*
+ * Check START inputs without an instance (for the API edge, before a start
+ * is acknowledged): exactly the program's inputs, each of its type.
+ * ST_INVAL with a message naming the input otherwise.
+ */
+int st_core_inputs_check(const st_core_program_t *p, const json_t *inputs, st_err_t *err);
+
 /* --------------------------------------------------------------- events */
 
 typedef enum st_core_event_kind {
@@ -307,6 +314,11 @@ typedef struct st_core_smart_req {
 typedef int (*st_core_smart_fn)(void *ctx, const st_core_smart_req_t *req, int64_t *wake_at_us,
                                 st_err_t *err);
 
+/*
+ * The step's environment. A smart hook that returns ST_CHECK fails the flow
+ * visibly like any runtime fault; another negative code is returned by the
+ * step with the instance unchanged (try again later).
+ */
 typedef struct st_core_env {
     st_core_smart_fn smart; /* NULL: wake at the earliest allowed time */
     void *smart_ctx;

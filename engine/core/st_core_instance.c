@@ -317,3 +317,43 @@ int st_core_instance_from_json(const st_core_program_t *p, const json_t *j,
     *out = inst;
     return 0;
 }
+
+int st_core_inputs_decode(const st_core_program_t *p, const json_t *in, st_core_value_t *vars,
+                          st_err_t *err)
+{
+    const char *key;
+    json_t *val;
+    char what[ST_CORE_NAME_MAX + 16];
+    if (in != NULL && !json_is_object(in))
+        return st_err_set(err, ST_INVAL, "start inputs must be a JSON object");
+    json_object_foreach((json_t *)in, key, val)
+    {
+        int i = st_core_program_var_index(p, key);
+        if (i < 0 || (size_t)i >= p->n_inputs)
+            return st_err_set(err, ST_INVAL, "start: %s is not an input of flow %s", key,
+                              p->pb->name);
+    }
+    for (size_t i = 0; i < p->n_inputs; i++) {
+        const Settle__V1__Variable *v = p->pb->vars[i];
+        const json_t *j = in ? json_object_get(in, v->name) : NULL;
+        snprintf(what, sizeof what, "input %s", v->name);
+        if (j == NULL)
+            return st_err_set(err, ST_INVAL, "start: missing input %s (%s)", v->name,
+                              st_core_type_name((st_core_type_t)v->type));
+        st_core_value_release(&vars[i]);
+        int rc = st_core_value_from_json((st_core_type_t)v->type, j, what, &vars[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int st_core_inputs_check(const st_core_program_t *p, const json_t *inputs, st_err_t *err)
+{
+    st_core_value_t *vals = calloc(p->n_inputs + 1, sizeof *vals);
+    if (vals == NULL)
+        return st_err_set(err, ST_NOMEM, "out of memory checking inputs");
+    int rc = st_core_inputs_decode(p, inputs, vals, err);
+    st_core_vars_free(vals, p->n_inputs);
+    return rc;
+}

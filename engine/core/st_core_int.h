@@ -71,6 +71,9 @@ void st_core_utf8_trim(char *s);
 /* st_core_instance.c: copy vars array (n) deep; release an array. */
 int st_core_vars_copy(st_core_value_t **dst, const st_core_value_t *src, size_t n, st_err_t *err);
 void st_core_vars_free(st_core_value_t *vars, size_t n);
+/* Decode START inputs into vars[0 .. n_inputs) (ST_INVAL on any mismatch). */
+int st_core_inputs_decode(const st_core_program_t *p, const json_t *in, st_core_value_t *vars,
+                          st_err_t *err);
 
 /* st_core_output.c: append a history record (takes ownership of detail). */
 int st_core_output_history(st_core_output_t *out, int64_t seq, int32_t from, int32_t to,

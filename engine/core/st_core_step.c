@@ -477,35 +477,9 @@ static int on_cancel(step_t *s, st_err_t *err)
     return 0;
 }
 
-/* Inputs must match the program exactly: none missing, none extra, right types. */
 static int set_inputs(step_t *s, st_err_t *err)
 {
-    const json_t *in = s->ev->inputs;
-    const char *key;
-    json_t *val;
-    char what[ST_CORE_NAME_MAX + 16];
-    if (in != NULL && !json_is_object(in))
-        return st_err_set(err, ST_INVAL, "start inputs must be a JSON object");
-    json_object_foreach((json_t *)in, key, val)
-    {
-        int i = st_core_program_var_index(s->p, key);
-        if (i < 0 || (size_t)i >= s->p->n_inputs)
-            return st_err_set(err, ST_INVAL, "start: %s is not an input of flow %s", key,
-                              s->p->pb->name);
-    }
-    for (size_t i = 0; i < s->p->n_inputs; i++) {
-        const Settle__V1__Variable *v = s->p->pb->vars[i];
-        const json_t *j = in ? json_object_get(in, v->name) : NULL;
-        snprintf(what, sizeof what, "input %s", v->name);
-        if (j == NULL)
-            return st_err_set(err, ST_INVAL, "start: missing input %s (%s)", v->name,
-                              st_core_type_name((st_core_type_t)v->type));
-        st_core_value_release(&s->w->vars[i]);
-        int rc = st_core_value_from_json((st_core_type_t)v->type, j, what, &s->w->vars[i], err);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return st_core_inputs_decode(s->p, s->ev->inputs, s->w->vars, err);
 }
 
 static int on_start(step_t *s, st_err_t *err)

@@ -108,6 +108,8 @@ START_TEST(start_runs_first_activity)
     st_core_instance_t *inst = inst_new(p);
     st_core_output_t out;
     json_t *in = js(INPUTS);
+    st_err_t err;
+    ck_assert_int_eq(st_core_inputs_check(p, in, &err), 0);
     st_core_event_t ev = ev_start(T0, in);
     step_ok(p, inst, &ev, &out);
     ck_assert(out.consumed);
@@ -163,6 +165,8 @@ START_TEST(start_rejects_bad_inputs)
         json_t *in = js(bad[i]);
         st_core_event_t ev = ev_start(T0, in);
         ck_assert_int_eq(st_core_step(p, inst, &ev, &out, &err), ST_INVAL);
+        ck_assert_msg(strstr(err.msg, what[i]) != NULL, "case %zu: %s", i, err.msg);
+        ck_assert_int_eq(st_core_inputs_check(p, in, &err), ST_INVAL);
         ck_assert_msg(strstr(err.msg, what[i]) != NULL, "case %zu: %s", i, err.msg);
         ck_assert_int_eq(inst->seq, 0);
         ck_assert_int_eq(inst->vars[0].type, ST_CORE_T_NONE);
@@ -393,6 +397,44 @@ START_TEST(smart_sleep_hook_is_clamped)
 }
 END_TEST
 
+static int failing_hook(void *ctx, const st_core_smart_req_t *req, int64_t *wake, st_err_t *err)
+{
+    return st_err_set(err, *(int *)ctx, "model unavailable");
+}
+
+START_TEST(smart_sleep_hook_errors)
+{
+    st_core_program_t *p = dunning(0);
+    int codes[] = {ST_AGAIN, ST_CHECK};
+    for (int i = 0; i < 2; i++) {
+        st_core_instance_t *inst = started(p);
+        st_core_env_t env = {.smart = failing_hook, .smart_ctx = &codes[i]};
+        st_core_output_t out;
+        st_err_t err;
+        result(p, inst, T0 + SEC, "declined", "insufficient_funds", NULL, &out);
+        st_core_output_release(&out);
+        char *before = inst_text(p, inst);
+        st_core_event_t ev = ev_result(T0 + 2 * SEC, inst->task_seq, "sent", NULL, NULL);
+        int rc = st_core_step_env(p, &env, inst, &ev, &out, &err);
+        char *after = inst_text(p, inst);
+        if (codes[i] == ST_AGAIN) { /* try later: nothing happened */
+            ck_assert_int_eq(rc, ST_AGAIN);
+            ck_assert_str_eq(before, after);
+            ck_assert_uint_eq(out.n_cmds + out.n_history, 0);
+        } else { /* the flow cannot go on: visible failure */
+            ck_assert_int_eq(rc, 0);
+            ck_assert_int_eq(inst->status, ST_CORE_FAILED);
+            ck_assert_ptr_nonnull(strstr(inst->reason, "model unavailable"));
+        }
+        free(before);
+        free(after);
+        st_core_output_release(&out);
+        st_core_instance_free(inst);
+    }
+    st_core_program_free(p);
+}
+END_TEST
+
 START_TEST(signal_interrupts_sleep_with_payload_binding)
 {
     st_core_program_t *p = dunning(0);
@@ -613,6 +655,7 @@ int main(void)
     tcase_add_test(tc, stale_activity_results_are_ignored);
     tcase_add_test(tc, smart_sleep_wakes_at_earliest_then_timer_fires);
     tcase_add_test(tc, smart_sleep_hook_is_clamped);
+    tcase_add_test(tc, smart_sleep_hook_errors);
     tcase_add_test(tc, signal_interrupts_sleep_with_payload_binding);
     tcase_add_test(tc, guard_leaves_before_the_sleep);
     tcase_add_test(tc, await_timeout_and_signal);
