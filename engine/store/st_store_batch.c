@@ -291,6 +291,8 @@ static void batch_flush(st_store_batch_t *b)
             b->solo_head = b->solo_head->next_;
         } else {
             take_from_queue(b, bo);
+            if (bo->n == 0)
+                break; /* all queued instances are in flight; batch_done flushes */
         }
         memset(bo->ok, 0, bo->n);
         memset(&bo->op, 0, sizeof bo->op);
