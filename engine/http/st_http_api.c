@@ -1,0 +1,246 @@
+/*
+ * st_http_api.c — the flow API's writes: POST /v1/instances (start),
+ * POST /v1/instances/{id}/signals and POST /v1/instances/{id}/cancel.
+ *
+ * Layer: http (handlers). Depends on st_http_start.c (start), libpq and
+ * st_http_sql.h (signals), jansson.
+ *
+ * The engine is never called: a start stores an instance row, a signal or
+ * a cancel stores a signals row; the database NOTIFYs the executor. A
+ * cancel is the signal "settle.cancel" (the name is reserved: clients
+ * cannot send settle.* signals through the signals route).
+ *
+ * Status codes: 201 started, 200 an Idempotency-Key / business_key replay
+ * with the same inputs, 202 signal or cancel stored, 404 no such flow or
+ * instance, 409 finished instance or key reused with other inputs, 422
+ * request well-formed but wrong (missing flow, unknown field, inputs that
+ * do not fit the flow, bad signal name).
+ */
+#include "http/st_http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/st_http_sql.h"
+
+#define NAME_MAX_LEN 200
+#define KEY_MAX_LEN  255
+
+/* 0 when obj has only the allowed keys; else resp is 422 naming the first other. */
+static int only_fields(json_t *obj, const char *const *allowed, const char *hint,
+                       st_http_resp_t *resp)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
+        if (!ok) {
+            st_http_resp_error(resp, 422, "invalid_request", hint, "unknown field '%.60s'", key);
+            return ST_INVAL;
+        }
+    }
+    return 0;
+}
+
+static const char *opt_string(json_t *obj, const char *name, size_t max, int *bad)
+{
+    json_t *v = json_object_get(obj, name);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    const char *s = json_string_value(v);
+    if (s == NULL || s[0] == '\0' || strlen(s) > max)
+        *bad = 1;
+    return s;
+}
+
+/* The start request's fields; 0 or resp set to 422. */
+static int start_args(st_http_req_t *req, json_t *body, const char **flow, json_t **inputs,
+                      const char **key, st_http_resp_t *resp)
+{
+    static const char *const allowed[] = {"flow", "inputs", "business_key", NULL};
+    static const char hint[] =
+        "send {\"flow\": \"NAME\", \"inputs\": {...}, \"business_key\": \"optional\"}";
+    if (only_fields(body, allowed, hint, resp) != 0)
+        return ST_INVAL;
+    int bad = 0;
+    *flow = opt_string(body, "flow", NAME_MAX_LEN, &bad);
+    if (*flow == NULL || bad) {
+        st_http_resp_error(resp, 422, "invalid_request", hint,
+                           "\"flow\" must be the name of a deployed flow");
+        return ST_INVAL;
+    }
+    *inputs = json_object_get(body, "inputs");
+    if (*inputs != NULL && !json_is_object(*inputs)) {
+        st_http_resp_error(resp, 422, "invalid_request", hint, "\"inputs\" must be an object");
+        return ST_INVAL;
+    }
+    *key = opt_string(body, "business_key", KEY_MAX_LEN, &bad);
+    const char *idem = st_http_req_header(req, "Idempotency-Key");
+    if (*key == NULL && idem != NULL) {
+        *key = idem;
+        bad = idem[0] == '\0' || strlen(idem) > KEY_MAX_LEN;
+    }
+    if (bad) {
+        st_http_resp_error(resp, 422, "invalid_request",
+                           "use a non-empty key of at most 255 characters",
+                           "the business key (business_key or Idempotency-Key) is not valid");
+        return ST_INVAL;
+    }
+    return 0;
+}
+
+static void start_failed(st_http_resp_t *resp, int rc, const st_err_t *err)
+{
+    if (rc == ST_NOTFOUND)
+        st_http_resp_err(resp, 404, "not_found", err, "check the flow name");
+    else if (rc == ST_INVAL)
+        st_http_resp_err(resp, 422, "invalid_inputs", err,
+                         "send exactly the flow's inputs with the declared types");
+    else if (rc == ST_CONFLICT)
+        st_http_resp_err(resp, 409, "conflict", err, "use a new key");
+    else
+        st_http_resp_db(resp, err);
+}
+
+void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp)
+{
+    json_t *body = st_http_body_object(req, resp);
+    if (body == NULL)
+        return;
+    const char *flow = NULL, *key = NULL;
+    json_t *inputs = NULL;
+    if (start_args(req, body, &flow, &inputs, &key, resp) != 0) {
+        json_decref(body);
+        return;
+    }
+    json_t *empty = inputs ? NULL : json_object();
+    st_http_db_t *db = NULL;
+    st_err_t err;
+    st_err_clear(&err);
+    int rc = st_http_pool_get(&req->srv->pool, &db, &err);
+    st_http_started_t started;
+    if (rc == 0)
+        rc = st_http_start(req->srv, db, flow, inputs ? inputs : empty, key, &started, &err);
+    json_t *view = NULL;
+    if (rc == 0)
+        view = st_http_instance_view(db, started.id, &rc, &err);
+    st_http_pool_put(&req->srv->pool, db);
+    json_decref(empty);
+    if (rc != 0) {
+        start_failed(resp, rc, &err);
+        json_decref(body);
+        return;
+    }
+    if (!started.existing) {
+        const char *v[] = {flow};
+        st_metrics_inc(req->srv->std.flows_started, v, 1);
+    }
+    json_object_set_new(view, "existing", json_boolean(started.existing));
+    snprintf(resp->location, sizeof resp->location, "/v1/instances/%s", started.id);
+    st_http_resp_json(resp, started.existing ? 200 : 201, view);
+    json_decref(body);
+}
+
+/* Store signal `name` for the instance in req->params[0]; answers 202/404/409. */
+static void store_signal(st_http_req_t *req, const char *name, json_t *payload,
+                         st_http_resp_t *resp)
+{
+    const char *id = req->params[0];
+    char *text = json_dumps(payload, JSON_COMPACT);
+    st_http_db_t *db = NULL;
+    st_err_t err;
+    st_err_clear(&err);
+    PGresult *r = NULL;
+    if (text != NULL && st_http_pool_get(&req->srv->pool, &db, &err) == 0) {
+        const char *params[] = {id, name, text, "api"};
+        r = st_http_db_exec(db, st_http_sql_signal, 4, params, &err);
+        st_http_pool_put(&req->srv->pool, db);
+    }
+    free(text);
+    if (r == NULL)
+        st_http_resp_db(resp, &err);
+    else if (PQntuples(r) == 0)
+        st_http_resp_error(resp, 404, "not_found",
+                           "check the id; GET /v1/instances lists the instances", "no instance %s",
+                           id);
+    else if (PQgetisnull(r, 0, 1))
+        st_http_resp_error(resp, 409, "conflict",
+                           "a finished instance takes no more signals; start a new one",
+                           "instance %s is already %s", id, PQgetvalue(r, 0, 0));
+    else
+        st_http_resp_json(resp, 202,
+                          json_pack("{s:s,s:s,s:I}", "instance", id, "signal", name, "signal_id",
+                                    (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10)));
+    PQclear(r);
+}
+
+static int name_ok(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > NAME_MAX_LEN)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp)
+{
+    static const char *const allowed[] = {"name", "payload", NULL};
+    static const char hint[] = "send {\"name\": \"SIGNAL\", \"payload\": {...}}";
+    if (st_http_check_id(req->params[0], resp) != 0)
+        return;
+    json_t *body = st_http_body_object(req, resp);
+    if (body == NULL || only_fields(body, allowed, hint, resp) != 0) {
+        json_decref(body);
+        return;
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    json_t *payload = json_object_get(body, "payload");
+    if (!name_ok(name))
+        st_http_resp_error(resp, 422, "invalid_request", hint,
+                           "\"name\" must be a signal name without spaces (at most 200 "
+                           "characters), e.g. \"invoice.paid\"");
+    else if (strncmp(name, "settle.", 7) == 0)
+        st_http_resp_error(resp, 422, "invalid_request",
+                           "to cancel, POST /v1/instances/{id}/cancel",
+                           "signal names starting with 'settle.' are reserved");
+    else if (payload != NULL && !json_is_object(payload))
+        st_http_resp_error(resp, 422, "invalid_request", hint, "\"payload\" must be an object");
+    else {
+        json_t *empty = payload ? NULL : json_object();
+        store_signal(req, name, payload ? payload : empty, resp);
+        json_decref(empty);
+    }
+    json_decref(body);
+}
+
+void st_http_h_cancel(st_http_req_t *req, st_http_resp_t *resp)
+{
+    static const char *const allowed[] = {"reason", NULL};
+    if (st_http_check_id(req->params[0], resp) != 0)
+        return;
+    json_t *body = NULL;
+    if (req->len > 0) { /* the body is optional: {"reason": "..."} */
+        body = st_http_body_object(req, resp);
+        if (body == NULL)
+            return;
+        if (only_fields(body, allowed, "send {\"reason\": \"why\"} or no body", resp) != 0) {
+            json_decref(body);
+            return;
+        }
+        if (json_object_get(body, "reason") && !json_is_string(json_object_get(body, "reason"))) {
+            st_http_resp_error(resp, 422, "invalid_request", "send {\"reason\": \"why\"}",
+                               "\"reason\" must be a string");
+            json_decref(body);
+            return;
+        }
+    }
+    json_t *payload = body ? body : json_object();
+    store_signal(req, "settle.cancel", payload, resp);
+    json_decref(payload);
+}

@@ -1,0 +1,241 @@
+/*
+ * st_http_int.h — private types shared by the engine/http file family:
+ * the server, a request and its response, the route table, the database
+ * pool, the webhook group-commit batcher and the JSON error helpers.
+ *
+ * Layer: http (internal). Depends on libmicrohttpd, libpq, jansson, the
+ * store's public header and st_http.h. Nothing outside engine/http and its
+ * tests includes this header.
+ *
+ * Invariants: a request is handled on one libmicrohttpd pool thread from
+ * start to end; it owns its body buffer and its response; a response body
+ * is malloc'd and handed to libmicrohttpd (which frees it). Every error
+ * response is JSON {"error": {"type", "message", "hint"}} and never quotes
+ * a secret or a token.
+ */
+#ifndef ST_HTTP_INT_H
+#define ST_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "http/st_http.h"
+#include "store/st_store.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+struct ev_loop;
+
+/* ---- database pool (st_http_db.c) --------------------------------------- */
+
+typedef struct st_http_db {
+    PGconn *pg;             /* blocking connection for the HTTP statements */
+    struct ev_loop *loop;   /* private loop of `store` (NULL until needed) */
+    st_store_conn_t *store; /* store connection for starts (lazy) */
+    int busy;               /* lent to a request */
+} st_http_db_t;
+
+typedef struct st_http_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    st_http_db_t *slots; /* n slots, connected lazily */
+    unsigned n;
+    char *dsn;
+} st_http_pool_t;
+
+int st_http_pool_init(st_http_pool_t *p, const char *dsn, unsigned n, st_err_t *err);
+void st_http_pool_release(st_http_pool_t *p);
+/* Borrow a connected slot (waits while all are lent). ST_DB when the
+ * database cannot be reached. */
+int st_http_pool_get(st_http_pool_t *p, st_http_db_t **out, st_err_t *err);
+void st_http_pool_put(st_http_pool_t *p, st_http_db_t *db);
+/* The slot's store connection, created on first use. */
+int st_http_db_store(st_http_pool_t *p, st_http_db_t *db, st_store_conn_t **out, st_err_t *err);
+/* PQexecParams (text params, text results). NULL and ST_DB on failure;
+ * "res" keeps PGRES_COMMAND_OK / PGRES_TUPLES_OK results only. */
+PGresult *st_http_db_exec(st_http_db_t *db, const char *sql, int n, const char *const *params,
+                          st_err_t *err);
+/* Open a plain connection (for the batcher). */
+PGconn *st_http_db_connect(const char *dsn, st_err_t *err);
+
+/* ---- webhook group commit (st_http_wh_batch.c) --------------------------- */
+
+#define ST_HTTP_WH_MAX_CORR 8
+
+typedef struct st_http_wh_job {
+    const char *event_id, *type, *payload; /* borrowed from the request */
+    const char *keys[ST_HTTP_WH_MAX_CORR]; /* correlation (key, value) pairs */
+    const char *values[ST_HTTP_WH_MAX_CORR];
+    unsigned ncorr;
+    /* results, written by the committing thread */
+    int rc;       /* 0 or ST_DB */
+    int is_new;   /* 1: stored now; 0: a redelivery */
+    long signals; /* signals stored for it */
+    int done;     /* result is final */
+    struct st_http_wh_job *next;
+} st_http_wh_job_t;
+
+typedef struct st_http_wh_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    st_http_wh_job_t *head, *tail; /* queued, not yet taken */
+    int busy;                      /* a leader is committing */
+    PGconn *pg;                    /* the leader's connection */
+    char *dsn;
+    unsigned max;             /* jobs per transaction */
+    _Atomic uint64_t commits; /* transactions sent */
+} st_http_wh_batch_t;
+
+int st_http_wh_batch_init(st_http_wh_batch_t *b, const char *dsn, unsigned max, st_err_t *err);
+void st_http_wh_batch_release(st_http_wh_batch_t *b);
+/* Store the job's event and its signals, sharing a transaction with
+ * whatever other threads submit meanwhile. Returns job->rc. */
+int st_http_wh_batch_submit(st_http_wh_batch_t *b, st_http_wh_job_t *job, st_err_t *err);
+
+/* ---- server, request, response ----------------------------------------- */
+
+typedef struct st_http_server st_http_server_t;
+
+struct st_http_server {
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    char *dsn;
+    char **secrets; /* copies of the webhook secrets */
+    unsigned n_secrets;
+    int64_t tolerance_s;
+    unsigned char (*token_hash)[32]; /* SHA-256 of each token */
+    st_http_role_t *token_role;
+    unsigned n_tokens;
+    size_t body_limit;
+    st_metrics_t *metrics;
+    int own_metrics;      /* metrics was made here */
+    st_metrics_std_t std; /* families this side feeds */
+    st_http_pool_t pool;
+    st_http_wh_batch_t wh;
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+    pthread_mutex_t prog_mu; /* guards the program cache */
+    struct st_http_prog *progs;
+};
+
+#define ST_HTTP_MAX_PARAMS 2
+
+typedef struct st_http_req {
+    st_http_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *method;                     /* borrowed from libmicrohttpd */
+    const char *path;                       /* without the query string */
+    char *body;                             /* the request body, NUL terminated */
+    size_t len, cap;                        /* body length, allocation */
+    int too_large;                          /* body exceeded the limit */
+    int responded;                          /* a response is already queued */
+    const char *params[ST_HTTP_MAX_PARAMS]; /* path parameters, in order */
+    char param_buf[256];                    /* storage for params */
+    const char *route;                      /* route name for metrics */
+    double t0;                              /* monotonic start, seconds */
+} st_http_req_t;
+
+typedef struct st_http_resp {
+    unsigned status;
+    char *body; /* malloc'd; NULL: empty */
+    size_t len;
+    const char *ctype; /* Content-Type (static) */
+    char location[96]; /* Location header when non-empty */
+    const char *allow; /* Allow header (405) */
+    int www_auth;      /* add WWW-Authenticate: Bearer */
+} st_http_resp_t;
+
+typedef void (*st_http_handler_fn)(st_http_req_t *req, st_http_resp_t *resp);
+
+/* Request helpers: header / query argument values (NULL when absent). */
+const char *st_http_req_header(const st_http_req_t *req, const char *name);
+const char *st_http_req_query(const st_http_req_t *req, const char *name);
+void st_http_log(st_http_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double st_http_now_mono(void);
+
+/* ---- routes (st_http_router.c) ------------------------------------------- */
+
+typedef struct st_http_route {
+    const char *method;
+    const char *pattern; /* "/v1/instances/{id}/signals" */
+    const char *name;    /* for metrics: "instances.signal" */
+    int need;            /* 0: no token; else the st_http_role_t needed */
+    int documented;      /* part of openapi.json */
+    st_http_handler_fn fn;
+} st_http_route_t;
+
+const st_http_route_t *st_http_routes(size_t *n);
+/* Find the route for method+path and fill req->params. NULL with resp set
+ * (404 or 405) when there is none. */
+const st_http_route_t *st_http_route_match(st_http_req_t *req, st_http_resp_t *resp);
+
+/* ---- JSON responses (st_http_json.c) ------------------------------------- */
+
+void st_http_resp_json(st_http_resp_t *resp, unsigned status, json_t *body); /* steals body */
+void st_http_resp_text(st_http_resp_t *resp, unsigned status, const char *ctype, char *text,
+                       size_t len); /* takes text (malloc'd) */
+void st_http_resp_error(st_http_resp_t *resp, unsigned status, const char *type, const char *hint,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* From an st_err_t: message and hint (default hint when the error has none). */
+void st_http_resp_err(st_http_resp_t *resp, unsigned status, const char *type, const st_err_t *err,
+                      const char *hint);
+/* Database trouble: 503 with a hint to retry. */
+void st_http_resp_db(st_http_resp_t *resp, const st_err_t *err);
+/* Parse the JSON object body of req: 415 (content type), 400 (syntax) or
+ * 422 (not an object) set resp and return NULL. */
+json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp);
+/* 1 when the Content-Type is application/json (parameters allowed). */
+int st_http_is_json_type(const char *ctype);
+/* "2026-01-02T03:04:05.678901Z" for int64 microseconds; null for NO_TIME. */
+json_t *st_http_json_time(int64_t us);
+
+/* ---- auth (st_http_auth.c) ----------------------------------------------- */
+
+int st_http_auth_init(st_http_server_t *s, const st_http_token_t *tokens, unsigned n,
+                      st_err_t *err);
+/* 0 when req carries a token allowed `need`; else resp is 401 or 403. */
+int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp);
+
+/* ---- handlers ------------------------------------------------------------ */
+
+void st_http_h_webhook(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_get(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_cancel(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_metrics(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_healthz(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_readyz(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_openapi(st_http_req_t *req, st_http_resp_t *resp);
+
+/* ---- reads (st_http_api_read.c) ------------------------------------------ */
+
+/* 0 when text is a UUID; else resp is 404 (it cannot name an instance). */
+int st_http_check_id(const char *text, st_http_resp_t *resp);
+/* The instance as the API's JSON object (new reference), or NULL with
+ * *rc = ST_NOTFOUND or ST_DB. */
+json_t *st_http_instance_view(st_http_db_t *db, const char *id, int *rc, st_err_t *err);
+
+/* ---- flow start (st_http_start.c) ---------------------------------------- */
+
+typedef struct st_http_started {
+    char id[37];
+    int existing;
+} st_http_started_t;
+
+/* Check inputs against the flow's current Program as the core does, then
+ * store the instance. ST_NOTFOUND (no such flow), ST_INVAL (inputs do not
+ * fit; err has the core's message), ST_CONFLICT (the business key names an
+ * instance started with other inputs), ST_DB. */
+int st_http_start(st_http_server_t *s, st_http_db_t *db, const char *flow, json_t *inputs,
+                  const char *business_key, st_http_started_t *out, st_err_t *err);
+void st_http_progs_free(st_http_server_t *s);
+
+/* The embedded openapi.json (generated at build time). */
+extern const char st_http_openapi_json[];
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * st_http_server.c — the libmicrohttpd daemon: configuration, request
+ * lifecycle (body accumulation and its limit), authentication, dispatch
+ * through the route table, responses and per-request metrics.
+ *
+ * Layer: http. Depends on libmicrohttpd, pthreads and the rest of the
+ * engine/http family (st_http_int.h).
+ *
+ * Threads: libmicrohttpd's internal thread pool (MHD_USE_INTERNAL_POLLING_
+ * THREAD | MHD_USE_EPOLL, MHD_OPTION_THREAD_POOL_SIZE = cfg->threads)
+ * accepts, parses HTTP and calls on_request. Handlers block on their own
+ * database connection from the pool; the engine's libev loop is never
+ * touched from here — the database (rows + NOTIFY) is the handover. This is
+ * the "own thread handing work over" integration of the design.
+ *
+ * Invariants: a request body never grows past cfg->body_limit (a declared
+ * Content-Length above it is refused before the body is read, a chunked
+ * body is counted and dropped); every request gets exactly one response;
+ * the request record is freed by the completion callback.
+ */
+#include "http/st_http_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "http/st_webhook_sig.h"
+
+double st_http_now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void st_http_log(st_http_server_t *s, const char *fmt, ...)
+{
+    if (s->log == NULL)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->log(s->log_ctx, line);
+}
+
+const char *st_http_req_header(const st_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *st_http_req_query(const st_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void too_large(st_http_req_t *req, st_http_resp_t *resp)
+{
+    st_http_resp_error(resp, 413, "payload_too_large",
+                       "send a smaller body; the limit is set by the server's configuration",
+                       "the request body is larger than %zu bytes", req->srv->body_limit);
+}
+
+static void dispatch(st_http_req_t *req, st_http_resp_t *resp)
+{
+    const st_http_route_t *r = st_http_route_match(req, resp);
+    if (r == NULL)
+        return;
+    req->route = r->name;
+    if (r->need != 0 && st_http_auth_check(req, r->need, resp) != 0)
+        return;
+    if (req->too_large) {
+        too_large(req, resp);
+        if (strcmp(r->name, "webhooks.stripe") == 0) {
+            static const char *const rejected[] = {"rejected"};
+            st_metrics_inc(req->srv->std.webhook_events, rejected, 1);
+        }
+        return;
+    }
+    r->fn(req, resp);
+}
+
+static enum MHD_Result send_resp(st_http_req_t *req, st_http_resp_t *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->len, resp->body ? resp->body : (void *)"",
+        resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        free(resp->body);
+        return MHD_NO;
+    }
+    resp->body = NULL;
+    if (resp->ctype != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->ctype);
+    if (resp->location[0] != '\0')
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->allow != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (resp->www_auth)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"settle\"");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ok = MHD_queue_response(req->conn, resp->status, r);
+    MHD_destroy_response(r);
+
+    char code[8];
+    snprintf(code, sizeof code, "%u", resp->status);
+    const char *labels[] = {req->route ? req->route : "unmatched", code};
+    st_metrics_inc(req->srv->std.http_requests, labels, 1);
+    st_metrics_observe(req->srv->std.http_time, labels, st_http_now_mono() - req->t0);
+    return ok;
+}
+
+/* Append an upload chunk, or drop it once the limit is passed. */
+static void take_chunk(st_http_req_t *req, const char *data, size_t n)
+{
+    size_t limit = req->srv->body_limit;
+    if (req->too_large)
+        return;
+    if (req->len + n > limit) {
+        req->too_large = 1;
+        free(req->body);
+        req->body = NULL;
+        req->len = req->cap = 0;
+        return;
+    }
+    if (req->len + n + 1 > req->cap) {
+        size_t cap = req->cap ? req->cap : 4096;
+        while (cap < req->len + n + 1)
+            cap *= 2;
+        char *p = realloc(req->body, cap);
+        if (p == NULL) {
+            req->too_large = 1; /* answered as 413: nothing better to say */
+            return;
+        }
+        req->body = p;
+        req->cap = cap;
+    }
+    memcpy(req->body + req->len, data, n);
+    req->len += n;
+    req->body[req->len] = '\0';
+}
+
+static enum MHD_Result begin(st_http_server_t *s, struct MHD_Connection *conn, const char *url,
+                             const char *method, void **con_cls)
+{
+    st_http_req_t *req = calloc(1, sizeof *req);
+    if (req == NULL)
+        return MHD_NO;
+    req->srv = s;
+    req->conn = conn;
+    req->method = method;
+    req->path = url;
+    req->t0 = st_http_now_mono();
+    *con_cls = req;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl != NULL && strtoull(cl, NULL, 10) > s->body_limit) {
+        /* Refuse before reading: libmicrohttpd answers instead of sending
+         * "100 Continue" and closes the connection afterwards. */
+        st_http_resp_t resp = {0};
+        req->too_large = 1;
+        dispatch(req, &resp);
+        req->responded = 1;
+        return send_resp(req, &resp);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    st_http_server_t *s = cls;
+    st_http_req_t *req = *con_cls;
+    if (req == NULL)
+        return begin(s, conn, url, method, con_cls);
+    if (req->responded) {
+        *upload_size = 0; /* answered early (413): drop whatever still comes */
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        take_chunk(req, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    st_http_resp_t resp = {0};
+    dispatch(req, &resp);
+    if (resp.status == 0)
+        st_http_resp_error(&resp, 500, "internal", "report this as a bug",
+                           "the handler gave no response");
+    return send_resp(req, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    st_http_req_t *req = *con_cls;
+    if (req != NULL) {
+        free(req->body);
+        free(req);
+    }
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    st_http_server_t *s = cls;
+    if (s->log == NULL)
+        return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    s->log(s->log_ctx, line);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static int copy_secrets(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
+{
+    if (cfg->n_webhook_secrets == 0)
+        return 0;
+    s->secrets = calloc(cfg->n_webhook_secrets, sizeof *s->secrets);
+    if (s->secrets == NULL)
+        return st_err_set(err, ST_NOMEM, "no memory for webhook secrets");
+    for (unsigned i = 0; i < cfg->n_webhook_secrets; i++) {
+        const char *w = cfg->webhook_secrets[i];
+        if (w == NULL || w[0] == '\0')
+            return st_err_set(err, ST_INVAL, "webhook secret %u is empty", i + 1);
+        if ((s->secrets[i] = strdup(w)) == NULL)
+            return st_err_set(err, ST_NOMEM, "no memory for webhook secrets");
+        s->n_secrets = i + 1;
+    }
+    return 0;
+}
+
+static int start_mhd(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
+{
+    const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
+    struct sockaddr_in a4 = {0};
+    struct sockaddr_in6 a6 = {0};
+    struct sockaddr *sa = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, bind, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons(cfg->port);
+        sa = (struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, bind, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons(cfg->port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        st_err_set(err, ST_INVAL, "bind address '%.64s' is not an IP address", bind);
+        st_err_hint(err, "use a numeric address such as 127.0.0.1, 0.0.0.0 or ::1");
+        return ST_INVAL;
+    }
+    unsigned threads = cfg->threads ? cfg->threads : ST_HTTP_THREADS_DEFAULT;
+    s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+                              MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                              MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                              1024u, MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        st_err_set(err, ST_IO, "cannot listen on %.64s port %u", bind, cfg->port);
+        st_err_hint(err, "pick a free port (0 picks one) or stop what holds it");
+        return ST_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    return 0;
+}
+
+static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
+{
+    if (cfg->dsn == NULL || cfg->dsn[0] == '\0')
+        return st_err_set(err, ST_INVAL, "the HTTP server needs a database DSN");
+    s->body_limit = cfg->body_limit ? cfg->body_limit : ST_HTTP_BODY_LIMIT_DEFAULT;
+    s->tolerance_s = cfg->tolerance_s > 0 ? cfg->tolerance_s : ST_WEBHOOK_SIG_TOLERANCE_DEFAULT;
+    s->log = cfg->log;
+    s->log_ctx = cfg->log_ctx;
+    s->metrics = cfg->metrics;
+    if (s->metrics == NULL) {
+        if ((s->metrics = st_metrics_new()) == NULL)
+            return st_err_set(err, ST_NOMEM, "no memory for metrics");
+        s->own_metrics = 1;
+    }
+    int rc = st_metrics_std_init(s->metrics, &s->std, err);
+    if (rc == 0)
+        rc = copy_secrets(s, cfg, err);
+    if (rc == 0)
+        rc = st_http_auth_init(s, cfg->tokens, cfg->n_tokens, err);
+    unsigned threads = cfg->threads ? cfg->threads : ST_HTTP_THREADS_DEFAULT;
+    if (rc == 0)
+        rc = st_http_pool_init(&s->pool, cfg->dsn, threads, err);
+    if (rc == 0)
+        rc = st_http_wh_batch_init(&s->wh, cfg->dsn, cfg->webhook_batch_max, err);
+    if (rc == 0)
+        rc = start_mhd(s, cfg, err);
+    return rc;
+}
+
+st_http_server_t *st_http_server_new(const st_http_cfg_t *cfg, st_err_t *err)
+{
+    st_http_server_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        st_err_set(err, ST_NOMEM, "no memory for the HTTP server");
+        return NULL;
+    }
+    pthread_mutex_init(&s->prog_mu, NULL);
+    if (setup(s, cfg, err) != 0) {
+        st_http_server_free(s);
+        return NULL;
+    }
+    st_http_log(s, "http: listening on port %u with %u threads", s->port,
+                cfg->threads ? cfg->threads : ST_HTTP_THREADS_DEFAULT);
+    return s;
+}
+
+void st_http_server_free(st_http_server_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->mhd != NULL)
+        MHD_stop_daemon(s->mhd);
+    if (s->wh.dsn != NULL)
+        st_http_wh_batch_release(&s->wh);
+    if (s->pool.slots != NULL)
+        st_http_pool_release(&s->pool);
+    st_http_progs_free(s);
+    for (unsigned i = 0; i < s->n_secrets; i++) {
+        /* Wipe before free: the secret should not linger in freed memory. */
+        OPENSSL_cleanse(s->secrets[i], strlen(s->secrets[i]));
+        free(s->secrets[i]);
+    }
+    free(s->secrets);
+    free(s->token_hash);
+    free(s->token_role);
+    if (s->own_metrics)
+        st_metrics_free(s->metrics);
+    pthread_mutex_destroy(&s->prog_mu);
+    free(s);
+}
+
+uint16_t st_http_server_port(const st_http_server_t *s)
+{
+    return s->port;
+}
+
+st_metrics_t *st_http_server_metrics(st_http_server_t *s)
+{
+    return s->metrics;
+}

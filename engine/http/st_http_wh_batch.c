@@ -1,0 +1,267 @@
+/*
+ * st_http_wh_batch.c — group commit for webhook deliveries: events that
+ * arrive on several handler threads at once share one statement and one
+ * transaction.
+ *
+ * Layer: http (internal). Depends on libpq, pthreads, st_http_int.h.
+ *
+ * Model (leader/follower): a handler queues its job and, if no commit is
+ * running, becomes the leader: it takes up to `max` queued jobs, runs the
+ * one statement below on the batcher's connection, hands out the results
+ * and wakes the followers. Jobs queued meanwhile go in the next commit, so
+ * batches grow with load and a lone request commits at once.
+ *
+ * The statement (one implicit transaction): insert each new event id into
+ * webhook_events (ON CONFLICT DO NOTHING decides "new" vs "redelivery";
+ * within one batch the first occurrence wins), and for every new event one
+ * signal per instance correlated with any of its (key, value) pairs —
+ * named after the event type, payload = data.object, source =
+ * webhook:<id>. processed_at is set when at least one signal was stored;
+ * an event no flow was waiting for stays unprocessed (visible, replayable).
+ *
+ * Invariants: a job's result is written once, before `done`, under the
+ * mutex; a statement failure fails only the batch, which is then retried
+ * one job at a time so one bad event cannot fail its neighbours; the
+ * committing thread never holds the mutex while talking to PostgreSQL.
+ */
+#include "http/st_http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WH_STMT "settle_http_webhooks"
+
+/* $1 event ids, $2 types, $3 payloads (jsonb text), $4 pair → event index
+ * (1-based), $5 keys, $6 values. Returns (index, signals) per new event. */
+static const char wh_sql[] =
+    "WITH inp AS ("
+    "  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
+    "    WITH ORDINALITY AS t(event_id, type, payload, ord)),"
+    " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"
+    "              FROM inp ORDER BY event_id, ord),"
+    " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[]) AS p(ord, key, value)),"
+    " targets AS (SELECT DISTINCT f.ord, c.instance_id FROM firsts f"
+    "    JOIN pairs p ON p.ord = f.ord"
+    "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"
+    " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"
+    "    SELECT f.event_id, f.type, f.payload,"
+    "           CASE WHEN EXISTS (SELECT 1 FROM targets t WHERE t.ord = f.ord) THEN now() END"
+    "      FROM firsts f ORDER BY f.ord"
+    "    ON CONFLICT (event_id) DO NOTHING RETURNING event_id),"
+    " sig AS (INSERT INTO signals (instance_id, name, payload, source)"
+    "    SELECT t.instance_id, f.type, COALESCE(f.payload->'data'->'object', '{}'::jsonb),"
+    "           'webhook:' || f.event_id"
+    "      FROM ev JOIN firsts f USING (event_id) JOIN targets t USING (ord)"
+    "     ORDER BY t.ord, t.instance_id RETURNING 1)"
+    " SELECT f.ord, (SELECT count(*) FROM targets t WHERE t.ord = f.ord)"
+    "   FROM ev JOIN firsts f USING (event_id) ORDER BY f.ord";
+
+/* A growing PostgreSQL array literal: {"a","b"}. */
+typedef struct arr {
+    char *p;
+    size_t len, cap;
+    int oom;
+} arr_t;
+
+static void arr_put(arr_t *a, const char *s, size_t n)
+{
+    if (a->oom)
+        return;
+    if (a->len + n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + n + 2)
+            cap *= 2;
+        char *p = realloc(a->p, cap);
+        if (p == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->p = p;
+        a->cap = cap;
+    }
+    memcpy(a->p + a->len, s, n);
+    a->len += n;
+    a->p[a->len] = '\0';
+}
+
+/* Append one quoted element; " and \ are backslash-escaped. */
+static void arr_add(arr_t *a, const char *s)
+{
+    arr_put(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
+    const char *run = s;
+    for (; *s; s++) {
+        if (*s != '"' && *s != '\\')
+            continue;
+        arr_put(a, run, (size_t)(s - run));
+        arr_put(a, "\\", 1);
+        run = s;
+    }
+    arr_put(a, run, (size_t)(s - run));
+    arr_put(a, "\"", 1);
+}
+
+static void arr_num(arr_t *a, unsigned long v)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%lu", v);
+    arr_add(a, t);
+}
+
+int st_http_wh_batch_init(st_http_wh_batch_t *b, const char *dsn, unsigned max, st_err_t *err)
+{
+    memset(b, 0, sizeof *b);
+    b->dsn = strdup(dsn);
+    if (b->dsn == NULL)
+        return st_err_set(err, ST_NOMEM, "no memory for the webhook batcher");
+    b->max = max ? max : 256;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    return 0;
+}
+
+void st_http_wh_batch_release(st_http_wh_batch_t *b)
+{
+    if (b->pg != NULL)
+        PQfinish(b->pg);
+    free(b->dsn);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    memset(b, 0, sizeof *b);
+}
+
+static int ensure_conn(st_http_wh_batch_t *b, st_err_t *err)
+{
+    if (b->pg != NULL && PQstatus(b->pg) == CONNECTION_OK)
+        return 0;
+    if (b->pg != NULL)
+        PQfinish(b->pg);
+    if ((b->pg = st_http_db_connect(b->dsn, err)) == NULL)
+        return ST_DB;
+    PGresult *r = PQprepare(b->pg, WH_STMT, wh_sql, 6, NULL);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        st_err_set(err, ST_DB, "cannot prepare the webhook statement");
+        st_err_detail(err, "%s", PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    if (!ok) {
+        PQfinish(b->pg);
+        b->pg = NULL;
+    }
+    return ok ? 0 : ST_DB;
+}
+
+/* Run the statement for the jobs [first, first+n) of the list. */
+static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n, st_err_t *err)
+{
+    arr_t a[6] = {{0}};
+    for (int k = 0; k < 6; k++)
+        arr_put(&a[k], "{", 1);
+    unsigned idx = 0;
+    for (st_http_wh_job_t *j = first; j != NULL && idx < n; j = j->next) {
+        idx++;
+        arr_add(&a[0], j->event_id);
+        arr_add(&a[1], j->type);
+        arr_add(&a[2], j->payload);
+        for (unsigned c = 0; c < j->ncorr; c++) {
+            arr_num(&a[3], idx);
+            arr_add(&a[4], j->keys[c]);
+            arr_add(&a[5], j->values[c]);
+        }
+        j->is_new = 0;
+        j->signals = 0;
+    }
+    int oom = 0;
+    const char *params[6];
+    for (int k = 0; k < 6; k++) {
+        arr_put(&a[k], "}", 1);
+        oom |= a[k].oom;
+        params[k] = a[k].p;
+    }
+    int rc = oom ? st_err_set(err, ST_NOMEM, "no memory for a webhook batch") : 0;
+    PGresult *r = NULL;
+    if (rc == 0) {
+        r = PQexecPrepared(b->pg, WH_STMT, 6, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = st_err_set(err, ST_DB, "storing webhook events failed");
+            st_err_detail(err, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(b->pg));
+        }
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        unsigned long ord = strtoul(PQgetvalue(r, i, 0), NULL, 10);
+        long sig = strtol(PQgetvalue(r, i, 1), NULL, 10);
+        idx = 0;
+        for (st_http_wh_job_t *j = first; j != NULL && idx < n; j = j->next)
+            if (++idx == ord) {
+                j->is_new = 1;
+                j->signals = sig;
+            }
+    }
+    PQclear(r);
+    for (int k = 0; k < 6; k++)
+        free(a[k].p);
+    atomic_fetch_add(&b->commits, 1);
+    return rc;
+}
+
+/* Commit the taken jobs; on failure retry them one at a time. */
+static void commit_jobs(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n)
+{
+    st_err_t err;
+    int rc = ensure_conn(b, &err);
+    if (rc == 0)
+        rc = run_batch(b, first, n, &err);
+    if (rc != 0 && n > 1 && b->pg != NULL && PQstatus(b->pg) == CONNECTION_OK) {
+        unsigned i = 0;
+        for (st_http_wh_job_t *j = first; j != NULL && i < n; j = j->next, i++)
+            j->rc = run_batch(b, j, 1, &err);
+        return;
+    }
+    unsigned i = 0;
+    for (st_http_wh_job_t *j = first; j != NULL && i < n; j = j->next, i++)
+        j->rc = rc;
+}
+
+int st_http_wh_batch_submit(st_http_wh_batch_t *b, st_http_wh_job_t *job, st_err_t *err)
+{
+    job->done = 0;
+    job->rc = 0;
+    job->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->tail != NULL)
+        b->tail->next = job;
+    else
+        b->head = job;
+    b->tail = job;
+    while (!job->done) {
+        if (b->busy) {
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        /* Lead: take up to max jobs off the queue. */
+        b->busy = 1;
+        st_http_wh_job_t *first = b->head, *last = b->head;
+        unsigned n = 1;
+        while (n < b->max && last->next != NULL) {
+            last = last->next;
+            n++;
+        }
+        b->head = last->next;
+        if (b->head == NULL)
+            b->tail = NULL;
+        last->next = NULL; /* the batch is a list of its own now */
+        pthread_mutex_unlock(&b->mu);
+        commit_jobs(b, first, n);
+        pthread_mutex_lock(&b->mu);
+        st_http_wh_job_t *j = first;
+        for (unsigned i = 0; i < n; i++, j = j->next)
+            j->done = 1;
+        b->busy = 0;
+        pthread_cond_broadcast(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (job->rc != 0)
+        st_err_set(err, job->rc, "the webhook event could not be stored");
+    return job->rc;
+}
