@@ -282,6 +282,8 @@ static void process(st_timer_driver_t *d)
     else
         process_real(d);
     d->in_process = 0;
+    if (!d->started) /* a callback stopped us: re-arming above is undone */
+        st_timer_driver_stop(d);
 }
 
 int st_timer_driver_insert(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us)

@@ -95,7 +95,11 @@ void st_timer_driver_free(st_timer_driver_t *d);
 /* Start working on the loop (first load, first arm). Idempotent. */
 void st_timer_driver_start(st_timer_driver_t *d);
 
-/* Stop every watcher; st_timer_driver_start resumes. */
+/*
+ * Stop every watcher; st_timer_driver_start resumes. Called from a fire
+ * callback it takes effect after the current batch. Never free the driver
+ * from inside its own callbacks.
+ */
 void st_timer_driver_stop(st_timer_driver_t *d);
 
 /*

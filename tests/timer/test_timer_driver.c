@@ -49,6 +49,7 @@ typedef struct world {
     ev_timer async_tm;
     int64_t a_from, a_to;
     int64_t max_late;               /* real clock */
+    int stop_after;                 /* stop the driver from the callback after this many fires */
     unsigned first_iter, last_iter; /* loop iterations at the first and last fire */
 } world_t;
 
@@ -81,6 +82,8 @@ static void on_fire(st_timer_entry_t *e, void *arg)
             x->max_late = late;
         if (x->fired == x->n)
             ev_break(x->loop, EVBREAK_ALL);
+        if (x->stop_after && x->fired == (size_t)x->stop_after)
+            st_timer_driver_stop(x->drv);
     }
     x->last_at = now;
     size_t p = st_timer_wheel_pending(x->wheel);
@@ -366,6 +369,21 @@ START_TEST(real_clock_yields_between_batches)
 }
 END_TEST
 
+START_TEST(real_clock_stop_from_callback)
+{
+    world_t x = {0};
+    setup(&x, 0, 10, 50 * 1000, 0);
+    x.stop_after = 1;
+    ev_run(x.loop, 0); /* returns: the stopped driver holds no watcher */
+    ck_assert_int_ge(x.fired, 1);
+    ck_assert_int_lt(x.fired, 10);
+    st_timer_driver_start(x.drv); /* resumes; the rest fire */
+    x.stop_after = 0;
+    run_real(&x);
+    teardown(&x);
+}
+END_TEST
+
 START_TEST(real_clock_with_loader)
 {
     world_t x = {0};
@@ -406,6 +424,7 @@ static Suite *suite(void)
     tcase_add_test(tc, insert_outside_horizon_stays_out);
     tcase_add_test(tc, real_clock_fires_on_time);
     tcase_add_test(tc, real_clock_yields_between_batches);
+    tcase_add_test(tc, real_clock_stop_from_callback);
     tcase_add_test(tc, real_clock_with_loader);
     suite_add_tcase(s, tc);
     return s;
