@@ -100,6 +100,7 @@ typedef struct st_act_http_reply {
     char retry_after[64];  /* Retry-After header or "" */
     char should_retry[16]; /* Stripe-Should-Retry header or "" */
     char request_id[96];   /* Request-Id header or "" */
+    char replayed[16];     /* Idempotent-Replayed header or "" */
 } st_act_http_reply_t;
 
 typedef void (*st_act_job_cb)(st_act_job_t *job, const st_act_http_reply_t *reply, void *user);
@@ -107,8 +108,9 @@ typedef void (*st_act_job_cb)(st_act_job_t *job, const st_act_http_reply_t *repl
 st_act_net_t *st_act_net_new(struct ev_loop *loop, st_err_t *err);
 /* Cancels queued and running jobs without callbacks. Accepts NULL. */
 void st_act_net_free(st_act_net_t *net);
-void st_act_pool_init(st_act_pool_t *pool, st_act_net_t *net, const char *name, uint32_t max_conc,
-                      double rate, double burst);
+/* rate > 0 adds a token bucket. Returns 0 or ST_NOMEM. */
+int st_act_pool_init(st_act_pool_t *pool, st_act_net_t *net, const char *name, uint32_t max_conc,
+                     double rate, double burst);
 void st_act_pool_release(st_act_pool_t *pool);
 
 /* A job with a fresh easy handle carrying the common options (write and
@@ -224,6 +226,7 @@ typedef struct st_act_stripe_reply {
     const char *retry_after;  /* header value or NULL */
     const char *should_retry; /* Stripe-Should-Retry or NULL */
     const char *request_id;   /* Request-Id or NULL */
+    const char *replayed;     /* Idempotent-Replayed or NULL */
 } st_act_stripe_reply_t;
 
 /* Pure: reply -> outcome, codes, message and result fields (out->result is

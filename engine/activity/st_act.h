@@ -19,7 +19,8 @@
  * Contract: a callback fires exactly once for every st_act_start that
  * returned 0, never synchronously inside st_act_start, and never for a start
  * that failed. st_act_runner_free finishes calls still in flight with the
- * outcome "transient" ("runner shut down") before it returns.
+ * outcome "transient" ("runner shut down") before it returns. Never free the
+ * runner from inside one of its callbacks.
  *
  * Secrets (API keys, SMTP passwords, bearer tokens) come from the
  * environment or files, never from a flow's args, and never appear in a
@@ -104,6 +105,7 @@ typedef struct st_act_config {
     char smtp_url[256];         /* SETTLE_SMTP_URL, e.g. smtp://127.0.0.1:2525 */
     char smtp_from[256];        /* SETTLE_SMTP_FROM, default settle@localhost */
     char smtp_user[128];        /* SETTLE_SMTP_USER (optional) */
+    char smtp_ca_file[256];     /* SETTLE_SMTP_CA_FILE: CA bundle for STARTTLS (optional) */
     char smtp_password[256];    /* SETTLE_SMTP_PASSWORD[_FILE] (secret, optional) */
     char mail_domain[128];      /* SETTLE_MAIL_DOMAIN: right side of Message-ID */
     char template_dir[512];     /* SETTLE_TEMPLATE_DIR, default: the source tree */

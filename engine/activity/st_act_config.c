@@ -88,6 +88,7 @@ int st_act_config_from_env(st_act_config_t *cfg, st_err_t *err)
     env_str("SETTLE_SMTP_URL", cfg->smtp_url, sizeof cfg->smtp_url);
     env_str("SETTLE_SMTP_FROM", cfg->smtp_from, sizeof cfg->smtp_from);
     env_str("SETTLE_SMTP_USER", cfg->smtp_user, sizeof cfg->smtp_user);
+    env_str("SETTLE_SMTP_CA_FILE", cfg->smtp_ca_file, sizeof cfg->smtp_ca_file);
     env_str("SETTLE_MAIL_DOMAIN", cfg->mail_domain, sizeof cfg->mail_domain);
     env_str("SETTLE_TEMPLATE_DIR", cfg->template_dir, sizeof cfg->template_dir);
     env_str("SETTLE_ERP_URL", cfg->erp_url, sizeof cfg->erp_url);

@@ -297,6 +297,8 @@ int st_act_email_start(st_act_call_t *call, st_err_t *err)
     curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt(e, CURLOPT_READDATA, up);
     curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    if (cfg->smtp_ca_file[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, cfg->smtp_ca_file);
     if (cfg->smtp_user[0]) {
         curl_easy_setopt(e, CURLOPT_USERNAME, cfg->smtp_user);
         curl_easy_setopt(e, CURLOPT_PASSWORD, cfg->smtp_password);

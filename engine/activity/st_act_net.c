@@ -148,12 +148,13 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userp)
     size_t len = size * n;
     st_act_http_reply_t *r = &job->reply;
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
-        r->retry_after[0] = r->should_retry[0] = r->request_id[0] = '\0';
+        r->retry_after[0] = r->should_retry[0] = r->request_id[0] = r->replayed[0] = '\0';
         return len;
     }
     grab_header(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     grab_header(p, len, "Stripe-Should-Retry", r->should_retry, sizeof r->should_retry);
     grab_header(p, len, "Request-Id", r->request_id, sizeof r->request_id);
+    grab_header(p, len, "Idempotent-Replayed", r->replayed, sizeof r->replayed);
     return len;
 }
 
@@ -409,8 +410,8 @@ void st_act_net_free(st_act_net_t *net)
     free(net);
 }
 
-void st_act_pool_init(st_act_pool_t *pool, st_act_net_t *net, const char *name, uint32_t max_conc,
-                      double rate, double burst)
+int st_act_pool_init(st_act_pool_t *pool, st_act_net_t *net, const char *name, uint32_t max_conc,
+                     double rate, double burst)
 {
     memset(pool, 0, sizeof *pool);
     pool->name = name;
@@ -420,9 +421,11 @@ void st_act_pool_init(st_act_pool_t *pool, st_act_net_t *net, const char *name, 
     pool->wait.data = pool;
     if (rate > 0) {
         pool->bucket = calloc(1, sizeof *pool->bucket);
-        if (pool->bucket != NULL)
-            st_act_bucket_init(pool->bucket, rate, burst, st_act_now_us());
+        if (pool->bucket == NULL)
+            return ST_NOMEM;
+        st_act_bucket_init(pool->bucket, rate, burst, st_act_now_us());
     }
+    return 0;
 }
 
 /* Cancel every queued job (callers cancel running ones through calls). */

@@ -124,10 +124,15 @@ st_act_runner_t *st_act_runner_new(struct ev_loop *loop, const st_act_config_t *
     add_secret(r, r->cfg.erp_token);
     add_secret(r, r->cfg.crm_token);
     add_secret(r, r->cfg.support_token);
-    st_act_pool_init(&r->pool_stripe, r->net, "stripe", cfg->max_conc_stripe, cfg->stripe_rate,
-                     cfg->stripe_burst);
+    int rc = st_act_pool_init(&r->pool_stripe, r->net, "stripe", cfg->max_conc_stripe,
+                              cfg->stripe_rate, cfg->stripe_burst);
     st_act_pool_init(&r->pool_email, r->net, "email", cfg->max_conc_email, 0, 0);
     st_act_pool_init(&r->pool_http, r->net, "http", cfg->max_conc_http, 0, 0);
+    if (rc != 0) {
+        st_act_runner_free(r);
+        st_err_set(err, ST_NOMEM, "cannot allocate the Stripe rate limiter");
+        return NULL;
+    }
     return r;
 }
 

@@ -87,6 +87,7 @@ static void stripe_done(st_act_job_t *job, const st_act_http_reply_t *r, void *u
         .retry_after = r->retry_after,
         .should_retry = r->should_retry[0] ? r->should_retry : NULL,
         .request_id = r->request_id,
+        .replayed = r->replayed[0] ? r->replayed : NULL,
     };
     const st_act_stripe_kind_t *kind = call->driver->conf;
     st_act_stripe_classify(*kind, &rp, (int64_t)time(NULL) * 1000000, &call->res);
@@ -175,6 +176,7 @@ int st_act_stripe_start(st_act_call_t *call, st_err_t *err)
     CURL *e = st_act_job_easy(job);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (strcmp(ep->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         st_act_buf_release(&body);

@@ -254,6 +254,8 @@ void st_act_stripe_classify(st_act_stripe_kind_t kind, const st_act_stripe_reply
     out->retry_after_us = -1;
     if (rp->request_id && rp->request_id[0])
         json_object_set_new(out->result, "request_id", json_string(rp->request_id));
+    if (rp->replayed && strcmp(rp->replayed, "true") == 0)
+        json_object_set_new(out->result, "idempotent_replayed", json_true());
     if (rp->curl_code != 0) {
         outcome(out, st_act_curl_transient(rp->curl_code) ? ST_ACT_TRANSIENT : ST_ACT_FAILED);
         snprintf(out->message, sizeof out->message, "calling Stripe failed: %s",

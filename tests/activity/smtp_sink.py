@@ -1,4 +1,7 @@
-"""smtp_sink.py PORT DIR — a real SMTP server (aiosmtpd) for the activity tests.
+"""smtp_sink.py PORT DIR [CERT KEY] — a real SMTP server (aiosmtpd) for the
+activity tests.
+
+With CERT and KEY the server offers STARTTLS and requires it before MAIL.
 
 Every accepted message is written to DIR/msgNNN.eml, prefixed with
 X-Envelope-From / X-Envelope-To lines. Recipients at reject.example get a
@@ -7,6 +10,7 @@ server listens; SIGTERM stops it.
 """
 import os
 import signal
+import ssl
 import sys
 import threading
 
@@ -31,8 +35,9 @@ class Sink:
         with self.lock:
             self.count += 1
             path = os.path.join(self.directory, "msg%03d.eml" % self.count)
-        head = "X-Envelope-From: %s\r\nX-Envelope-To: %s\r\n" % (
-            envelope.mail_from, ",".join(envelope.rcpt_tos))
+        head = "X-Envelope-From: %s\r\nX-Envelope-To: %s\r\nX-Sink-TLS: %s\r\n" % (
+            envelope.mail_from, ",".join(envelope.rcpt_tos),
+            "yes" if session.ssl else "no")
         with open(path + ".tmp", "wb") as f:
             f.write(head.encode())
             f.write(envelope.original_content)
@@ -42,7 +47,12 @@ class Sink:
 
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    params = {}
+    if len(sys.argv) > 4:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        params = {"tls_context": ctx, "require_starttls": True}
+    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port, **params)
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -152,6 +152,7 @@ START_TEST(sim_payments_declines_and_replay)
     run1(&f, f.r, &g, "stripe.create_payment", payment(cus, "pm_card_visa"), "settle_sim_1");
     ck_assert_str_eq(g.outcome, "succeeded");
     ck_assert_str_eq(json_string_value(json_object_get(g.result, "id")), pi);
+    ck_assert(json_is_true(json_object_get(g.result, "idempotent_replayed")));
 
     static const char *const declines[][2] = {
         {"pm_card_visa_chargeDeclinedInsufficientFunds", "insufficient_funds"},

@@ -6,6 +6,7 @@
 #include <ev.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,19 +53,38 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-static void start_server(smtp_fixture_t *f)
+/* A self-signed certificate for 127.0.0.1 in f->dir (openssl CLI). */
+static void make_cert(smtp_fixture_t *f)
 {
-    char script[512], port[16], ready[128];
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
+             ">/dev/null 2>&1",
+             f->dir, f->dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a test certificate");
+}
+
+static void start_server(smtp_fixture_t *f, bool tls)
+{
+    char script[512], port[16], ready[128], cert[96], key[96];
     st_test_src("tests/activity/smtp_sink.py", script, sizeof script);
     snprintf(f->dir, sizeof f->dir, "/tmp/st_act_smtpXXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(f->dir));
     f->port = free_port();
     snprintf(port, sizeof port, "%d", f->port);
+    snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
+    snprintf(key, sizeof key, "%s/key.pem", f->dir);
+    if (tls)
+        make_cert(f);
     const char *py = getenv("SETTLE_PYTHON") ? getenv("SETTLE_PYTHON") : "/usr/bin/python3";
     f->pid = fork();
     ck_assert_int_ge(f->pid, 0);
     if (f->pid == 0) {
-        execl(py, py, script, port, f->dir, (char *)NULL);
+        if (tls)
+            execl(py, py, script, port, f->dir, cert, key, (char *)NULL);
+        else
+            execl(py, py, script, port, f->dir, (char *)NULL);
         _exit(127);
     }
     snprintf(ready, sizeof ready, "%s/ready", f->dir);
@@ -77,10 +97,10 @@ static void start_server(smtp_fixture_t *f)
     ck_assert_msg(access(ready, F_OK) == 0, "aiosmtpd did not start");
 }
 
-static void setup(smtp_fixture_t *f)
+static void setup(smtp_fixture_t *f, bool tls)
 {
     memset(f, 0, sizeof *f);
-    start_server(f);
+    start_server(f, tls);
     f->loop = ev_loop_new(EVFLAG_AUTO);
     st_act_config_t cfg;
     st_act_config_defaults(&cfg);
@@ -88,6 +108,8 @@ static void setup(smtp_fixture_t *f)
     snprintf(cfg.smtp_from, sizeof cfg.smtp_from, "Billing <billing@shop.example>");
     snprintf(cfg.mail_domain, sizeof cfg.mail_domain, "shop.example");
     st_test_src("engine/activity/templates", cfg.template_dir, sizeof cfg.template_dir);
+    if (tls)
+        snprintf(cfg.smtp_ca_file, sizeof cfg.smtp_ca_file, "%s/cert.pem", f->dir);
     f->r = st_act_runner_new(f->loop, &cfg, NULL);
     ck_assert_ptr_nonnull(f->r);
 }
@@ -144,7 +166,7 @@ static char *received(smtp_fixture_t *f, int n)
 START_TEST(smtp_delivers_multipart_message)
 {
     smtp_fixture_t f;
-    setup(&f);
+    setup(&f, false);
     got_t g = {0};
     json_t *a =
         json_pack("{s:[s,s],s:s,s:s,s:s,s:i,s:{s:i,s:s}}", "to", "ann@example.com",
@@ -157,6 +179,7 @@ START_TEST(smtp_delivers_multipart_message)
     ck_assert_ptr_nonnull(m);
     ck_assert_ptr_nonnull(strstr(m, "X-Envelope-From: billing@shop.example\r\n"));
     ck_assert_ptr_nonnull(strstr(m, "X-Envelope-To: ann@example.com,bob@example.com\r\n"));
+    ck_assert_ptr_nonnull(strstr(m, "X-Sink-TLS: no\r\n")); /* not offered, not used */
     ck_assert_ptr_nonnull(strstr(m, "Subject: Your payment for in_77 did not go through\r\n"));
     ck_assert_ptr_nonnull(strstr(m, "Message-ID: <settle_0190aa_12@shop.example>\r\n"));
     ck_assert_ptr_nonnull(strstr(m, "To: ann@example.com, bob@example.com\r\n"));
@@ -188,10 +211,27 @@ START_TEST(smtp_delivers_multipart_message)
 }
 END_TEST
 
+START_TEST(smtp_starttls_when_offered)
+{
+    smtp_fixture_t f;
+    setup(&f, true);
+    got_t g = {0};
+    send1(&f, &g, json_pack("{s:s,s:s}", "to", "tls@example.com", "template", "update_card"),
+          "settle_tls_1");
+    ck_assert_msg(strcmp(g.outcome, "sent") == 0, "%s: %s", g.outcome, g.message);
+    char *m = received(&f, 1);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(strstr(m, "X-Sink-TLS: yes\r\n"));
+    ck_assert_ptr_nonnull(strstr(m, "Message-ID: <settle_tls_1@shop.example>\r\n"));
+    free(m);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(smtp_rejections_and_failures)
 {
     smtp_fixture_t f;
-    setup(&f);
+    setup(&f, false);
     got_t g = {0};
     send1(&f, &g, json_pack("{s:s,s:s}", "to", "x@reject.example", "template", "update_card"),
           "settle_r_1");
@@ -227,6 +267,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("smtp");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, smtp_delivers_multipart_message);
+    tcase_add_test(tc, smtp_starttls_when_offered);
     tcase_add_test(tc, smtp_rejections_and_failures);
     suite_add_tcase(s, tc);
     return s;
