@@ -126,12 +126,13 @@ static void fc_check_sleep_for(fc_checker_t *c, const fc_state_t *st, Settle__V1
     Settle__V1__Expr *x = fc_expr_build(c, st->sleep_expr);
     bool until = st->sleep_kind == FC_SLEEP_UNTIL;
     Settle__V1__Type want = until ? T(TIME) : T(DURATION);
+    const char *hint = until ? "sleep until takes a time, e.g. due_at"
+                       : x != NULL && x->type == T(TIME)
+                           ? "to wake at a point in time write 'sleep until EXPR max D'"
+                           : "sleep takes a duration, e.g. 3d";
     if (x != NULL && x->type != want)
-        fc_error(c->sink, st->sleep_expr->pos,
-                 until ? "sleep until takes a time, e.g. due_at"
-                       : "sleep takes a duration, e.g. 3d",
-                 "sleep%s needs a %s, not %s", until ? " until" : "", fc_type_name(want),
-                 fc_type_name(x->type));
+        fc_error(c->sink, st->sleep_expr->pos, hint, "sleep%s needs a %s, not %s",
+                 until ? " until" : "", fc_type_name(want), fc_type_name(x->type));
     sl->until_case = until ? SETTLE__V1__SLEEP__UNTIL_AT : SETTLE__V1__SLEEP__UNTIL_DURATION;
     sl->duration = x; /* union member shared with `at` */
     if (st->sleep_max.set) {
