@@ -157,35 +157,72 @@ static Settle__V1__Expr *fc_name_ref(fc_checker_t *c, const fc_expr_t *e)
     return x;
 }
 
-/* Built-in functions: name, result type, arity. The engine implements these. */
-static const struct {
-    const char *name;
-    Settle__V1__Type result;
-    unsigned arity;
-} fc_builtins[] = {{"now", T(TIME), 0}};
+static bool fc_orderable(Settle__V1__Type t)
+{
+    return t == T(INT) || t == T(DURATION) || t == T(TIME) || t == T(MONEY);
+}
+
+/*
+ * The built-in functions, the same fixed list the engine evaluates
+ * (engine/core): now() -> time (the event's time); min(a, b), max(a, b) ->
+ * T for T in int, duration, time, money; abs(a) -> T for int, duration,
+ * money; minor(m: money) -> int. Returns UNSPECIFIED when the call does not
+ * type-check, with *why set.
+ */
+static Settle__V1__Type fc_builtin_type(const char *fn, uint32_t n, Settle__V1__Expr **a,
+                                        const char **why)
+{
+    *why = NULL;
+    if (strcmp(fn, "now") == 0) {
+        *why = "now() takes no arguments";
+        return n == 0 ? T(TIME) : T(UNSPECIFIED);
+    }
+    if (strcmp(fn, "min") == 0 || strcmp(fn, "max") == 0) {
+        *why = "min and max take two values of one type: int, duration, time or money";
+        return n == 2 && a[0]->type == a[1]->type && fc_orderable(a[0]->type) ? a[0]->type
+                                                                              : T(UNSPECIFIED);
+    }
+    if (strcmp(fn, "abs") == 0) {
+        *why = "abs takes one int, duration or money";
+        return n == 1 && fc_orderable(a[0]->type) && a[0]->type != T(TIME) ? a[0]->type
+                                                                           : T(UNSPECIFIED);
+    }
+    if (strcmp(fn, "minor") == 0) {
+        *why = "minor takes one money value and gives its minor units";
+        return n == 1 && a[0]->type == T(MONEY) ? T(INT) : T(UNSPECIFIED);
+    }
+    return T(UNSPECIFIED);
+}
 
 static Settle__V1__Expr *fc_call(fc_checker_t *c, const fc_expr_t *e)
 {
-    for (size_t i = 0; i < sizeof fc_builtins / sizeof fc_builtins[0]; i++) {
-        if (strcmp(fc_builtins[i].name, e->s) != 0)
-            continue;
-        if (e->args.n != fc_builtins[i].arity) {
-            fc_error(c->sink, e->pos, NULL, "%s() takes %u argument%s, %u given", e->s,
-                     fc_builtins[i].arity, fc_builtins[i].arity == 1 ? "" : "s", e->args.n);
+    Settle__V1__Expr **args = fc_alloc(c->arena, (e->args.n + 1) * sizeof *args);
+    if (args == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < e->args.n; i++)
+        if ((args[i] = fc_expr_build(c, e->args.v[i])) == NULL)
             return NULL;
-        }
-        Settle__V1__Expr *x = fc_new(c, fc_builtins[i].result);
-        Settle__V1__Call *call = fc_alloc(c->arena, sizeof *call);
-        if (x == NULL || call == NULL)
-            return NULL;
-        settle__v1__call__init(call);
-        call->fn = (char *)e->s;
-        x->node_case = SETTLE__V1__EXPR__NODE_CALL;
-        x->call = call;
-        return x;
+    const char *why = NULL;
+    Settle__V1__Type t = fc_builtin_type(e->s, e->args.n, args, &why);
+    if (t == T(UNSPECIFIED)) {
+        if (why == NULL)
+            fc_error(c->sink, e->pos, "the built-in functions are now, min, max, abs and minor",
+                     "unknown function '%s'", e->s);
+        else
+            fc_error(c->sink, e->pos, why, "wrong arguments to %s()", e->s);
+        return NULL;
     }
-    fc_error(c->sink, e->pos, "the built-in functions are: now()", "unknown function '%s'", e->s);
-    return NULL;
+    Settle__V1__Expr *x = fc_new(c, t);
+    Settle__V1__Call *call = fc_alloc(c->arena, sizeof *call);
+    if (x == NULL || call == NULL)
+        return NULL;
+    settle__v1__call__init(call);
+    call->fn = (char *)e->s;
+    call->n_args = e->args.n;
+    call->args = args;
+    x->node_case = SETTLE__V1__EXPR__NODE_CALL;
+    x->call = call;
+    return x;
 }
 
 static Settle__V1__Expr *fc_unary(fc_checker_t *c, const fc_expr_t *e)

@@ -192,8 +192,8 @@ static const char *fc_currency_ahead(const fc_lexer_t *lx, size_t *n)
     const char *w = q;
     while (q < lx->end && isalpha((unsigned char)*q))
         q++;
-    if (q - w != 3 || (q < lx->end && fc_is_ident((unsigned char)*q)))
-        return NULL;
+    if (q - w != 3 || (q < lx->end && (fc_is_ident((unsigned char)*q) || *q == '(')))
+        return NULL; /* not a three-letter word, or a call such as min( */
     if (fc_is_keyword(w, 3) || memcmp(w, "max", 3) == 0)
         return NULL;
     *n = 3;
