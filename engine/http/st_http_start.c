@@ -2,8 +2,8 @@
  * st_http_start.c — start a flow instance for POST /v1/instances.
  *
  * Layer: http (internal). Depends on the pure core (inputs are judged by
- * running START on a scratch instance, exactly as st_ops_start does, so
- * the API and settled start agree to the message) and the store
+ * st_core_inputs_check, the check START itself runs, so the API and
+ * settled start agree to the message) and the store
  * (st_store_start writes the instance, its history row and the counts; the
  * database NOTIFYs settle_work and any settled node picks it up).
  *
@@ -94,22 +94,19 @@ static int program(st_http_server_t *s, st_store_conn_t *c, const char *hash,
     return 0;
 }
 
-/* Run START on a scratch instance: the core is the judge of the inputs.
- * *initial gets the state a fresh instance starts in. */
-static int check_inputs(const st_core_program_t *prog, const json_t *inputs, int64_t now_us,
-                        uint32_t *initial, st_err_t *err)
+/* The core judges the inputs (st_core_inputs_check is what START runs);
+ * a fresh instance tells the state a start begins in. */
+static int check_inputs(const st_core_program_t *prog, const json_t *inputs, uint32_t *initial,
+                        st_err_t *err)
 {
-    uint8_t id[16] = {0};
-    st_core_instance_t *inst = NULL;
-    int rc = st_core_instance_new(prog, id, &inst, err);
+    int rc = st_core_inputs_check(prog, inputs, err);
     if (rc != 0)
         return rc;
-    *initial = inst->state;
-    st_core_event_t ev = {.kind = ST_CORE_EV_START, .now_us = now_us, .inputs = inputs};
-    st_core_output_t out;
-    st_core_output_init(&out);
-    rc = st_core_step(prog, inst, &ev, &out, err);
-    st_core_output_release(&out);
+    uint8_t id[16] = {0};
+    st_core_instance_t *inst = NULL;
+    rc = st_core_instance_new(prog, id, &inst, err);
+    if (rc == 0)
+        *initial = inst->state;
     st_core_instance_free(inst);
     return rc;
 }
@@ -181,6 +178,7 @@ static int store_start(st_store_conn_t *c, const st_core_program_t *prog, uint32
         .state_name = st_core_program_state_name(prog, init),
         .status = ST_STORE_RUNNING,
         .vars_json = vars,
+        .wake_at_us = ST_STORE_NO_TIME,
         .now_us = now,
         .actor = "api",
     };
@@ -208,7 +206,7 @@ int st_http_start(st_http_server_t *s, st_http_db_t *db, const char *flow, json_
         return rc == ST_NOMEM ? rc : ST_DB;
     int64_t now = now_us();
     uint32_t init = 0;
-    rc = check_inputs(prog, inputs, now, &init, err);
+    rc = check_inputs(prog, inputs, &init, err);
     if (rc != 0) {
         st_err_prefix(err, "inputs of %s", flow);
         return ST_INVAL;
