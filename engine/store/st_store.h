@@ -436,4 +436,45 @@ int st_store_history_retain(st_store_conn_t *c, int64_t cutoff_us, int *dropped,
 int st_store_archive(st_store_conn_t *c, int64_t before_us, unsigned limit, int *moved,
                      st_err_t *err);
 
+/* ---- operator reads ------------------------------------------------------------ */
+
+typedef struct st_store_count {
+    char *flow;
+    st_store_status_t status;
+    int64_t n;
+} st_store_count_t;
+
+typedef struct st_store_counts {
+    st_store_count_t *v;
+    size_t n;
+} st_store_counts_t;
+
+void st_store_counts_free(st_store_counts_t *list);
+/* Every (flow, status) count, from flow_counts (no scan of instances). */
+int st_store_flow_counts(st_store_conn_t *c, st_store_counts_t *out, st_err_t *err);
+
+typedef struct st_store_hist_row {
+    int64_t seq, at_us;
+    char *kind;
+    char *from_state, *to_state, *actor, *detail_json; /* NULL when SQL NULL */
+} st_store_hist_row_t;
+
+typedef struct st_store_hist_rows {
+    st_store_hist_row_t *v;
+    size_t n;
+} st_store_hist_rows_t;
+
+void st_store_hist_rows_free(st_store_hist_rows_t *list);
+/* The timeline of instance ordered by (seq, at), after the keyset cursor
+ * (after_seq, after_at_us); pass after_seq = -1 for the first page. */
+int st_store_history_list(st_store_conn_t *c, const st_store_uuid_t *instance, int64_t after_seq,
+                          int64_t after_at_us, unsigned limit, st_store_hist_rows_t *out,
+                          st_err_t *err);
+
+/* Instances ordered by id after `after` (NULL: from the start), filtered by
+ * flow (NULL: any) and status (-1: any). */
+int st_store_instances_list(st_store_conn_t *c, const char *flow, int status,
+                            const st_store_uuid_t *after, unsigned limit, st_store_instances_t *out,
+                            st_err_t *err);
+
 #endif

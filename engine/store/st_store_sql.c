@@ -227,4 +227,20 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(HISTORY_ENSURE, "SELECT settle_history_ensure((settle_ts($1) AT TIME ZONE 'UTC')::date, $2)"),
     Q(HISTORY_RETAIN, "SELECT settle_history_drop_before(settle_ts($1))"),
     Q(ARCHIVE, "SELECT settle_archive_instances(settle_ts($1), $2)"),
+
+    /* Operator reads (settlectl, /metrics). */
+    Q(FLOW_COUNTS_ALL, "SELECT flow, status, n FROM flow_counts ORDER BY flow, status"),
+
+    /* $1 instance $2 after_seq $3 after_at_us $4 limit (keyset on seq, at) */
+    Q(HISTORY_LIST, "SELECT seq, settle_us(at), kind, from_state, to_state, actor, detail"
+                    " FROM history WHERE instance_id = $1"
+                    "   AND (seq, at) > ($2::bigint, settle_ts($3))"
+                    " ORDER BY seq, at LIMIT $4"),
+
+    /* $1 flow|NULL $2 status|NULL $3 after id|NULL $4 limit */
+    Q(INSTANCES_LIST, "SELECT " ST_STORE_INSTANCE_COLS " FROM instances i"
+                      " WHERE ($1::text IS NULL OR i.flow = $1::text)"
+                      "   AND ($2::settle_status IS NULL OR i.status = $2::settle_status)"
+                      "   AND ($3::uuid IS NULL OR i.id > $3::uuid)"
+                      " ORDER BY i.id LIMIT $4"),
 };

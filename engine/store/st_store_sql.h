@@ -36,7 +36,10 @@
     X(WAKES_PAGE)             \
     X(HISTORY_ENSURE)         \
     X(HISTORY_RETAIN)         \
-    X(ARCHIVE)
+    X(ARCHIVE)                \
+    X(FLOW_COUNTS_ALL)        \
+    X(HISTORY_LIST)           \
+    X(INSTANCES_LIST)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,
