@@ -43,6 +43,7 @@ static const struct {
     {OP(ADD), T(INT), T(INT), T(INT)},
     {OP(ADD), T(DURATION), T(DURATION), T(DURATION)},
     {OP(ADD), T(TIME), T(DURATION), T(TIME)},
+    {OP(ADD), T(DURATION), T(TIME), T(TIME)},
     {OP(ADD), T(MONEY), T(MONEY), T(MONEY)},
     {OP(SUB), T(INT), T(INT), T(INT)},
     {OP(SUB), T(DURATION), T(DURATION), T(DURATION)},
@@ -51,9 +52,13 @@ static const struct {
     {OP(SUB), T(MONEY), T(MONEY), T(MONEY)},
     {OP(MUL), T(INT), T(INT), T(INT)},
     {OP(MUL), T(DURATION), T(INT), T(DURATION)},
+    {OP(MUL), T(INT), T(DURATION), T(DURATION)},
     {OP(MUL), T(MONEY), T(INT), T(MONEY)},
+    {OP(MUL), T(INT), T(MONEY), T(MONEY)},
     {OP(DIV), T(INT), T(INT), T(INT)},
+    {OP(DIV), T(DURATION), T(INT), T(DURATION)},
     {OP(MOD), T(INT), T(INT), T(INT)},
+    {OP(MOD), T(DURATION), T(INT), T(DURATION)},
     {OP(AND), T(BOOL), T(BOOL), T(BOOL)},
     {OP(OR), T(BOOL), T(BOOL), T(BOOL)},
     {OP(NOT), T(BOOL), T(UNSPECIFIED), T(BOOL)},
@@ -250,8 +255,6 @@ static Settle__V1__Expr *fc_unary(fc_checker_t *c, const fc_expr_t *e)
 
 static const char *fc_binary_hint(int op, Settle__V1__Type l, Settle__V1__Type r)
 {
-    if ((op == OP(MUL)) && l == T(INT) && (r == T(DURATION) || r == T(MONEY)))
-        return "put the int on the right: 2h * n, 5 eur * n";
     if ((op == OP(DIV) || op == OP(MOD)) && l == T(MONEY))
         return "money is never divided (rounding would lose cents); compute the amount upstream";
     if (fc_is_cmp(op) && l == T(STRING) && r == T(STRING))
