@@ -56,6 +56,9 @@ uint32_t fc_map_get(const fc_map_t *m, const char *key);
 
 #define FC_NO_INDEX UINT32_MAX
 
+/* Longest name (plain or dotted) the engine accepts in a Program. */
+#define FC_NAME_MAX 128
+
 /* ---- diagnostics (flowc_diag.c) ---- */
 
 typedef struct fc_pos {
@@ -90,10 +93,10 @@ const char *fc_suggest(fc_arena_t *a, const char *name, const char *const *names
     X(INPUT, "input")                                                                             \
     X(VAR, "var")                                                                                 \
     X(CORRELATE, "correlate")                                                                     \
-    X(STATE, "state") X(FINAL, "final") X(FAIL, "fail") X(ON, "on") X(DO, "do") X(SLEEP, "sleep") \
-        X(AWAIT, "await") X(IF, "if") X(ELSE, "else") X(SET, "set") X(TIMEOUT, "timeout")         \
-            X(RETRY, "retry") X(AND, "and") X(OR, "or") X(NOT, "not") X(TRUE, "true")             \
-                X(FALSE, "false")
+    X(STATE, "state")                                                                             \
+    X(FINAL, "final") X(FAIL, "fail") X(ON, "on") X(DO, "do") X(SLEEP, "sleep") X(AWAIT, "await") \
+        X(IF, "if") X(ELSE, "else") X(SET, "set") X(TIMEOUT, "timeout") X(RETRY, "retry")         \
+            X(AND, "and") X(OR, "or") X(NOT, "not") X(TRUE, "true") X(FALSE, "false")
 
 typedef enum {
     FC_T_EOF,

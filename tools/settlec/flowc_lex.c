@@ -401,6 +401,11 @@ static fc_token_t fc_lex_word(fc_lexer_t *lx)
         lx->p++;
     size_t n = (size_t)(lx->p - start);
     fc_token_t t = {FC_T_IDENT, fc_here(lx, start), NULL, 0};
+    if (n > FC_NAME_MAX) {
+        fc_error(lx->sink, t.pos, NULL, "name is longer than %d characters", FC_NAME_MAX);
+        t.kind = FC_T_ERROR;
+        return t;
+    }
     for (size_t i = 0; i < sizeof fc_keywords / sizeof fc_keywords[0]; i++)
         if (strlen(fc_keywords[i].text) == n && memcmp(fc_keywords[i].text, start, n) == 0)
             t.kind = fc_keywords[i].kind;

@@ -66,6 +66,10 @@ bool fc_p_dotted(fc_parser_t *p, fc_name_t *out, const char *what)
         out->s = fc_printf(p->arena, "%s.%s", out->s, p->tok.text);
         out->pos.len = p->tok.pos.col + p->tok.pos.len - out->pos.col;
         fc_p_advance(p);
+        if (out->s != NULL && strlen(out->s) > FC_NAME_MAX) {
+            fc_error(p->sink, out->pos, NULL, "name is longer than %d characters", FC_NAME_MAX);
+            return false;
+        }
     }
     return out->s != NULL;
 }
