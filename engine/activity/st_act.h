@@ -154,6 +154,12 @@ size_t st_act_runner_inflight(const st_act_runner_t *r);
 int st_act_start(st_act_runner_t *r, const st_act_request_t *req, st_act_cb cb, void *user,
                  st_err_t *err);
 
+/* The attempt as a JSON record for the task row, history and the admin
+ * tool (new reference, NULL on ENOMEM): activity, idem_key, attempt,
+ * outcome, code, error_code, decline_code, message, http_status,
+ * latency_us, retry_after_us (when hinted) and result. */
+json_t *st_act_result_json(const st_act_result_t *res);
+
 /* ------------------------------------------------------------- registry */
 
 /* The outcomes an activity can produce (NULL-terminated), or NULL when the

@@ -119,9 +119,14 @@ static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 /* ---------------------------------------------------------- job plumbing */
 
+/* Replies larger than this are refused (curl reports a write error). */
+#define REPLY_MAX (4u << 20)
+
 static size_t write_cb(char *p, size_t size, size_t n, void *userp)
 {
     st_act_job_t *job = userp;
+    if (job->body.len + size * n > REPLY_MAX)
+        return 0;
     return st_act_buf_add(&job->body, p, size * n) == 0 ? size * n : 0;
 }
 

@@ -84,6 +84,19 @@ const char *st_act_catalog_name(size_t i)
     return i < CATALOG_N ? catalog[i].name : NULL;
 }
 
+json_t *st_act_result_json(const st_act_result_t *res)
+{
+    json_t *j =
+        json_pack("{s:s?,s:s?,s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:O?}", "activity", res->activity,
+                  "idem_key", res->idem_key, "attempt", (json_int_t)res->attempt, "outcome",
+                  res->outcome, "code", res->code, "error_code", res->error_code, "decline_code",
+                  res->decline_code, "message", res->message, "http_status", res->http_status,
+                  "latency_us", (json_int_t)res->latency_us, "result", res->result);
+    if (j != NULL && res->retry_after_us >= 0)
+        json_object_set_new(j, "retry_after_us", json_integer(res->retry_after_us));
+    return j;
+}
+
 /* -------------------------------------------------------------- runner */
 
 int64_t st_act_now_us(void)

@@ -26,6 +26,7 @@ struct act_sink {
     act_sink_reply_t replies[MAX_REPLIES];
     size_t r_head, r_tail;
     int active, peak;
+    int connections;
 };
 
 typedef struct conn {
@@ -127,6 +128,25 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    act_sink_t *s = cls;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->connections++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int act_sink_connections(act_sink_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->connections;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 act_sink_t *act_sink_start(void)
 {
     act_sink_t *s = calloc(1, sizeof *s);
@@ -138,7 +158,8 @@ act_sink_t *act_sink_start(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
                             NULL, NULL, handle, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_END);
     ck_assert_msg(s->d != NULL, "cannot start libmicrohttpd");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info->port;

@@ -41,6 +41,7 @@ void act_sink_push(act_sink_t *s, int status, const char *body, const char *hdr_
 size_t act_sink_count(act_sink_t *s);
 /* Copy of request i (body duplicated; caller frees copy->body). */
 act_sink_req_t act_sink_req(act_sink_t *s, size_t i);
-int act_sink_peak(act_sink_t *s); /* most requests being handled at once */
+int act_sink_peak(act_sink_t *s);        /* most requests being handled at once */
+int act_sink_connections(act_sink_t *s); /* TCP connections accepted so far */
 
 #endif

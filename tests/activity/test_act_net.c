@@ -89,7 +89,14 @@ typedef struct fixture {
     char base[128];
 } fixture_t;
 
+static void setup_rate(fixture_t *f, uint32_t http_conc, double stripe_rate, double stripe_burst);
+
 static void setup(fixture_t *f, uint32_t http_conc)
+{
+    setup_rate(f, http_conc, 90, 90);
+}
+
+static void setup_rate(fixture_t *f, uint32_t http_conc, double stripe_rate, double stripe_burst)
 {
     memset(f, 0, sizeof *f);
     f->loop = ev_loop_new(EVFLAG_AUTO);
@@ -104,6 +111,8 @@ static void setup(fixture_t *f, uint32_t http_conc)
     snprintf(cfg.crm_url, sizeof cfg.crm_url, "%s/crm/services/data/v59.0", f->base);
     snprintf(cfg.support_url, sizeof cfg.support_url, "%s/support/api/v2", f->base);
     cfg.max_conc_http = http_conc;
+    cfg.stripe_rate = stripe_rate;
+    cfg.stripe_burst = stripe_burst;
     st_err_t err;
     f->r = st_act_runner_new(f->loop, &cfg, &err);
     ck_assert_msg(f->r != NULL, "%s", err.msg);
@@ -168,11 +177,21 @@ START_TEST(http_success_5xx_timeout_drop)
     ck_assert_str_eq(g.outcome, "rejected");
     ck_assert_str_eq(g.code, "http_422");
 
+    /* A reply beyond the 4 MiB cap is refused, permanently. */
+    size_t big = (5u << 20);
+    char *huge = malloc(big + 1);
+    memset(huge, 'x', big);
+    huge[big] = '\0';
+    act_sink_push(f.sink, 200, huge, NULL, NULL);
+    free(huge);
+    run1(&f, &g, "http.call", call_args(&f, "/x"), "settle_t_5b", 0);
+    ck_assert_str_eq(g.outcome, "failed");
+
     /* Nobody listening: connection refused is transient. */
     json_t *a = json_pack("{s:s}", "url", "http://127.0.0.1:1/");
     run1(&f, &g, "http.call", a, "settle_t_6", 0);
     ck_assert_str_eq(g.outcome, "transient");
-    ck_assert_int_eq(f.seen.n, 6);
+    ck_assert_int_eq(f.seen.n, 7);
     json_decref(g.result);
     teardown(&f);
 }
@@ -198,6 +217,88 @@ START_TEST(http_concurrency_limit_respected)
     ck_assert_int_le(act_sink_peak(f.sink), 3);
     ck_assert_int_eq((int)f.r->pool_http.peak, 3);
     ck_assert_uint_eq(st_act_runner_inflight(f.r), 0);
+    json_decref(g.result);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(http_connections_reused)
+{
+    fixture_t f;
+    setup(&f, 4);
+    got_t g = {0};
+    for (int i = 0; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "settle_reuse_%d", i);
+        run1(&f, &g, "http.call", call_args(&f, "/ok"), key, 0);
+        ck_assert_str_eq(g.outcome, "ok");
+    }
+    ck_assert_int_eq((int)act_sink_count(f.sink), 4);
+    ck_assert_int_eq(act_sink_connections(f.sink), 1); /* one keep-alive connection */
+    json_decref(g.result);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(stripe_token_bucket_spreads_calls)
+{
+    fixture_t f;
+    setup_rate(&f, 4, 10, 2); /* 10 requests/s, burst 2 */
+    got_t g = {0};
+    double t0 = ev_time();
+    for (int i = 0; i < 6; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "settle_tb_%d", i);
+        act_sink_push(f.sink, 200,
+                      "{\"id\":\"pi_1\",\"object\":\"payment_intent\","
+                      "\"status\":\"succeeded\"}",
+                      NULL, NULL);
+        json_t *a = json_pack("{s:s}", "payment_intent", "pi_1");
+        st_act_request_t rq = {"stripe.retrieve_payment", a, key, 0, {1, 0, 0}, 1};
+        ck_assert_int_eq(st_act_start(f.r, &rq, on_res, &g, NULL), 0);
+        json_decref(a);
+    }
+    run_until(f.loop, &g.n, 6);
+    /* Two go at once, the other four wait for tokens at 100 ms each. */
+    ck_assert(ev_time() - t0 >= 0.35);
+    ck_assert_str_eq(g.outcome, "succeeded");
+    ck_assert_int_eq((int)act_sink_count(f.sink), 6);
+    json_decref(g.result);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(attempt_record_json)
+{
+    fixture_t f;
+    setup(&f, 4);
+    got_t g = {0};
+    act_sink_push(f.sink, 429,
+                  "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+                  "\"Too many requests\"}}",
+                  "Retry-After", "3");
+    json_t *a = json_pack("{s:s}", "payment_intent", "pi_1");
+    run1(&f, &g, "stripe.retrieve_payment", a, "settle_rec_1", 0);
+    st_act_result_t res;
+    memset(&res, 0, sizeof res);
+    res.outcome = g.outcome;
+    res.activity = "stripe.retrieve_payment";
+    res.idem_key = "settle_rec_1";
+    res.attempt = g.attempt;
+    res.retry_after_us = g.retry_after_us;
+    res.http_status = g.http_status;
+    snprintf(res.message, sizeof res.message, "%s", g.message);
+    res.result = g.result;
+    json_t *j = st_act_result_json(&res);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "outcome")), "transient");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "idem_key")), "settle_rec_1");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "attempt")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "http_status")), 429);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "retry_after_us")), 3000000);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "message")), "Too many"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "result"), "request_id")),
+                     "req_sink");
+    json_decref(j);
     json_decref(g.result);
     teardown(&f);
 }
@@ -543,6 +644,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, http_success_5xx_timeout_drop);
     tcase_add_test(tc, http_concurrency_limit_respected);
+    tcase_add_test(tc, http_connections_reused);
+    tcase_add_test(tc, stripe_token_bucket_spreads_calls);
+    tcase_add_test(tc, attempt_record_json);
     tcase_add_test(tc, http_call_headers_and_external_id);
     tcase_add_test(tc, erp_post_payment_and_write_off);
     tcase_add_test(tc, crm_upsert_and_support_ticket);

@@ -193,7 +193,7 @@ START_TEST(classify_table)
 {
     const row_t *r = &rows[_i];
     st_act_stripe_reply_t rp = {r->curl_code,   "curl text",     r->status, r->body,
-                                r->retry_after, r->should_retry, "req_123"};
+                                r->retry_after, r->should_retry, "req_123", NULL};
     st_act_result_t res;
     memset(&res, 0, sizeof res);
     st_act_stripe_classify(r->kind, &rp, 1700000000LL * 1000000, &res);
@@ -269,7 +269,7 @@ START_TEST(classify_every_decline_code)
                  "{\"error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
                  "\"decline_code\":\"%s\",\"message\":\"Your card was declined.\"}}",
                  decline_codes[i]);
-        st_act_stripe_reply_t rp = {0, NULL, 402, body, NULL, NULL, NULL};
+        st_act_stripe_reply_t rp = {0, NULL, 402, body, NULL, NULL, NULL, NULL};
         st_act_result_t res;
         memset(&res, 0, sizeof res);
         st_act_stripe_classify(ST_ACT_STRIPE_PAY_INVOICE, &rp, 0, &res);
@@ -309,7 +309,7 @@ START_TEST(classify_test_cards)
                  "{\"error\":{\"type\":\"card_error\",\"code\":\"%s\"%s,\"message\":\"m\","
                  "\"payment_intent\":{\"id\":\"pi_c\",\"status\":\"requires_payment_method\"}}}",
                  cards[i][0], dc);
-        st_act_stripe_reply_t rp = {0, NULL, 402, body, NULL, NULL, NULL};
+        st_act_stripe_reply_t rp = {0, NULL, 402, body, NULL, NULL, NULL, NULL};
         st_act_result_t res;
         memset(&res, 0, sizeof res);
         st_act_stripe_classify(ST_ACT_STRIPE_CREATE_PAYMENT, &rp, 0, &res);
