@@ -409,9 +409,11 @@ void st_act_net_free(st_act_net_t *net)
         return;
     while (net->kick_head != NULL)
         st_act_job_cancel(net->kick_head);
+    /* Cleanup closes cached connections (REMOVE callbacks) and may re-arm the
+     * timer through the timer callback, so the timers stop after it. */
+    curl_multi_cleanup(net->multi);
     ev_timer_stop(net->loop, &net->timer);
     ev_timer_stop(net->loop, &net->kick);
-    curl_multi_cleanup(net->multi); /* closes cached connections (REMOVE callbacks) */
     free(net);
 }
 

@@ -147,7 +147,7 @@ int st_act_stripe_start(st_act_call_t *call, st_err_t *err)
 {
     const st_act_config_t *cfg = &call->runner->cfg;
     const endpoint_t *ep = endpoint_for(*(const st_act_stripe_kind_t *)call->driver->conf);
-    char url[600], msg[160];
+    char url[2048], msg[160];
     if (cfg->stripe_key[0] == '\0')
         return fail_later(call, "no Stripe API key: set STRIPE_API_KEY or STRIPE_API_KEY_FILE");
     if (build_url(call, ep, url, sizeof url) != 0) {
@@ -178,6 +178,11 @@ int st_act_stripe_start(st_act_call_t *call, st_err_t *err)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (strcmp(ep->method, "GET") == 0) {
+        if (body.len > 0) { /* GET parameters (expand[]) travel in the query */
+            size_t ul = strlen(url);
+            snprintf(url + ul, sizeof url - ul, "?%s", body.p);
+        }
+        curl_easy_setopt(e, CURLOPT_URL, url);
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         st_act_buf_release(&body);
     } else {

@@ -40,6 +40,16 @@ static void hdr(struct MHD_Connection *c, const char *name, char *dst, size_t ca
     snprintf(dst, cap, "%s", v ? v : "");
 }
 
+/* Rebuild the query string from MHD's decoded arguments, in order. */
+static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    act_sink_req_t *r = cls;
+    size_t n = strlen(r->query);
+    snprintf(r->query + n, sizeof r->query - n, "%s%s=%s", n ? "&" : "", key, value ? value : "");
+    return MHD_YES;
+}
+
 static void record(act_sink_t *s, struct MHD_Connection *c, const char *url, const char *method,
                    conn_t *cc)
 {
@@ -48,6 +58,7 @@ static void record(act_sink_t *s, struct MHD_Connection *c, const char *url, con
         act_sink_req_t *r = &s->reqs[s->n_reqs++];
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->url, sizeof r->url, "%s", url);
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, r);
         hdr(c, "Idempotency-Key", r->idem, sizeof r->idem);
         hdr(c, "Authorization", r->auth, sizeof r->auth);
         hdr(c, "Stripe-Version", r->stripe_version, sizeof r->stripe_version);

@@ -25,6 +25,7 @@ typedef struct act_sink_reply {
 typedef struct act_sink_req {
     char method[16];
     char url[512];
+    char query[512];         /* raw query string, "" when none */
     char idem[160];          /* Idempotency-Key */
     char auth[300];          /* Authorization */
     char stripe_version[64]; /* Stripe-Version */

@@ -467,12 +467,13 @@ START_TEST(stripe_wire_format)
                   "{\"id\":\"pi_9\",\"object\":\"payment_intent\",\"status\":"
                   "\"succeeded\"}",
                   NULL, NULL);
-    a = json_pack("{s:s}", "payment_intent", "pi_9");
+    a = json_pack("{s:s,s:[s]}", "payment_intent", "pi_9", "expand", "latest_charge");
     run1(&f, &g, "stripe.retrieve_payment", a, "settle_0190abcd_5", 0);
     ck_assert_str_eq(g.outcome, "succeeded");
     rq = act_sink_req(f.sink, 2);
     ck_assert_str_eq(rq.method, "GET");
     ck_assert_str_eq(rq.url, "/v1/payment_intents/pi_9");
+    ck_assert_str_eq(rq.query, "expand[0]=latest_charge");
     free(rq.body);
 
     /* Ids that would rewrite the path never reach the network. */
