@@ -110,8 +110,6 @@ void st_timer_driver_free(st_timer_driver_t *d)
 
 void st_timer_driver_start(st_timer_driver_t *d)
 {
-    if (d->started)
-        return;
     d->started = 1;
     kick(d);
 }
@@ -286,12 +284,8 @@ static void process(st_timer_driver_t *d)
         st_timer_driver_stop(d);
 }
 
-int st_timer_driver_insert(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us)
+void st_timer_driver_rearm(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us)
 {
-    if (due_us >= d->requested_until) {
-        st_timer_wheel_cancel(d->o.wheel, e);
-        return 0;
-    }
     int64_t before = st_timer_wheel_next_due(d->o.wheel);
     st_timer_wheel_rearm(d->o.wheel, e, due_us);
     if (st_clock_is_virtual(d->o.clock)) {
@@ -300,6 +294,15 @@ int st_timer_driver_insert(st_timer_driver_t *d, st_timer_entry_t *e, int64_t du
     } else if (due_us < before) {
         kick(d);
     }
+}
+
+int st_timer_driver_insert(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us)
+{
+    if (due_us >= d->requested_until) {
+        st_timer_wheel_cancel(d->o.wheel, e);
+        return 0;
+    }
+    st_timer_driver_rearm(d, e, due_us);
     return 1;
 }
 

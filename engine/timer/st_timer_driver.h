@@ -92,7 +92,11 @@ int st_timer_driver_new(const st_timer_driver_opts_t *opts, st_timer_driver_t **
 /* Stop watchers and free. Accepts NULL. Pending entries stay in the wheel. */
 void st_timer_driver_free(st_timer_driver_t *d);
 
-/* Start working on the loop (first load, first arm). Idempotent. */
+/*
+ * Start working on the loop (first load, first arm). On a started driver
+ * it re-evaluates the next wake-up on the next loop iteration, which is
+ * what a caller needs after changing the wheel directly.
+ */
 void st_timer_driver_start(st_timer_driver_t *d);
 
 /*
@@ -105,10 +109,17 @@ void st_timer_driver_stop(st_timer_driver_t *d);
 /*
  * Schedule `e` at due_us: if the due time lies inside the loaded horizon
  * (or the window being loaded), (re)arm it in the wheel and return 1;
- * otherwise leave it out of memory and return 0 (its stored wake time will
- * be loaded when the horizon reaches it).
+ * otherwise cancel it if pending, leave it out of memory and return 0 (its
+ * stored wake time will be loaded when the horizon reaches it).
  */
 int st_timer_driver_insert(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us);
+
+/*
+ * (Re)arm `e` at due_us in memory whatever the horizon (for timers that are
+ * not stored, e.g. the retry of a running flow) and wake the loop earlier
+ * if it is now the first due.
+ */
+void st_timer_driver_rearm(st_timer_driver_t *d, st_timer_entry_t *e, int64_t due_us);
 
 /* Cancel `e` if pending. Returns 1 if it was. */
 int st_timer_driver_cancel(st_timer_driver_t *d, st_timer_entry_t *e);

@@ -49,6 +49,7 @@ typedef struct world {
     ev_timer async_tm;
     int64_t a_from, a_to;
     int64_t max_late;               /* real clock */
+    int phase;                      /* real_clock_earlier_timer_rearms_the_loop: steps done */
     int stop_after;                 /* stop the driver from the callback after this many fires */
     unsigned first_iter, last_iter; /* loop iterations at the first and last fire */
 } world_t;
@@ -384,6 +385,39 @@ START_TEST(real_clock_stop_from_callback)
 }
 END_TEST
 
+static void late_insert_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    world_t *x = t->data;
+    int64_t now = st_clock_now_us(&x->clock);
+    if (x->fired == 0 && x->phase++ == 0) {
+        /* straight into the wheel, then ask the driver to re-evaluate */
+        x->flows[0].wake = now + 20 * 1000;
+        st_timer_wheel_rearm(x->wheel, &x->flows[0].e, x->flows[0].wake);
+        st_timer_driver_start(x->drv);
+    } else if (x->fired == 1 && x->phase++ == 1) {
+        /* through the driver, which wakes the loop earlier by itself */
+        x->flows[1].wake = now + 20 * 1000;
+        st_timer_driver_rearm(x->drv, &x->flows[1].e, x->flows[1].wake);
+    }
+}
+
+START_TEST(real_clock_earlier_timer_rearms_the_loop)
+{
+    world_t x = {0};
+    setup(&x, 0, 2, 1000, 0);
+    int64_t far = st_clock_now_us(&x.clock) + 8 * SEC; /* both far: loop sleeps long */
+    st_timer_driver_rearm(x.drv, &x.flows[0].e, far);
+    st_timer_driver_rearm(x.drv, &x.flows[1].e, far);
+    ev_timer t;
+    ev_timer_init(&t, late_insert_cb, 0.05, 0.1);
+    t.data = &x;
+    ev_timer_start(x.loop, &t);
+    run_real(&x); /* both fire within tolerance, not after 8 s */
+    ev_timer_stop(x.loop, &t);
+    teardown(&x);
+}
+END_TEST
+
 START_TEST(real_clock_with_loader)
 {
     world_t x = {0};
@@ -425,6 +459,7 @@ static Suite *suite(void)
     tcase_add_test(tc, real_clock_fires_on_time);
     tcase_add_test(tc, real_clock_yields_between_batches);
     tcase_add_test(tc, real_clock_stop_from_callback);
+    tcase_add_test(tc, real_clock_earlier_timer_rearms_the_loop);
     tcase_add_test(tc, real_clock_with_loader);
     suite_add_tcase(s, tc);
     return s;
