@@ -436,6 +436,28 @@ int st_store_history_retain(st_store_conn_t *c, int64_t cutoff_us, int *dropped,
 int st_store_archive(st_store_conn_t *c, int64_t before_us, unsigned limit, int *moved,
                      st_err_t *err);
 
+/* ---- asynchronous writes ------------------------------------------------------------ */
+
+/*
+ * Writes off the hot path that must not block the loop (activity attempts,
+ * retries, lease renewal). Each is its own transaction on the connection's
+ * pipeline; the arguments are copied, so they may die when the call
+ * returns. cb may be NULL; otherwise it fires exactly once from the loop
+ * with the same codes as the blocking version, and never if the call
+ * itself returns an error.
+ */
+typedef void (*st_store_done_cb)(int rc, const st_err_t *err, void *ud);
+
+int st_store_task_attempt_record_async(st_store_conn_t *c, const st_store_attempt_t *a,
+                                       st_store_done_cb cb, void *ud, st_err_t *err);
+int st_store_task_reschedule_async(st_store_conn_t *c, int64_t task_id, int64_t not_before_us,
+                                   const char *last_error, st_store_done_cb cb, void *ud,
+                                   st_err_t *err);
+int st_store_task_finish_async(st_store_conn_t *c, const st_store_task_done_t *d,
+                               st_store_done_cb cb, void *ud, st_err_t *err);
+int st_store_node_renew_async(st_store_conn_t *c, int64_t node_id, int32_t ttl_ms,
+                              st_store_done_cb cb, void *ud, st_err_t *err);
+
 /* ---- operator reads ------------------------------------------------------------ */
 
 typedef struct st_store_count {

@@ -77,6 +77,13 @@ typedef int (*st_store_rows_fn)(const PGresult *r, void *ctx, st_err_t *err);
 int st_store_exec1(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *p,
                    st_store_rows_fn fn, void *ctx, st_err_t *err);
 
+/* The same without blocking: parameters are copied; cb (may be NULL) fires
+ * once. With zero_rows_code non-zero, a result without rows completes with
+ * that code and message (e.g. ST_CONFLICT for "already finished"). */
+int st_store_exec1_async(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *p,
+                         int zero_rows_code, const char *zero_rows_msg, st_store_done_cb cb,
+                         void *ud, st_err_t *err);
+
 /* ---- growable text buffer and array literals ------------------------------ */
 
 typedef struct st_store_buf {

@@ -12,6 +12,7 @@
  */
 #include "store/st_store_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,19 @@ int st_store_node_renew(st_store_conn_t *c, int64_t node_id, int32_t ttl_ms, st_
         return st_err_set(err, ST_CONFLICT, "lease of node %lld lapsed or the node was stopped",
                           (long long)node_id);
     return rc;
+}
+
+int st_store_node_renew_async(st_store_conn_t *c, int64_t node_id, int32_t ttl_ms,
+                              st_store_done_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    char msg[96];
+    st_store_p_init(&p);
+    st_store_p_i64(&p, node_id);
+    st_store_p_i64(&p, ttl_ms);
+    snprintf(msg, sizeof msg, "lease of node %lld lapsed or the node was stopped",
+             (long long)node_id);
+    return st_store_exec1_async(c, ST_STORE_Q_NODE_RENEW, &p, ST_CONFLICT, msg, cb, ud, err);
 }
 
 /* Release: un-own the node's live instances and stop it, one transaction. */

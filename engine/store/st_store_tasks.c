@@ -14,6 +14,7 @@
  */
 #include "store/st_store_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,20 +75,35 @@ int st_store_tasks_claim_due(st_store_conn_t *c, int64_t node_id, int64_t now_us
     return rc;
 }
 
-int st_store_task_attempt_record(st_store_conn_t *c, const st_store_attempt_t *a, st_err_t *err)
+/* Parameters of TASK_ATTEMPT; ST_INVAL for a malformed attempt. */
+static int attempt_params(st_store_params_t *p, const st_store_attempt_t *a, st_err_t *err)
 {
     if (!a->outcome || a->finished_us < a->started_us)
         return st_err_set(err, ST_INVAL, "attempt needs an outcome and finished >= started");
+    st_store_p_init(p);
+    st_store_p_i64(p, a->task_id);
+    st_store_p_i64(p, a->attempt);
+    st_store_p_i64(p, a->started_us);
+    st_store_p_i64(p, a->finished_us);
+    st_store_p_text(p, a->outcome);
+    st_store_p_text(p, a->code);
+    st_store_p_text(p, a->error);
+    return 0;
+}
+
+int st_store_task_attempt_record(st_store_conn_t *c, const st_store_attempt_t *a, st_err_t *err)
+{
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, a->task_id);
-    st_store_p_i64(&p, a->attempt);
-    st_store_p_i64(&p, a->started_us);
-    st_store_p_i64(&p, a->finished_us);
-    st_store_p_text(&p, a->outcome);
-    st_store_p_text(&p, a->code);
-    st_store_p_text(&p, a->error);
-    return st_store_exec1(c, ST_STORE_Q_TASK_ATTEMPT, &p, NULL, NULL, err);
+    int rc = attempt_params(&p, a, err);
+    return rc < 0 ? rc : st_store_exec1(c, ST_STORE_Q_TASK_ATTEMPT, &p, NULL, NULL, err);
+}
+
+int st_store_task_attempt_record_async(st_store_conn_t *c, const st_store_attempt_t *a,
+                                       st_store_done_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    int rc = attempt_params(&p, a, err);
+    return rc < 0 ? rc : st_store_exec1_async(c, ST_STORE_Q_TASK_ATTEMPT, &p, 0, NULL, cb, ud, err);
 }
 
 static int rows_seen(const PGresult *r, void *ctx, st_err_t *err)
@@ -96,14 +112,25 @@ static int rows_seen(const PGresult *r, void *ctx, st_err_t *err)
     return 0;
 }
 
+static void reschedule_params(st_store_params_t *p, int64_t task_id, int64_t not_before_us,
+                              const char *last_error)
+{
+    st_store_p_init(p);
+    st_store_p_i64(p, task_id);
+    st_store_p_i64(p, not_before_us);
+    st_store_p_text(p, last_error);
+}
+
+static void finished_msg(char *buf, size_t cap, int64_t task_id)
+{
+    snprintf(buf, cap, "task %lld is finished or missing", (long long)task_id);
+}
+
 int st_store_task_reschedule(st_store_conn_t *c, int64_t task_id, int64_t not_before_us,
                              const char *last_error, st_err_t *err)
 {
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, task_id);
-    st_store_p_i64(&p, not_before_us);
-    st_store_p_text(&p, last_error);
+    reschedule_params(&p, task_id, not_before_us, last_error);
     int n = 0;
     int rc = st_store_exec1(c, ST_STORE_Q_TASK_RESCHEDULE, &p, rows_seen, &n, err);
     if (rc == 0 && n == 0)
@@ -111,23 +138,54 @@ int st_store_task_reschedule(st_store_conn_t *c, int64_t task_id, int64_t not_be
     return rc;
 }
 
-int st_store_task_finish(st_store_conn_t *c, const st_store_task_done_t *d, st_err_t *err)
+int st_store_task_reschedule_async(st_store_conn_t *c, int64_t task_id, int64_t not_before_us,
+                                   const char *last_error, st_store_done_cb cb, void *ud,
+                                   st_err_t *err)
+{
+    st_store_params_t p;
+    char msg[96];
+    reschedule_params(&p, task_id, not_before_us, last_error);
+    finished_msg(msg, sizeof msg, task_id);
+    return st_store_exec1_async(c, ST_STORE_Q_TASK_RESCHEDULE, &p, ST_CONFLICT, msg, cb, ud, err);
+}
+
+static int finish_params(st_store_params_t *p, const st_store_task_done_t *d, st_err_t *err)
 {
     if (d->status != ST_STORE_TASK_DONE && d->status != ST_STORE_TASK_FAILED &&
         d->status != ST_STORE_TASK_CANCELLED)
         return st_err_set(err, ST_INVAL, "a task finishes done, failed or cancelled");
+    st_store_p_init(p);
+    st_store_p_i64(p, d->task_id);
+    st_store_p_text(p, st_store_task_status_name(d->status));
+    st_store_p_text(p, d->outcome);
+    st_store_p_text(p, d->result_json);
+    return 0;
+}
+
+int st_store_task_finish(st_store_conn_t *c, const st_store_task_done_t *d, st_err_t *err)
+{
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, d->task_id);
-    st_store_p_text(&p, st_store_task_status_name(d->status));
-    st_store_p_text(&p, d->outcome);
-    st_store_p_text(&p, d->result_json);
+    int rc = finish_params(&p, d, err);
+    if (rc < 0)
+        return rc;
     int n = 0;
-    int rc = st_store_exec1(c, ST_STORE_Q_TASK_FINISH, &p, rows_seen, &n, err);
+    rc = st_store_exec1(c, ST_STORE_Q_TASK_FINISH, &p, rows_seen, &n, err);
     if (rc == 0 && n == 0)
         return st_err_set(err, ST_CONFLICT, "task %lld is finished or missing",
                           (long long)d->task_id);
     return rc;
+}
+
+int st_store_task_finish_async(st_store_conn_t *c, const st_store_task_done_t *d,
+                               st_store_done_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    char msg[96];
+    int rc = finish_params(&p, d, err);
+    if (rc < 0)
+        return rc;
+    finished_msg(msg, sizeof msg, d->task_id);
+    return st_store_exec1_async(c, ST_STORE_Q_TASK_FINISH, &p, ST_CONFLICT, msg, cb, ud, err);
 }
 
 int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, st_store_tasks_t *out,

@@ -190,6 +190,91 @@ START_TEST(wake_pages_in_order)
 }
 END_TEST
 
+typedef struct done_rec {
+    int fired, rc;
+} done_rec_t;
+
+static void done_cb(int rc, const st_err_t *err, void *ud)
+{
+    done_rec_t *d = ud;
+    d->fired++;
+    d->rc = rc;
+}
+
+static void wait_done(fx_t *f, done_rec_t *d)
+{
+    while (!d->fired)
+        ev_run(f->loop, EVRUN_ONCE);
+    ck_assert_int_eq(d->fired, 1);
+}
+
+START_TEST(async_writes)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    int64_t ep;
+    st_store_uuid_t id = fx_start(&f, NULL, &ep);
+    st_store_batch_cfg_t cfg = {0};
+    st_store_batch_t *b = st_store_batch_new(f.c, &cfg, &err);
+    int64_t t0 = fx_now_us();
+    st_store_ckpt_t k;
+    fx_ckpt(&k, &f, &id, ep, 0, ST_STORE_WAITING);
+    st_store_task_new_t t = {"erp.post", "{}", "settle_a_1", 3, 1000, t0};
+    k.task = &t;
+    ck_assert_int_eq(fx_ckpt_run(&f, b, &k), 0);
+    long long task = fx_int(&f, "SELECT id FROM tasks");
+    /* arguments are copied: the buffer is scribbled over right after */
+    char outcome[32] = "transient", error[32] = "503 from erp";
+    st_store_attempt_t a = {task, 1, t0, t0 + 40, outcome, NULL, error};
+    done_rec_t d1 = {0, 0}, d2 = {0, 0}, d3 = {0, 0}, d4 = {0, 0};
+    ck_assert_int_eq(st_store_task_attempt_record_async(f.c, &a, done_cb, &d1, &err), 0);
+    memset(outcome, 'x', sizeof outcome - 1);
+    memset(error, 'y', sizeof error - 1);
+    ck_assert_int_eq(
+        st_store_task_reschedule_async(f.c, task, t0 + 5000, "503", done_cb, &d2, &err), 0);
+    ck_assert_int_eq(st_store_node_renew_async(f.c, f.node, 60000, done_cb, &d3, &err), 0);
+    ck_assert_int_eq(st_store_task_attempt_record_async(f.c, &a, NULL, NULL, &err), 0);
+    wait_done(&f, &d1);
+    wait_done(&f, &d2);
+    wait_done(&f, &d3);
+    ck_assert_int_eq(d1.rc, 0);
+    ck_assert_int_eq(d2.rc, 0);
+    ck_assert_int_eq(d3.rc, 0);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM task_attempts WHERE outcome = 'transient' "
+                                "AND error = '503 from erp'"),
+                     1);
+    ck_assert_int_eq(fx_int(&f, "SELECT settle_us(not_before) - " /* rescheduled */
+                                "(SELECT settle_us(created_at) FROM tasks) FROM tasks"),
+                     t0 + 5000 - k.at_us);
+    st_store_task_done_t done = {task, ST_STORE_TASK_DONE, "succeeded", "{}"};
+    ck_assert_int_eq(st_store_task_finish_async(f.c, &done, done_cb, &d4, &err), 0);
+    wait_done(&f, &d4);
+    ck_assert_int_eq(d4.rc, 0);
+    d4.fired = 0;
+    ck_assert_int_eq(st_store_task_finish_async(f.c, &done, done_cb, &d4, &err), 0);
+    wait_done(&f, &d4);
+    ck_assert_int_eq(d4.rc, ST_CONFLICT);
+    d2.fired = 0;
+    ck_assert_int_eq(st_store_task_reschedule_async(f.c, task, t0, "x", done_cb, &d2, &err), 0);
+    wait_done(&f, &d2);
+    ck_assert_int_eq(d2.rc, ST_CONFLICT);
+    /* a lapsed lease is reported, an invalid call never calls back */
+    PQclear(st_test_exec(f.pg, "UPDATE nodes SET lease_until = now() - interval '1 s'"));
+    d3.fired = 0;
+    ck_assert_int_eq(st_store_node_renew_async(f.c, f.node, 60000, done_cb, &d3, &err), 0);
+    wait_done(&f, &d3);
+    ck_assert_int_eq(d3.rc, ST_CONFLICT);
+    done.status = ST_STORE_TASK_PENDING;
+    d4.fired = 0;
+    ck_assert_int_eq(st_store_task_finish_async(f.c, &done, done_cb, &d4, &err), ST_INVAL);
+    ev_run(f.loop, EVRUN_NOWAIT);
+    ck_assert_int_eq(d4.fired, 0);
+    st_store_batch_free(b);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_inbox");
@@ -199,6 +284,7 @@ static Suite *suite(void)
     tcase_add_test(tc, signal_by_correlation);
     tcase_add_test(tc, task_lifecycle_and_recovery);
     tcase_add_test(tc, wake_pages_in_order);
+    tcase_add_test(tc, async_writes);
     suite_add_tcase(s, tc);
     return s;
 }
