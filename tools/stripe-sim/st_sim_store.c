@@ -55,9 +55,8 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
         list = json_array();
         json_object_set_new(sim->lists, kind, list);
     }
-    json_t *priv = json_object();
+    json_t *priv = st_sim_priv(sim, id); /* keeps state set before the put */
     json_object_set_new(priv, "_idx", json_integer((json_int_t)json_array_size(list)));
-    json_object_set_new(sim->priv, id, priv);
     json_array_append_new(list, json_string(id));
     json_object_set_new(sim->objects, id, obj);
 }

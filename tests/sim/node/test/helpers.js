@@ -9,8 +9,12 @@ const PORT = Number(process.env.STRIPE_SIM_PORT);
 if (!PORT) throw new Error('STRIPE_SIM_PORT is not set; run through tests/sim/run_node.sh');
 const KEY = 'sk_test_settle_sim_0000000000000000';
 
+// No keep-alive, so a finished test file's process exits at once instead of
+// holding idle sockets open until the simulator times them out.
+const agent = new http.Agent({ keepAlive: false });
+
 function client(opts = {}) {
-  return new Stripe(KEY, { host: '127.0.0.1', port: PORT, protocol: 'http', ...opts });
+  return new Stripe(KEY, { host: '127.0.0.1', port: PORT, protocol: 'http', httpAgent: agent, ...opts });
 }
 
 async function admin(method, path, form) {
