@@ -16,7 +16,9 @@
  * schedule inside the advanced span fires in order too. Work is done in
  * batches on the loop; when the target is reached `reached` is called and
  * the driver holds no active watcher (ev_run returns if nothing else is
- * active).
+ * active). Move virtual time through the driver: a clock moved behind its
+ * back with st_clock_set is only noticed at the next wake-up, and what is
+ * due then fires at the new time rather than at each due tick.
  *
  * Horizon: only wake times before `loaded_until` live in the wheel. When
  * now + horizon reaches it, the driver calls `load(from, to)`: insert every
