@@ -220,6 +220,7 @@ typedef struct result {
     double secs;
     int64_t flow_p50, flow_p99, step_p50, step_p99;
     st_store_batch_stats_t stats;
+    int64_t completed; /* flow_counts of completed flows after the run */
 } result_t;
 
 static result_t run_mode(const opts_t *o, size_t n, int disabled)
@@ -278,6 +279,14 @@ static result_t run_mode(const opts_t *o, size_t n, int disabled)
     res.step_p99 = pct(r.step_lat, r.nsteps, 0.99);
     st_store_batch_get_stats(r.batch, &res.stats);
     st_store_batch_free(r.batch);
+    /* read back what was committed: every flow must be completed */
+    if (st_store_flow_count(c, "bench", ST_STORE_COMPLETED, &res.completed, &err) < 0)
+        die("verify", &err);
+    if (res.completed != (int64_t)n || r.failed) {
+        fprintf(stderr, "bench_steps: %lld of %zu flows completed, %d failed\n",
+                (long long)res.completed, n, r.failed);
+        exit(1);
+    }
     for (unsigned i = 0; i < n_more; i++)
         st_store_conn_free(more[i]);
     st_store_conn_free(c);
@@ -293,11 +302,12 @@ static void print_result(const char *label, size_t n, size_t k, const result_t *
 {
     printf("%-10s %zu flows x %zu steps: %.0f durable steps/s (%.2f s), "
            "flow latency p50 %.1f ms p99 %.1f ms, step latency p50 %.2f ms p99 %.2f ms, "
-           "%" PRIu64 " transactions (%.1f checkpoints each), %" PRIu64 " conflicts\n",
+           "%" PRIu64 " transactions (%.1f checkpoints each), %" PRIu64 " conflicts, "
+           "%lld completed in flow_counts\n",
            label, n, k, r->steps_per_s, r->secs, r->flow_p50 / 1e3, r->flow_p99 / 1e3,
            r->step_p50 / 1e3, r->step_p99 / 1e3, r->stats.batches,
            r->stats.batches ? (double)r->stats.checkpoints / (double)r->stats.batches : 0.,
-           r->stats.conflicts);
+           r->stats.conflicts, (long long)r->completed);
 }
 
 static void usage(void)
