@@ -245,8 +245,10 @@ typedef void (*st_store_ckpt_cb)(st_store_ckpt_t *ck, int rc, const st_err_t *er
 /*
  * One transition of one instance: the instance row (checked against
  * expected_seq, lease_epoch and owner_node, then set to seq expected_seq+1),
- * history rows, an optional task, an optional consumed signal and an
- * optional completed task, all-or-nothing. History row i is stamped at
+ * history rows, an optional task, an optional consumed signal, an
+ * optional completed task and new correlation keys, all-or-nothing (a
+ * webhook about an object the step just learnt finds the instance as soon
+ * as the step is visible). History row i is stamped at
  * at_us + i microseconds (its key is instance, seq, at).
  */
 struct st_store_ckpt {
@@ -267,6 +269,8 @@ struct st_store_ckpt {
     const st_store_task_new_t *task;       /* NULL: none */
     int64_t consume_signal_id;             /* 0: none */
     const st_store_task_done_t *task_done; /* NULL: none */
+    const st_store_kv_t *correlations;     /* keys learnt in this step (idempotent) */
+    unsigned ncorrelations;
     /* private to the batcher while submitted */
     st_store_ckpt_t *next_;
     st_store_ckpt_cb cb_;

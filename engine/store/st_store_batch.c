@@ -59,6 +59,9 @@ enum {
     A_H_FROM,
     A_H_TO,
     A_H_DETAIL,
+    A_C_ORD,
+    A_C_KEY,
+    A_C_VALUE,
     A_COUNT
 };
 
@@ -136,6 +139,11 @@ static void encode_ckpt(st_store_arr_t *a, const st_store_ckpt_t *k, size_t ord)
         st_store_arr_text(&a[A_H_FROM], k->hist[h].from_state);
         st_store_arr_text(&a[A_H_TO], k->hist[h].to_state);
         st_store_arr_text(&a[A_H_DETAIL], k->hist[h].detail_json);
+    }
+    for (unsigned j = 0; j < k->ncorrelations; j++) {
+        st_store_arr_i64(&a[A_C_ORD], (int64_t)ord);
+        st_store_arr_text(&a[A_C_KEY], k->correlations[j].key);
+        st_store_arr_text(&a[A_C_VALUE], k->correlations[j].value);
     }
 }
 
@@ -389,6 +397,9 @@ static int ckpt_check(const st_store_ckpt_t *k, st_err_t *err)
     for (unsigned h = 0; h < k->nhist; h++)
         if (!k->hist[h].kind)
             return st_err_set(err, ST_INVAL, "history row %u has no kind", h);
+    for (unsigned j = 0; j < k->ncorrelations; j++)
+        if (!k->correlations || !k->correlations[j].key || !k->correlations[j].value)
+            return st_err_set(err, ST_INVAL, "correlation %u needs a key and a value", j);
     if (k->task && (!k->task->activity || !k->task->args_json || !k->task->idempotency_key ||
                     k->task->max_attempts < 1 || k->task->timeout_ms < 1))
         return st_err_set(err, ST_INVAL, "task needs activity, args, key, attempts, timeout");

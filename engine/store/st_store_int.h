@@ -50,7 +50,7 @@ int st_store_conn_run(st_store_conn_t *c, st_store_op_t *op, st_err_t *err);
 
 /* ---- parameters --------------------------------------------------------- */
 
-#define ST_STORE_MAX_PARAMS 32
+#define ST_STORE_MAX_PARAMS 40
 
 /* Parameters of one statement; scratch holds formatted numbers. */
 typedef struct st_store_params {

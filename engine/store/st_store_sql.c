@@ -72,7 +72,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(FLOW_COUNT, "SELECT n FROM flow_counts WHERE flow = $1 AND status = $2::settle_status"),
 
     /* One row per checkpoint in parallel arrays ($1..$23), history rows in
-     * $24..$29 pointing at their checkpoint by ordinality. Rows whose seq,
+     * $24..$29 and correlations in $30..$32 pointing at their checkpoint by
+     * ordinality. Rows whose seq,
      * epoch, owner, signal or task do not match are left out of `locked`
      * and write nothing; the statement returns the ordinals it applied. */
     Q(CHECKPOINT,
@@ -112,6 +113,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    l.t_timeout, settle_ts(l.t_nb), settle_ts(l.at_us), settle_ts(l.at_us)"
       "   FROM locked l WHERE l.t_activity IS NOT NULL"
       "  ON CONFLICT (idempotency_key) DO NOTHING),"
+      " corr AS ("
+      "  INSERT INTO correlations (key, value, instance_id)"
+      "  SELECT x.k, x.v, l.id FROM unnest($30::bigint[], $31::text[], $32::text[]) AS x(ord, k, v)"
+      "   JOIN locked l ON l.ord = x.ord"
+      "  ON CONFLICT DO NOTHING),"
       " sig AS ("
       "  UPDATE signals s SET consumed_at = settle_ts(l.at_us), consumed_seq = l.expected + 1"
       "   FROM locked l WHERE l.sig IS NOT NULL AND s.id = l.sig),"

@@ -82,6 +82,32 @@ START_TEST(signal_by_correlation)
     ck_assert_uint_eq(pend.n, 1);
     ck_assert_str_eq(pend.v[0].source, "webhook:evt_1");
     st_store_signals_free(&pend);
+    /* a checkpoint learns a key atomically with its transition; a rejected
+     * checkpoint learns nothing */
+    int64_t ep;
+    st_store_uuid_t c = fx_start(&f, NULL, &ep);
+    st_store_batch_cfg_t cfg = {0};
+    st_store_batch_t *bt = st_store_batch_new(f.c, &cfg, &err);
+    st_store_kv_t learnt[] = {{"payment_intent", "pi_3"}, {"customer", "cus_1"}};
+    st_store_ckpt_t k;
+    fx_ckpt(&k, &f, &c, ep, 5, ST_STORE_WAITING); /* stale */
+    k.correlations = learnt;
+    k.ncorrelations = 2;
+    ck_assert_int_eq(fx_ckpt_run(&f, bt, &k), ST_CONFLICT);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM correlations WHERE value = 'pi_3'"), 0);
+    fx_ckpt(&k, &f, &c, ep, 0, ST_STORE_WAITING);
+    k.correlations = learnt;
+    k.ncorrelations = 2;
+    ck_assert_int_eq(fx_ckpt_run(&f, bt, &k), 0);
+    ck_assert_int_eq(st_store_signal_send_correlated(f.c, "payment_intent", "pi_3", "succeeded",
+                                                     "{}", "webhook:evt_3", &n, &err),
+                     0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(st_store_signals_pending(f.c, &c, &pend, &err), 0);
+    ck_assert_uint_eq(pend.n, 1);
+    st_store_signals_free(&pend);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM correlations WHERE value = 'cus_1'"), 1);
+    st_store_batch_free(bt);
     fx_close(&f);
 }
 END_TEST
