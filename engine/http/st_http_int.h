@@ -85,8 +85,9 @@ typedef struct st_http_wh_batch {
     int busy;                      /* a leader is committing */
     PGconn *pg;                    /* the leader's connection */
     char *dsn;
-    unsigned max;             /* jobs per transaction */
-    _Atomic uint64_t commits; /* transactions sent */
+    unsigned max;                    /* jobs per transaction */
+    _Atomic uint64_t commits;        /* transactions sent */
+    st_metrics_family_t *batch_size; /* histogram fed per commit (may be NULL) */
 } st_http_wh_batch_t;
 
 int st_http_wh_batch_init(st_http_wh_batch_t *b, const char *dsn, unsigned max, st_err_t *err);

@@ -303,6 +303,7 @@ static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
         rc = st_http_pool_init(&s->pool, cfg->dsn, threads, err);
     if (rc == 0)
         rc = st_http_wh_batch_init(&s->wh, cfg->dsn, cfg->webhook_batch_max, err);
+    s->wh.batch_size = s->std.webhook_batch;
     if (rc == 0)
         rc = start_mhd(s, cfg, err);
     return rc;

@@ -41,21 +41,20 @@ static const char wh_sql[] =
     " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"
     "              FROM inp ORDER BY event_id, ord),"
     " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[]) AS p(ord, key, value)),"
-    " targets AS (SELECT DISTINCT f.ord, c.instance_id FROM firsts f"
-    "    JOIN pairs p ON p.ord = f.ord"
+    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p"
     "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"
+    " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"
     " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"
-    "    SELECT f.event_id, f.type, f.payload,"
-    "           CASE WHEN EXISTS (SELECT 1 FROM targets t WHERE t.ord = f.ord) THEN now() END"
-    "      FROM firsts f ORDER BY f.ord"
+    "    SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END"
+    "      FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"
     "    ON CONFLICT (event_id) DO NOTHING RETURNING event_id),"
     " sig AS (INSERT INTO signals (instance_id, name, payload, source)"
     "    SELECT t.instance_id, f.type, COALESCE(f.payload->'data'->'object', '{}'::jsonb),"
     "           'webhook:' || f.event_id"
     "      FROM ev JOIN firsts f USING (event_id) JOIN targets t USING (ord)"
     "     ORDER BY t.ord, t.instance_id RETURNING 1)"
-    " SELECT f.ord, (SELECT count(*) FROM targets t WHERE t.ord = f.ord)"
-    "   FROM ev JOIN firsts f USING (event_id) ORDER BY f.ord";
+    " SELECT f.ord, COALESCE(tc.n, 0)"
+    "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord";
 
 /* A growing PostgreSQL array literal: {"a","b"}. */
 typedef struct arr {
@@ -209,6 +208,7 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
 static void commit_jobs(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n)
 {
     st_err_t err;
+    st_metrics_observe(b->batch_size, NULL, (double)n);
     int rc = ensure_conn(b, &err);
     if (rc == 0)
         rc = run_batch(b, first, n, &err);

@@ -120,6 +120,7 @@ typedef struct st_metrics_std {
     st_metrics_family_t *timers_pending;  /* gauge: wake-ups in the wheel */
     st_metrics_family_t *webhook_events;  /* counter {result: received|duplicate|rejected} */
     st_metrics_family_t *webhook_signals; /* counter: signals stored for webhooks */
+    st_metrics_family_t *webhook_batch;   /* histogram: events per webhook commit */
     st_metrics_family_t *http_requests;   /* counter {route, code} */
     st_metrics_family_t *http_time;       /* histogram {route}: seconds per request */
 } st_metrics_std_t;
