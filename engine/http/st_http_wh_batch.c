@@ -18,6 +18,8 @@
  * named after the event type, payload = data.object, source =
  * webhook:<id>. processed_at is set when at least one signal was stored;
  * an event no flow was waiting for stays unprocessed (visible, replayable).
+ * With schema support (webhook_refs) the event's objects are recorded too,
+ * so a correlation registered after the event still gets its signal.
  *
  * Invariants: a job's result is written once, before `done`, under the
  * mutex; a statement failure fails only the batch, which is then retried
@@ -34,27 +36,42 @@
 
 /* $1 event ids, $2 types, $3 payloads (jsonb text), $4 pair → event index
  * (1-based), $5 keys, $6 values. Returns (index, signals) per new event. */
-static const char wh_sql[] =
-    "WITH inp AS ("
-    "  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
-    "    WITH ORDINALITY AS t(event_id, type, payload, ord)),"
-    " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"
-    "              FROM inp ORDER BY event_id, ord),"
-    " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[]) AS p(ord, key, value)),"
-    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p"
-    "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"
-    " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"
-    " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"
-    "    SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END"
-    "      FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"
+#define WH_HEAD                                                                             \
+    "WITH inp AS ("                                                                         \
+    "  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"                           \
+    "    WITH ORDINALITY AS t(event_id, type, payload, ord)),"                              \
+    " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"                \
+    "              FROM inp ORDER BY event_id, ord),"                                       \
+    " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[]) AS p(ord, key, " \
+    "value)),"                                                                              \
+    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p"                        \
+    "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"                      \
+    " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"                     \
+    " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"            \
+    "    SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END"           \
+    "      FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"                    \
     "    ON CONFLICT (event_id) DO NOTHING RETURNING event_id),"
-    " sig AS (INSERT INTO signals (instance_id, name, payload, source)"
-    "    SELECT t.instance_id, f.type, COALESCE(f.payload->'data'->'object', '{}'::jsonb),"
-    "           'webhook:' || f.event_id"
-    "      FROM ev JOIN firsts f USING (event_id) JOIN targets t USING (ord)"
-    "     ORDER BY t.ord, t.instance_id RETURNING 1)"
-    " SELECT f.ord, COALESCE(tc.n, 0)"
-    "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord";
+
+/* When the schema has webhook_refs (the objects each stored event is
+ * about), record them: a correlation added later receives the event too
+ * (out-of-order delivery; the database backfills on insert into
+ * correlations). */
+#define WH_REFS                                                                             \
+    " refs AS (INSERT INTO webhook_refs (key, value, event_id)"                             \
+    "    SELECT DISTINCT p.key, p.value, f.event_id FROM ev JOIN firsts f USING (event_id)" \
+    "      JOIN pairs p USING (ord) ON CONFLICT DO NOTHING),"
+
+#define WH_TAIL                                                                             \
+    " sig AS (INSERT INTO signals (instance_id, name, payload, source)"                     \
+    "    SELECT t.instance_id, f.type, COALESCE(f.payload->'data'->'object', '{}'::jsonb)," \
+    "           'webhook:' || f.event_id"                                                   \
+    "      FROM ev JOIN firsts f USING (event_id) JOIN targets t USING (ord)"               \
+    "     ORDER BY t.ord, t.instance_id RETURNING 1)"                                       \
+    " SELECT f.ord, COALESCE(tc.n, 0)"                                                      \
+    "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"
+
+static const char wh_sql[] = WH_HEAD WH_TAIL;
+static const char wh_sql_refs[] = WH_HEAD WH_REFS WH_TAIL;
 
 /* A growing PostgreSQL array literal: {"a","b"}. */
 typedef struct arr {
@@ -137,7 +154,10 @@ static int ensure_conn(st_http_wh_batch_t *b, st_err_t *err)
         PQfinish(b->pg);
     if ((b->pg = st_http_db_connect(b->dsn, err)) == NULL)
         return ST_DB;
-    PGresult *r = PQprepare(b->pg, WH_STMT, wh_sql, 6, NULL);
+    PGresult *r = PQexec(b->pg, "SELECT to_regclass('webhook_refs') IS NOT NULL");
+    int refs = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    r = PQprepare(b->pg, WH_STMT, refs ? wh_sql_refs : wh_sql, 6, NULL);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         st_err_set(err, ST_DB, "cannot prepare the webhook statement");

@@ -200,6 +200,7 @@ START_TEST(list_filters_and_pages)
     /* Newest first, two per page, every instance exactly once. */
     char path[256] = "/v1/instances?limit=2&flow=wait_invoice";
     int seen = 0, pages = 0;
+    char last[64] = "~";
     for (;;) {
         fx_resp_t r;
         fx_api(&f, "GET", path, FX_TOKEN_READ, NULL, &r);
@@ -208,7 +209,13 @@ START_TEST(list_filters_and_pages)
         json_t *data = json_object_get(j, "data");
         for (size_t k = 0; k < json_array_size(data); k++) {
             const char *id = json_string_value(json_object_get(json_array_get(data, k), "id"));
-            ck_assert_str_eq(id, ids[4 - seen]);
+            /* Descending ids (UUIDv7: newest first to the millisecond), each once. */
+            ck_assert_msg(strcmp(id, last) < 0, "%s after %s", id, last);
+            snprintf(last, sizeof last, "%s", id);
+            int known = 0;
+            for (int i = 0; i < 5; i++)
+                known += strcmp(ids[i], id) == 0;
+            ck_assert_int_eq(known, 1);
             seen++;
         }
         pages++;
