@@ -136,6 +136,16 @@ START_TEST(start_runs_first_activity)
     ck_assert_int_eq(var_of(p, inst, "attempt")->i, 0);
     ck_assert_str_eq(var_of(p, inst, "new_pm")->s, ""); /* no init: zero value */
     ck_assert_str_eq(var_of(p, inst, "amount")->currency, "eur");
+    char *text = out_text(p, &out);
+    ck_assert_str_eq(text,
+                     "{\"consumed\":true,\"note\":\"\",\"commands\":[{\"kind\":\"run_activity\","
+                     "\"activity\":\"stripe.pay_invoice\",\"args\":{\"invoice\":\"in_1\","
+                     "\"amount\":{\"minor\":1999,\"currency\":\"eur\"}},\"timeout_us\":30000000,"
+                     "\"max_attempts\":5,\"backoff_min_us\":2000000,\"backoff_max_us\":"
+                     "300000000,\"task_seq\":1,\"idempotency_key\":\"settle_018f3c2a-7b10-"
+                     "7c00-8000-123456789abc_1\"}],\"history\":[{\"seq\":1,\"from\":null,"
+                     "\"to\":\"charge\",\"kind\":\"start\",\"detail\":{}}]}");
+    free(text);
     st_core_output_release(&out);
     json_decref(in);
     st_core_instance_free(inst);
