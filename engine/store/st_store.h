@@ -352,14 +352,17 @@ int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, co
                          const char *payload_json, const char *source, int64_t *signal_id,
                          st_err_t *err);
 /* One signal per instance correlated with (key, value); *count says how
- * many (0 when no instance is correlated). */
+ * many. With none yet, the signal is parked (*count = 0) and handed to the
+ * first instance that learns (key, value) by a checkpoint, a start or
+ * st_store_correlate. */
 int st_store_signal_send_correlated(st_store_conn_t *c, const char *key, const char *value,
                                     const char *name, const char *payload_json, const char *source,
                                     size_t *count, st_err_t *err);
 /* Unconsumed signals of instance, oldest first. */
 int st_store_signals_pending(st_store_conn_t *c, const st_store_uuid_t *instance,
                              st_store_signals_t *out, st_err_t *err);
-/* Add a correlation key of an instance (idempotent). */
+/* Add a correlation key of an instance (idempotent); it takes over the
+ * signals parked for that key. */
 int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, const char *key,
                        const char *value, st_err_t *err);
 

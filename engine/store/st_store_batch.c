@@ -75,6 +75,7 @@ typedef struct batch_op {
     unsigned char *ok;   /* ok[i]: v[i] was applied */
     size_t n;
     int busy;              /* submitted, not finished */
+    int locked_pairs;      /* a CORR_LOCK statement precedes the checkpoint */
     st_store_conn_t *conn; /* the connection this slot sends on */
 } batch_op_t;
 
@@ -163,12 +164,26 @@ static int batch_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
             return st_err_set(err, ST_NOMEM, "out of memory encoding a checkpoint batch");
         st_store_p_text(&p, lit);
     }
+    /* new correlation keys may take over parked signals: lock the pairs in
+     * a statement of their own first (see 0004_signal_parking) */
+    bo->locked_pairs = a[A_C_KEY].count > 0;
+    if (bo->locked_pairs) {
+        st_store_params_t lock;
+        st_store_p_init(&lock);
+        st_store_p_text(&lock, p.v[A_C_KEY]);
+        st_store_p_text(&lock, p.v[A_C_VALUE]);
+        int rc = st_store_send(pg, ST_STORE_Q_CORR_LOCK, &lock, err);
+        if (rc < 0)
+            return rc;
+    }
     return st_store_send(pg, ST_STORE_Q_CHECKPOINT, &p, err);
 }
 
 static int batch_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
 {
     batch_op_t *bo = (batch_op_t *)op;
+    if (bo->locked_pairs && index == 0)
+        return 0; /* the CORR_LOCK result */
     for (int row = 0; row < PQntuples(r); row++) {
         int64_t ord = st_store_get_i64(r, row, 0);
         if (ord < 1 || (size_t)ord > bo->n)

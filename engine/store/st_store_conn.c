@@ -432,34 +432,46 @@ int st_store_conn_run(st_store_conn_t *c, st_store_op_t *op, st_err_t *err)
     return op->rc;
 }
 
-/* ---- one-statement helper ------------------------------------------------------- */
+/* ---- statement sequences as one transaction ------------------------------------ */
 
-typedef struct exec1_ctx {
-    st_store_q_t q;
-    const st_store_params_t *p;
-    st_store_rows_fn fn;
+typedef struct seq_ctx {
+    const st_store_q_t *qs;
+    const st_store_params_t *ps;
+    unsigned n;
+    st_store_rows_fn fn; /* sees the last statement's result */
     void *ctx;
-} exec1_ctx_t;
+} seq_ctx_t;
 
-static int exec1_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
+static int seq_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
 {
-    exec1_ctx_t *x = op->ud;
-    return st_store_send(pg, x->q, x->p, err);
+    seq_ctx_t *x = op->ud;
+    for (unsigned i = 0; i < x->n; i++) {
+        int rc = st_store_send(pg, x->qs[i], &x->ps[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
-static int exec1_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
+static int seq_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
 {
-    exec1_ctx_t *x = op->ud;
-    return x->fn ? x->fn(r, x->ctx, err) : 0;
+    seq_ctx_t *x = op->ud;
+    return x->fn && index + 1 == x->n ? x->fn(r, x->ctx, err) : 0;
+}
+
+int st_store_exec_seq(st_store_conn_t *c, const st_store_q_t *qs, const st_store_params_t *ps,
+                      unsigned n, st_store_rows_fn fn, void *ctx, st_err_t *err)
+{
+    seq_ctx_t x = {qs, ps, n, fn, ctx};
+    st_store_op_t op = {.send = seq_send, .result = seq_result, .ud = &x};
+    int rc = st_store_conn_run(c, &op, err);
+    if (rc < 0)
+        st_err_prefix(err, "%s", st_store_stmts[qs[n - 1]].name);
+    return rc;
 }
 
 int st_store_exec1(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *p,
                    st_store_rows_fn fn, void *ctx, st_err_t *err)
 {
-    exec1_ctx_t x = {q, p, fn, ctx};
-    st_store_op_t op = {.send = exec1_send, .result = exec1_result, .ud = &x};
-    int rc = st_store_conn_run(c, &op, err);
-    if (rc < 0)
-        st_err_prefix(err, "%s", st_store_stmts[q].name);
-    return rc;
+    return st_store_exec_seq(c, &q, p, 1, fn, ctx, err);
 }

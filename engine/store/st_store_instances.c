@@ -22,26 +22,26 @@ typedef struct start_op {
     const st_store_uuid_t *ids;
     st_store_started_t *out;
     unsigned char *again; /* 1: no row came back yet, (re-)run it */
-    size_t *order;        /* order[k]: the start sent k-th this round */
+    size_t *order;        /* order[k]: the start whose result is k-th this round */
     size_t n, nsent;
 } start_op_t;
 
+/* Send the start (after CORR_LOCK when it brings correlation keys, which
+ * may take over parked signals); returns how many statements were sent. */
 static int send_one_start(PGconn *pg, const st_store_start_t *s, const st_store_uuid_t *id,
                           st_err_t *err)
 {
     st_store_arr_t keys = {0}, vals = {0};
-    st_store_arr_begin(&keys);
-    st_store_arr_begin(&vals);
-    for (unsigned k = 0; k < s->ncorrelations; k++) {
-        st_store_arr_text(&keys, s->correlations[k].key);
-        st_store_arr_text(&vals, s->correlations[k].value);
-    }
-    const char *kl = st_store_arr_end(&keys), *vl = st_store_arr_end(&vals);
-    int rc = 0;
-    if (!kl || !vl) {
+    st_store_params_t lock, p;
+    int rc = st_store_corr_lock_params(&lock, &keys, &vals, s->correlations, s->ncorrelations);
+    int sent = 0;
+    if (rc < 0) {
         rc = st_err_set(err, ST_NOMEM, "out of memory");
-    } else {
-        st_store_params_t p;
+    } else if (s->ncorrelations &&
+               (rc = st_store_send(pg, ST_STORE_Q_CORR_LOCK, &lock, err)) == 0) {
+        sent++;
+    }
+    if (rc == 0) {
         st_store_p_init(&p);
         st_store_p_uuid(&p, id);
         st_store_p_text(&p, s->flow);
@@ -58,14 +58,17 @@ static int send_one_start(PGconn *pg, const st_store_start_t *s, const st_store_
         st_store_p_time(&p, s->wake_at_us);
         st_store_p_i64(&p, s->now_us);
         st_store_p_text(&p, s->actor);
-        st_store_p_text(&p, kl);
-        st_store_p_text(&p, vl);
+        st_store_p_text(&p, lock.v[0]); /* the same key and value arrays */
+        st_store_p_text(&p, lock.v[1]);
         rc = st_store_send(pg, ST_STORE_Q_START, &p, err);
+        sent++;
     }
     st_store_arr_release(&keys);
     st_store_arr_release(&vals);
-    return rc;
+    return rc < 0 ? rc : sent;
 }
+
+#define NOT_A_START ((size_t)-1) /* order[] entry of a CORR_LOCK result */
 
 static int start_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
 {
@@ -74,10 +77,12 @@ static int start_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
     for (size_t i = 0; i < x->n; i++) {
         if (!x->again[i])
             continue;
+        int sent = send_one_start(pg, &x->in[i], &x->ids[i], err);
+        if (sent < 0)
+            return sent;
+        if (sent == 2)
+            x->order[x->nsent++] = NOT_A_START;
         x->order[x->nsent++] = i;
-        int rc = send_one_start(pg, &x->in[i], &x->ids[i], err);
-        if (rc < 0)
-            return rc;
     }
     return 0;
 }
@@ -88,6 +93,8 @@ static int start_result(st_store_op_t *op, const PGresult *r, unsigned index, st
     if (index >= x->nsent)
         return st_err_set(err, ST_INTERNAL, "unexpected start result %u", index);
     size_t i = x->order[index];
+    if (i == NOT_A_START)
+        return 0;
     if (PQntuples(r) == 0)
         return 0; /* stays marked: re-run */
     x->again[i] = 0;
@@ -111,7 +118,7 @@ int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n
         return 0;
     st_store_uuid_t *ids = calloc(n, sizeof *ids);
     unsigned char *again = calloc(n, 1);
-    size_t *order = calloc(n, sizeof *order);
+    size_t *order = calloc(2 * n, sizeof *order); /* a lock and a start each */
     int rc = (ids && again && order) ? 0 : st_err_set(err, ST_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = start_check(&in[i], err);

@@ -77,6 +77,11 @@ typedef int (*st_store_rows_fn)(const PGresult *r, void *ctx, st_err_t *err);
 int st_store_exec1(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *p,
                    st_store_rows_fn fn, void *ctx, st_err_t *err);
 
+/* Run n statements in order as one transaction; fn sees the last one's
+ * result. */
+int st_store_exec_seq(st_store_conn_t *c, const st_store_q_t *qs, const st_store_params_t *ps,
+                      unsigned n, st_store_rows_fn fn, void *ctx, st_err_t *err);
+
 /* The same without blocking: parameters are copied; cb (may be NULL) fires
  * once. With zero_rows_code non-zero, a result without rows completes with
  * that code and message (e.g. ST_CONFLICT for "already finished"). */
@@ -111,6 +116,12 @@ void st_store_arr_time(st_store_arr_t *a, int64_t us); /* NO_TIME: NULL */
 void st_store_arr_uuid(st_store_arr_t *a, const st_store_uuid_t *u);
 const char *st_store_arr_end(st_store_arr_t *a); /* closes and returns the literal */
 void st_store_arr_release(st_store_arr_t *a);
+
+/* Parameters of CORR_LOCK for (key, value) pairs; the literals live in the
+ * arrays, which the caller releases after sending. NOMEM when building
+ * them failed. */
+int st_store_corr_lock_params(st_store_params_t *p, st_store_arr_t *keys, st_store_arr_t *vals,
+                              const st_store_kv_t *kv, unsigned n);
 
 /* ---- result helpers ------------------------------------------------------- */
 

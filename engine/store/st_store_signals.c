@@ -7,7 +7,11 @@
  * checkpoint of its instance consumes it (st_store_ckpt_t.consume_signal_id),
  * which the checkpoint statement allows once: a consumed signal makes a
  * second checkpoint naming it fail with ST_CONFLICT. A signal addressed by
- * correlation key is resolved to one row per correlated instance when sent.
+ * correlation key is resolved to one row per correlated instance when sent;
+ * when no instance has that key yet it is parked, and the transaction that
+ * gives an instance the key (checkpoint, start, st_store_correlate) takes
+ * it over. Both sides lock the (key, value) pair first (CORR_LOCK), so a
+ * signal is never parked after its instance learnt the key.
  */
 #include "store/st_store_int.h"
 
@@ -41,9 +45,13 @@ int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, co
     return rc;
 }
 
-static int count_rows(const PGresult *r, void *ctx, st_err_t *err)
+/* Rows are (id, parked): count those delivered to an instance. */
+static int delivered_rows(const PGresult *r, void *ctx, st_err_t *err)
 {
-    *(size_t *)ctx = (size_t)PQntuples(r);
+    size_t n = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        n += PQgetvalue(r, i, 1)[0] == 'f';
+    *(size_t *)ctx = n;
     return 0;
 }
 
@@ -53,17 +61,27 @@ int st_store_signal_send_correlated(st_store_conn_t *c, const char *key, const c
 {
     if (!key || !value || !name || !source)
         return st_err_set(err, ST_INVAL, "signal needs a key, a value, a name and a source");
-    st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_text(&p, key);
-    st_store_p_text(&p, value);
-    st_store_p_text(&p, name);
-    st_store_p_text(&p, payload_json);
-    st_store_p_text(&p, source);
-    size_t n = 0;
-    int rc = st_store_exec1(c, ST_STORE_Q_SIGNAL_SEND_CORRELATED, &p, count_rows, &n, err);
-    if (rc == 0 && count)
-        *count = n;
+    st_store_kv_t kv = {key, value};
+    st_store_arr_t keys = {0}, vals = {0};
+    st_store_params_t p[2];
+    int rc = st_store_corr_lock_params(&p[0], &keys, &vals, &kv, 1);
+    if (rc == 0) {
+        st_store_p_init(&p[1]);
+        st_store_p_text(&p[1], key);
+        st_store_p_text(&p[1], value);
+        st_store_p_text(&p[1], name);
+        st_store_p_text(&p[1], payload_json);
+        st_store_p_text(&p[1], source);
+        static const st_store_q_t qs[] = {ST_STORE_Q_CORR_LOCK, ST_STORE_Q_SIGNAL_SEND_CORRELATED};
+        size_t n = 0;
+        rc = st_store_exec_seq(c, qs, p, 2, delivered_rows, &n, err);
+        if (rc == 0 && count)
+            *count = n;
+    } else {
+        st_err_set(err, ST_NOMEM, "out of memory");
+    }
+    st_store_arr_release(&keys);
+    st_store_arr_release(&vals);
     return rc;
 }
 
@@ -120,10 +138,21 @@ int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, cons
 {
     if (!instance || !key || !value)
         return st_err_set(err, ST_INVAL, "correlation needs an instance, a key and a value");
-    st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_uuid(&p, instance);
-    st_store_p_text(&p, key);
-    st_store_p_text(&p, value);
-    return st_store_exec1(c, ST_STORE_Q_CORRELATE, &p, NULL, NULL, err);
+    st_store_kv_t kv = {key, value};
+    st_store_arr_t keys = {0}, vals = {0};
+    st_store_params_t p[2];
+    int rc = st_store_corr_lock_params(&p[0], &keys, &vals, &kv, 1);
+    if (rc == 0) {
+        st_store_p_init(&p[1]);
+        st_store_p_uuid(&p[1], instance);
+        st_store_p_text(&p[1], key);
+        st_store_p_text(&p[1], value);
+        static const st_store_q_t qs[] = {ST_STORE_Q_CORR_LOCK, ST_STORE_Q_CORRELATE};
+        rc = st_store_exec_seq(c, qs, p, 2, NULL, NULL, err);
+    } else {
+        st_err_set(err, ST_NOMEM, "out of memory");
+    }
+    st_store_arr_release(&keys);
+    st_store_arr_release(&vals);
+    return rc;
 }

@@ -60,7 +60,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       " corr AS ("
       "  INSERT INTO correlations (key, value, instance_id)"
       "  SELECT k, v, ins.id FROM ins, unnest($13::text[], $14::text[]) AS c(k, v)"
-      "  ON CONFLICT DO NOTHING)"
+      "  ON CONFLICT DO NOTHING),"
+      " adopt AS ("
+      "  UPDATE signals s SET instance_id = ins.id"
+      "   FROM ins, unnest($13::text[], $14::text[]) AS c(k, v)"
+      "   WHERE s.instance_id IS NULL AND s.corr_key = c.k AND s.corr_value = c.v)"
       " SELECT id, false, lease_epoch FROM ins"
       " UNION ALL"
       " SELECT id, true, lease_epoch FROM instances"
@@ -93,7 +97,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "          AND s.instance_id = c.id AND s.consumed_at IS NULL))"
       "     AND (c.done_task IS NULL OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = c.done_task"
       "          AND t.instance_id = c.id AND t.status IN ('pending', 'running')))"
-      "   ORDER BY c.id FOR UPDATE OF i),"
+      "   ORDER BY c.id FOR NO KEY UPDATE OF i),"
       " upd AS ("
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
       "    status = l.status, vars = l.vars, wake_at = settle_ts(l.wake_us),"
@@ -118,6 +122,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  SELECT x.k, x.v, l.id FROM unnest($30::bigint[], $31::text[], $32::text[]) AS x(ord, k, v)"
       "   JOIN locked l ON l.ord = x.ord"
       "  ON CONFLICT DO NOTHING),"
+      " adopt AS ("
+      "  UPDATE signals s SET instance_id = l.id"
+      "   FROM unnest($30::bigint[], $31::text[], $32::text[]) AS x(ord, k, v)"
+      "   JOIN locked l ON l.ord = x.ord"
+      "   WHERE s.instance_id IS NULL AND s.corr_key = x.k AND s.corr_value = x.v),"
       " sig AS ("
       "  UPDATE signals s SET consumed_at = settle_ts(l.at_us), consumed_seq = l.expected + 1"
       "   FROM locked l WHERE l.sig IS NOT NULL AND s.id = l.sig),"
@@ -175,18 +184,32 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(SIGNAL_SEND, "INSERT INTO signals (instance_id, name, payload, source)"
                    " VALUES ($1, $2, COALESCE($3::jsonb, '{}'::jsonb), $4) RETURNING id"),
 
-    /* $1 key $2 value $3 name $4 payload $5 source */
+    /* $1 key $2 value $3 name $4 payload $5 source: one signal per
+     * correlated instance, or one parked signal when there is none yet.
+     * Runs after CORR_LOCK on the pair. Returns (id, parked). */
     Q(SIGNAL_SEND_CORRELATED,
-      "INSERT INTO signals (instance_id, name, payload, source)"
-      " SELECT instance_id, $3, COALESCE($4::jsonb, '{}'::jsonb), $5 FROM correlations"
-      " WHERE key = $1 AND value = $2 ORDER BY instance_id RETURNING id"),
+      "WITH targets AS (SELECT instance_id FROM correlations WHERE key = $1 AND value = $2),"
+      " ins AS ("
+      "  INSERT INTO signals (instance_id, name, payload, source)"
+      "  SELECT instance_id, $3, COALESCE($4::jsonb, '{}'::jsonb), $5 FROM targets"
+      "   ORDER BY instance_id RETURNING id),"
+      " parked AS ("
+      "  INSERT INTO signals (instance_id, corr_key, corr_value, name, payload, source)"
+      "  SELECT NULL, $1, $2, $3, COALESCE($4::jsonb, '{}'::jsonb), $5"
+      "   WHERE NOT EXISTS (SELECT 1 FROM targets) RETURNING id)"
+      " SELECT id, false FROM ins UNION ALL SELECT id, true FROM parked"),
 
     Q(SIGNALS_PENDING, "SELECT id, instance_id, name, payload, source, settle_us(created_at)"
                        " FROM signals WHERE instance_id = $1 AND consumed_at IS NULL"
                        " ORDER BY id"),
 
-    Q(CORRELATE, "INSERT INTO correlations (instance_id, key, value) VALUES ($1, $2, $3)"
-                 " ON CONFLICT DO NOTHING"),
+    /* $1 instance $2 key $3 value; runs after CORR_LOCK on the pair and
+     * hands the instance the signals parked for it */
+    Q(CORRELATE, "WITH ins AS ("
+                 "  INSERT INTO correlations (instance_id, key, value) VALUES ($1, $2, $3)"
+                 "  ON CONFLICT DO NOTHING)"
+                 " UPDATE signals SET instance_id = $1::uuid"
+                 "  WHERE instance_id IS NULL AND corr_key = $2 AND corr_value = $3"),
 
     /* $1 node $2 now_us $3 limit */
     Q(TASKS_CLAIM_DUE,
@@ -233,6 +256,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(HISTORY_ENSURE, "SELECT settle_history_ensure((settle_ts($1) AT TIME ZONE 'UTC')::date, $2)"),
     Q(HISTORY_RETAIN, "SELECT settle_history_drop_before(settle_ts($1))"),
     Q(ARCHIVE, "SELECT settle_archive_instances(settle_ts($1), $2)"),
+
+    /* $1 keys $2 values: serialises writers of the same correlation pairs
+     * (0004_signal_parking); sent as a statement of its own so that the
+     * statements after it see what the previous holder committed. */
+    Q(CORR_LOCK, "SELECT settle_corr_lock($1::text[], $2::text[])"),
 
     /* Operator reads (settlectl, /metrics). */
     Q(FLOW_COUNTS_ALL, "SELECT flow, status, n FROM flow_counts ORDER BY flow, status"),

@@ -39,7 +39,8 @@
     X(ARCHIVE)                \
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
-    X(INSTANCES_LIST)
+    X(INSTANCES_LIST)         \
+    X(CORR_LOCK)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,

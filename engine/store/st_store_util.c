@@ -356,3 +356,21 @@ int st_store_get_uuid(const PGresult *r, int row, int col, st_store_uuid_t *out)
         return ST_NOTFOUND;
     return st_store_uuid_parse(PQgetvalue(r, row, col), out);
 }
+
+int st_store_corr_lock_params(st_store_params_t *p, st_store_arr_t *keys, st_store_arr_t *vals,
+                              const st_store_kv_t *kv, unsigned n)
+{
+    st_store_arr_begin(keys);
+    st_store_arr_begin(vals);
+    for (unsigned i = 0; i < n; i++) {
+        st_store_arr_text(keys, kv[i].key);
+        st_store_arr_text(vals, kv[i].value);
+    }
+    const char *kl = st_store_arr_end(keys), *vl = st_store_arr_end(vals);
+    if (!kl || !vl)
+        return ST_NOMEM;
+    st_store_p_init(p);
+    st_store_p_text(p, kl);
+    st_store_p_text(p, vl);
+    return 0;
+}
