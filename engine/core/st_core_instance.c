@@ -1,5 +1,6 @@
 /*
- * st_core_instance.c — the instance record: life cycle, status names, JSON.
+ * st_core_instance.c — the instance record: life cycle, status names, JSON,
+ * and the decoding of START inputs.
  *
  * Layer: core, pure (no I/O, no clock, no globals). Dependencies: libc, jansson.
  *

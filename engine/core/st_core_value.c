@@ -1,5 +1,6 @@
 /*
- * st_core_value.c — tagged values: names, copies, JSON encoding, builtins' types.
+ * st_core_value.c — tagged values: names, copies, JSON encoding, builtins' types,
+ * dotted JSON paths and UTF-8-safe truncation.
  *
  * Layer: core, pure (no I/O, no clock, no globals). Dependencies: libc, jansson.
  *
