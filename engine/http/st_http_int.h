@@ -65,25 +65,34 @@ PGconn *st_http_db_connect(const char *dsn, st_err_t *err);
 
 #define ST_HTTP_WH_MAX_CORR 8
 
-typedef struct st_http_wh_job {
+typedef struct st_http_wh_job st_http_wh_job_t;
+
+/* Called on the committer thread once the job's result is final. */
+typedef void (*st_http_wh_done_fn)(st_http_wh_job_t *job, void *ud);
+
+struct st_http_wh_job {
     const char *event_id, *type, *payload; /* borrowed from the request */
     const char *keys[ST_HTTP_WH_MAX_CORR]; /* correlation (key, value) pairs */
     const char *values[ST_HTTP_WH_MAX_CORR];
     unsigned ncorr;
-    /* results, written by the committing thread */
-    int rc;       /* 0 or ST_DB */
-    int is_new;   /* 1: stored now; 0: a redelivery */
-    long signals; /* signals stored for it */
-    int done;     /* result is final */
+    st_http_wh_done_fn cb; /* completion callback and its argument */
+    void *ud;
+    /* results, written by the committer before `done` */
+    int rc;           /* 0 or ST_DB */
+    int is_new;       /* 1: stored now; 0: a redelivery */
+    long signals;     /* signals stored for it */
+    _Atomic int done; /* result is final */
     struct st_http_wh_job *next;
-} st_http_wh_job_t;
+};
 
 typedef struct st_http_wh_batch {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;             /* wakes the committer */
     st_http_wh_job_t *head, *tail; /* queued, not yet taken */
-    int busy;                      /* a leader is committing */
-    PGconn *pg;                    /* the leader's connection */
+    pthread_t thread;              /* the committer */
+    int running;                   /* thread started */
+    int stopping;                  /* drain the queue, then exit */
+    PGconn *pg;                    /* the committer's connection */
     char *dsn;
     unsigned max;                    /* jobs per transaction */
     _Atomic uint64_t commits;        /* transactions sent */
@@ -91,10 +100,13 @@ typedef struct st_http_wh_batch {
 } st_http_wh_batch_t;
 
 int st_http_wh_batch_init(st_http_wh_batch_t *b, const char *dsn, unsigned max, st_err_t *err);
+int st_http_wh_batch_start(st_http_wh_batch_t *b, st_err_t *err);
+/* Commit what is queued, then stop the committer. */
+void st_http_wh_batch_stop(st_http_wh_batch_t *b);
 void st_http_wh_batch_release(st_http_wh_batch_t *b);
-/* Store the job's event and its signals, sharing a transaction with
- * whatever other threads submit meanwhile. Returns job->rc. */
-int st_http_wh_batch_submit(st_http_wh_batch_t *b, st_http_wh_job_t *job, st_err_t *err);
+/* Queue the job; its callback fires once, on the committer thread, after
+ * its event and signals are committed (or failed: job->rc). */
+void st_http_wh_batch_enqueue(st_http_wh_batch_t *b, st_http_wh_job_t *job);
 
 /* ---- server, request, response ----------------------------------------- */
 
@@ -133,6 +145,8 @@ typedef struct st_http_req {
     size_t len, cap;                        /* body length, allocation */
     int too_large;                          /* body exceeded the limit */
     int responded;                          /* a response is already queued */
+    st_http_wh_job_t *job;                  /* webhook being committed (connection suspended) */
+    json_t *event;                          /* the parsed event the job points into */
     const char *params[ST_HTTP_MAX_PARAMS]; /* path parameters, in order */
     char param_buf[256];                    /* storage for params */
     const char *route;                      /* route name for metrics */
@@ -203,6 +217,8 @@ int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp);
 /* ---- handlers ------------------------------------------------------------ */
 
 void st_http_h_webhook(st_http_req_t *req, st_http_resp_t *resp);
+/* The answer to a webhook whose job has completed (after resume). */
+void st_http_webhook_finish(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_get(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp);

@@ -8,10 +8,11 @@
  *
  * Threads: libmicrohttpd's internal thread pool (MHD_USE_INTERNAL_POLLING_
  * THREAD | MHD_USE_EPOLL, MHD_OPTION_THREAD_POOL_SIZE = cfg->threads)
- * accepts, parses HTTP and calls on_request. Handlers block on their own
- * database connection from the pool; the engine's libev loop is never
- * touched from here — the database (rows + NOTIFY) is the handover. This is
- * the "own thread handing work over" integration of the design.
+ * accepts, parses HTTP and calls on_request. API handlers block on their
+ * own database connection from the pool; webhooks are suspended while the
+ * webhook committer thread stores them (st_http_wh_batch.c), so the pool
+ * threads keep serving; the engine's libev loop is never touched from here — the database (rows +
+ * NOTIFY) is the handover. This is the "own thread handing work over" integration of the design.
  *
  * Invariants: a request body never grows past cfg->body_limit (a declared
  * Content-Length above it is refused before the body is read, a chunked
@@ -191,7 +192,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     st_http_resp_t resp = {0};
+    if (req->job != NULL && atomic_load(&req->job->done)) {
+        st_http_webhook_finish(req, &resp); /* resumed after the commit */
+        return send_resp(req, &resp);
+    }
+    if (req->job != NULL && req->event != NULL)
+        return MHD_YES; /* suspended, waiting for the commit */
     dispatch(req, &resp);
+    if (resp.status == 0 && req->job != NULL && req->event != NULL)
+        return MHD_YES; /* the webhook handler queued the event and suspended */
     if (resp.status == 0)
         st_http_resp_error(&resp, 500, "internal", "report this as a bug",
                            "the handler gave no response");
@@ -203,6 +212,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     st_http_req_t *req = *con_cls;
     if (req != NULL) {
+        free(req->job);
+        json_decref(req->event);
         free(req->body);
         free(req);
     }
@@ -248,7 +259,8 @@ static int start_mhd(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *er
     struct sockaddr_in a4 = {0};
     struct sockaddr_in6 a6 = {0};
     struct sockaddr *sa = NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (inet_pton(AF_INET, bind, &a4.sin_addr) == 1) {
         a4.sin_family = AF_INET;
         a4.sin_port = htons(cfg->port);
@@ -305,6 +317,8 @@ static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
         rc = st_http_wh_batch_init(&s->wh, cfg->dsn, cfg->webhook_batch_max, err);
     s->wh.batch_size = s->std.webhook_batch;
     if (rc == 0)
+        rc = st_http_wh_batch_start(&s->wh, err);
+    if (rc == 0)
         rc = start_mhd(s, cfg, err);
     return rc;
 }
@@ -330,6 +344,12 @@ void st_http_server_free(st_http_server_t *s)
 {
     if (s == NULL)
         return;
+    /* Stop accepting, let the committer finish (it resumes every suspended
+     * webhook), then stop the threads. */
+    if (s->mhd != NULL)
+        MHD_quiesce_daemon(s->mhd);
+    if (s->wh.dsn != NULL)
+        st_http_wh_batch_stop(&s->wh);
     if (s->mhd != NULL)
         MHD_stop_daemon(s->mhd);
     if (s->wh.dsn != NULL)

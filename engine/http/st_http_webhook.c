@@ -5,6 +5,11 @@
  * Layer: http (handler). Depends on st_webhook_sig (signature), jansson
  * (event parsing), the webhook batcher (st_http_wh_batch.c).
  *
+ * Threads: the handler verifies and parses on the libmicrohttpd thread,
+ * queues the event for the webhook committer and suspends the connection;
+ * the committer resumes it after the commit and libmicrohttpd calls the
+ * handler again, which answers (st_http_webhook_finish). No thread waits.
+ *
  * Contract with Stripe: a genuine event is answered 200 as soon as it is
  * committed — the flows react afterwards, through the signals the same
  * transaction stored and the NOTIFY the database sends the executor. A
@@ -26,8 +31,11 @@
  */
 #include "http/st_http_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <microhttpd.h>
 
 #include "http/st_webhook_sig.h"
 
@@ -138,33 +146,51 @@ static int verify(st_http_req_t *req, st_http_resp_t *resp)
     return rc;
 }
 
+/* Committer thread: the job is final; let libmicrohttpd call us again. */
+static void job_done(st_http_wh_job_t *job, void *ud)
+{
+    st_http_req_t *req = ud;
+    MHD_resume_connection(req->conn);
+}
+
 void st_http_h_webhook(st_http_req_t *req, st_http_resp_t *resp)
 {
     if (verify(req, resp) != 0) {
         count(req, "rejected");
         return;
     }
-    st_http_wh_job_t job;
-    memset(&job, 0, sizeof job);
-    json_t *ev = NULL;
-    if (parse_event(req, &ev, &job, resp) != 0) {
-        json_decref(ev);
-        count(req, "rejected");
+    st_http_wh_job_t *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        st_http_resp_error(resp, 503, "unavailable", "retry later", "out of memory");
         return;
     }
-    st_err_t err;
-    st_err_clear(&err);
-    if (st_http_wh_batch_submit(&req->srv->wh, &job, &err) != 0) {
-        json_decref(ev);
-        st_http_log(req->srv, "webhook: storing an event failed: %s", err.msg);
+    req->job = job;
+    if (parse_event(req, &req->event, job, resp) != 0) {
+        count(req, "rejected");
+        return; /* job and event are freed with the request */
+    }
+    job->cb = job_done;
+    job->ud = req;
+    /* Suspend before queueing, so the resume can never come first. The
+     * response is built by st_http_webhook_finish when we are called again. */
+    MHD_suspend_connection(req->conn);
+    st_http_wh_batch_enqueue(&req->srv->wh, job);
+}
+
+void st_http_webhook_finish(st_http_req_t *req, st_http_resp_t *resp)
+{
+    st_http_wh_job_t *job = req->job;
+    if (job->rc != 0) {
+        st_err_t err;
+        st_err_set(&err, job->rc, "the webhook event could not be stored");
+        st_http_log(req->srv, "webhook: storing event %s failed", job->event_id);
         st_http_resp_db(resp, &err);
         return;
     }
-    count(req, job.is_new ? "received" : "duplicate");
-    if (job.is_new && job.signals > 0)
-        st_metrics_inc(req->srv->std.webhook_signals, NULL, (double)job.signals);
-    json_t *body = json_pack("{s:b,s:s,s:b,s:I}", "received", 1, "id", job.event_id, "duplicate",
-                             !job.is_new, "signals", (json_int_t)job.signals);
-    json_decref(ev);
+    count(req, job->is_new ? "received" : "duplicate");
+    if (job->is_new && job->signals > 0)
+        st_metrics_inc(req->srv->std.webhook_signals, NULL, (double)job->signals);
+    json_t *body = json_pack("{s:b,s:s,s:b,s:I}", "received", 1, "id", job->event_id, "duplicate",
+                             !job->is_new, "signals", (json_int_t)job->signals);
     st_http_resp_json(resp, 200, body);
 }

@@ -5,11 +5,12 @@
  *
  * Layer: http (internal). Depends on libpq, pthreads, st_http_int.h.
  *
- * Model (leader/follower): a handler queues its job and, if no commit is
- * running, becomes the leader: it takes up to `max` queued jobs, runs the
- * one statement below on the batcher's connection, hands out the results
- * and wakes the followers. Jobs queued meanwhile go in the next commit, so
- * batches grow with load and a lone request commits at once.
+ * Model: handlers queue jobs and return at once (their connection is
+ * suspended); one committer thread takes everything queued (up to `max`),
+ * runs the one statement below on its own connection and reports each job
+ * through its callback (which resumes the connection). Jobs queued while a
+ * commit runs go in the next one, so batches grow with load and a lone
+ * event commits at once. Handler threads never block on the database.
  *
  * The statement (one implicit transaction): insert each new event id into
  * webhook_events (ON CONFLICT DO NOTHING decides "new" vs "redelivery";
@@ -21,10 +22,10 @@
  * With schema support (webhook_refs) the event's objects are recorded too,
  * so a correlation registered after the event still gets its signal.
  *
- * Invariants: a job's result is written once, before `done`, under the
- * mutex; a statement failure fails only the batch, which is then retried
- * one job at a time so one bad event cannot fail its neighbours; the
- * committing thread never holds the mutex while talking to PostgreSQL.
+ * Invariants: a job's result is written before `done` is set and its
+ * callback runs exactly once, after the commit; a statement failure fails only the batch, which is
+ * then retried one job at a time so one bad event cannot fail its neighbours; the committing thread
+ * never holds the mutex while talking to PostgreSQL.
  */
 #include "http/st_http_int.h"
 
@@ -138,6 +139,7 @@ int st_http_wh_batch_init(st_http_wh_batch_t *b, const char *dsn, unsigned max, 
 
 void st_http_wh_batch_release(st_http_wh_batch_t *b)
 {
+    st_http_wh_batch_stop(b);
     if (b->pg != NULL)
         PQfinish(b->pg);
     free(b->dsn);
@@ -243,24 +245,16 @@ static void commit_jobs(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned
         j->rc = rc;
 }
 
-int st_http_wh_batch_submit(st_http_wh_batch_t *b, st_http_wh_job_t *job, st_err_t *err)
+/* The committer thread: take what is queued, commit it, report each job. */
+static void *committer(void *ud)
 {
-    job->done = 0;
-    job->rc = 0;
-    job->next = NULL;
+    st_http_wh_batch_t *b = ud;
     pthread_mutex_lock(&b->mu);
-    if (b->tail != NULL)
-        b->tail->next = job;
-    else
-        b->head = job;
-    b->tail = job;
-    while (!job->done) {
-        if (b->busy) {
+    for (;;) {
+        while (b->head == NULL && !b->stopping)
             pthread_cond_wait(&b->cv, &b->mu);
-            continue;
-        }
-        /* Lead: take up to max jobs off the queue. */
-        b->busy = 1;
+        if (b->head == NULL)
+            break; /* stopping and drained */
         st_http_wh_job_t *first = b->head, *last = b->head;
         unsigned n = 1;
         while (n < b->max && last->next != NULL) {
@@ -273,15 +267,48 @@ int st_http_wh_batch_submit(st_http_wh_batch_t *b, st_http_wh_job_t *job, st_err
         last->next = NULL; /* the batch is a list of its own now */
         pthread_mutex_unlock(&b->mu);
         commit_jobs(b, first, n);
+        for (st_http_wh_job_t *j = first, *next; j != NULL; j = next) {
+            next = j->next; /* the callback may free j */
+            atomic_store(&j->done, 1);
+            j->cb(j, j->ud);
+        }
         pthread_mutex_lock(&b->mu);
-        st_http_wh_job_t *j = first;
-        for (unsigned i = 0; i < n; i++, j = j->next)
-            j->done = 1;
-        b->busy = 0;
-        pthread_cond_broadcast(&b->cv);
     }
     pthread_mutex_unlock(&b->mu);
-    if (job->rc != 0)
-        st_err_set(err, job->rc, "the webhook event could not be stored");
-    return job->rc;
+    return NULL;
+}
+
+int st_http_wh_batch_start(st_http_wh_batch_t *b, st_err_t *err)
+{
+    if (pthread_create(&b->thread, NULL, committer, b) != 0)
+        return st_err_set(err, ST_INTERNAL, "cannot start the webhook commit thread");
+    b->running = 1;
+    return 0;
+}
+
+void st_http_wh_batch_stop(st_http_wh_batch_t *b)
+{
+    if (!b->running)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stopping = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    b->running = 0;
+}
+
+void st_http_wh_batch_enqueue(st_http_wh_batch_t *b, st_http_wh_job_t *job)
+{
+    atomic_store(&job->done, 0);
+    job->rc = 0;
+    job->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->tail != NULL)
+        b->tail->next = job;
+    else
+        b->head = job;
+    b->tail = job;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }

@@ -17,6 +17,7 @@
  * the database exactly once. Tool code: prints and exits.
  */
 #include <getopt.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,14 +103,67 @@ static void conn_send(client_t *c, conn_t *k, CURLM *m, long i)
     curl_multi_add_handle(m, k->h);
 }
 
-/* A client thread drives `conns` keep-alive connections with curl multi, so
- * the load generator costs few threads and context switches. */
+/* Event loop state of one client thread: curl's sockets in an epoll set. */
+typedef struct loop {
+    int ep;          /* epoll fd */
+    long timeout_ms; /* curl's timer; -1: none */
+} loop_t;
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    loop_t *l = ud;
+    struct epoll_event ev = {.data.fd = fd};
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) != 0)
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    ((loop_t *)ud)->timeout_ms = timeout_ms;
+    return 0;
+}
+
+/* Finished transfers: count them and start the next event on the same
+ * connection. */
+static void reap(client_t *c, CURLM *m, long *sent)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        conn_t *one = NULL;
+        long status = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&one);
+        if (msg->data.result == CURLE_OK)
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        *(status == 200 ? &c->ok : &c->failed) += 1;
+        curl_multi_remove_handle(m, one->h);
+        if (*sent < c->n)
+            conn_send(c, one, m, (*sent)++);
+    }
+}
+
+/* A client thread keeps `conns` keep-alive connections busy with curl's
+ * multi-socket interface on epoll, so the load generator costs few
+ * threads, context switches and system calls. */
 static void *run_client(void *ud)
 {
     client_t *c = ud;
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", c->port);
+    loop_t l = {epoll_create1(0), -1};
     CURLM *m = curl_multi_init();
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &l);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, &l);
     conn_t *k = calloc((size_t)c->conns, sizeof *k);
     long sent = 0;
     for (long j = 0; j < c->conns && sent < c->n; j++) {
@@ -117,31 +171,31 @@ static void *run_client(void *ud)
         curl_easy_setopt(k[j].h, CURLOPT_URL, url);
         curl_easy_setopt(k[j].h, CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(k[j].h, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(k[j].h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(k[j].h, CURLOPT_PRIVATE, &k[j]);
         conn_send(c, &k[j], m, sent++);
     }
     int running = 1;
-    while (running > 0 || sent < c->n) {
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            conn_t *one = NULL;
-            long status = 0;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&one);
-            if (msg->data.result == CURLE_OK)
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-            *(status == 200 ? &c->ok : &c->failed) += 1;
-            curl_multi_remove_handle(m, one->h);
-            if (sent < c->n) {
-                conn_send(c, one, m, sent++);
-                running++;
-            }
+    while (running > 0) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(l.ep, evs, 64, l.timeout_ms < 0 ? 100 : (int)l.timeout_ms);
+        if (n <= 0) {
+            l.timeout_ms = -1; /* expired; curl sets a new one if it needs one */
+            curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
         }
-        if (running > 0)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
+        for (int i = 0; i < n; i++) {
+            int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(m, evs[i].data.fd, flags, &running);
+        }
+        reap(c, m, &sent);
+        if (running == 0 && sent < c->n)
+            running = 1; /* handles were just re-added; the timer starts them */
+        if (l.timeout_ms == 0) {
+            l.timeout_ms = -1;
+            curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
     }
     for (long j = 0; j < c->conns; j++) {
         curl_slist_free_all(k[j].hl);
@@ -149,6 +203,7 @@ static void *run_client(void *ud)
     }
     free(k);
     curl_multi_cleanup(m);
+    close(l.ep);
     return NULL;
 }
 
