@@ -96,7 +96,7 @@ static int cus_create(st_sim_t *sim, st_sim_call_t *call)
     if (apply_default_pm(sim, call, cus) < 0)
         return -1;
     st_sim_event_emit(sim, call, "customer.created", id, NULL);
-    st_sim_ok(call, json_deep_copy(cus));
+    st_sim_ok(call, json_incref(cus));
     return 0;
 }
 
@@ -156,7 +156,7 @@ static int cus_update(st_sim_t *sim, st_sim_call_t *call)
         json_object_set(prev, k, v);
     json_decref(before);
     st_sim_event_emit(sim, call, "customer.updated", call->id, prev);
-    st_sim_ok(call, json_deep_copy(cus));
+    st_sim_ok(call, json_incref(cus));
     return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "st_sim_hooks.h"
 #include "st_sim_int.h"
+#include "st_sim_json.h"
 
 #define EVENT_KEEP  50000
 #define API_VERSION "2020-08-27"
@@ -36,32 +37,35 @@ static int endpoint_wants(json_t *we, const char *type)
     return 0;
 }
 
-/* Queue the event for every matching endpoint; returns how many. */
-static int deliver(st_sim_t *sim, json_t *evt, const char *type)
+/* Enabled endpoints that want this event type, as a new array of ids. */
+static json_t *subscribers(st_sim_t *sim, const char *type)
 {
-    json_t *ids = json_object_get(sim->lists, "webhook_endpoint");
-    char *payload = NULL;
-    int n = 0;
+    json_t *out = json_array();
     size_t i;
     json_t *idv;
-    json_array_foreach(ids, i, idv)
+    json_array_foreach(json_object_get(sim->lists, "webhook_endpoint"), i, idv)
     {
         json_t *we = st_sim_store_get(sim, json_string_value(idv));
-        if (!we || json_is_true(json_object_get(we, "deleted")) || !endpoint_wants(we, type))
-            continue;
-        if (!payload) {
-            json_object_set_new(evt, "pending_webhooks", json_integer(1));
-            payload = json_dumps(evt, JSON_INDENT(2));
-        }
-        const char *secret = json_string_value(
-            json_object_get(json_object_get(sim->priv, json_string_value(idv)), "secret"));
-        st_sim_hooks_enqueue(sim->hooks, json_string_value(json_object_get(we, "url")), secret,
-                             json_string_value(json_object_get(evt, "id")), payload,
-                             json_integer_value(json_object_get(evt, "created")));
-        n++;
+        if (we && !json_is_true(json_object_get(we, "deleted")) && endpoint_wants(we, type))
+            json_array_append(out, idv);
     }
-    free(payload);
-    return n;
+    return out;
+}
+
+/* Queue the serialised event for each subscribed endpoint. */
+static void deliver(st_sim_t *sim, json_t *subs, const char *id, const char *raw, int64_t created)
+{
+    size_t i;
+    json_t *idv;
+    json_array_foreach(subs, i, idv)
+    {
+        const char *we_id = json_string_value(idv);
+        json_t *we = st_sim_store_get(sim, we_id);
+        const char *secret =
+            json_string_value(json_object_get(json_object_get(sim->priv, we_id), "secret"));
+        st_sim_hooks_enqueue(sim->hooks, json_string_value(json_object_get(we, "url")), secret, id,
+                             raw, created);
+    }
 }
 
 /* Forget the oldest event once more than EVENT_KEEP are kept. */
@@ -78,25 +82,126 @@ static void trim_events(st_sim_t *sim)
     }
 }
 
+/* Serialise one event around the object's text and store a small stub. */
+static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const char *obj_text)
+{
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    int64_t created = json_integer_value(json_object_get(ev, "created"));
+    const char *ver =
+        call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
+    const char *idem = call && call->req ? call->req->idem_key : NULL;
+    json_t *subs = subscribers(sim, type);
+    st_sim_buf_t b = {0};
+    st_sim_buf_cstr(&b, "{\"id\":");
+    st_sim_buf_jstr(&b, id, strlen(id));
+    st_sim_buf_cstr(&b, ",\"object\":\"event\",\"api_version\":");
+    st_sim_buf_jstr(&b, ver, strlen(ver));
+    char num[64];
+    snprintf(num, sizeof(num), ",\"created\":%lld,\"data\":{\"object\":", (long long)created);
+    st_sim_buf_cstr(&b, num);
+    st_sim_buf_cstr(&b, obj_text ? obj_text : "null");
+    json_t *prev = json_object_get(ev, "previous");
+    if (prev) {
+        st_sim_buf_cstr(&b, ",\"previous_attributes\":");
+        st_sim_buf_json(&b, prev);
+    }
+    snprintf(num, sizeof(num), "},\"livemode\":false,\"pending_webhooks\":%zu,\"request\":{\"id\":",
+             json_array_size(subs));
+    st_sim_buf_cstr(&b, num);
+    if (call && call->request_id)
+        st_sim_buf_jstr(&b, call->request_id, strlen(call->request_id));
+    else
+        st_sim_buf_cstr(&b, "null");
+    st_sim_buf_cstr(&b, ",\"idempotency_key\":");
+    if (idem)
+        st_sim_buf_jstr(&b, idem, strlen(idem));
+    else
+        st_sim_buf_cstr(&b, "null");
+    st_sim_buf_cstr(&b, "},\"type\":");
+    st_sim_buf_jstr(&b, type, strlen(type));
+    st_sim_buf_cstr(&b, "}");
+    char *raw = st_sim_buf_detach(&b);
+    if (raw)
+        deliver(sim, subs, id, raw, created);
+    json_decref(subs);
+    json_t *stub = json_pack("{s:s, s:s, s:s, s:I, s:s?}", "id", id, "object", "event", "type",
+                             type, "created", (json_int_t)created, "_raw", raw);
+    free(raw);
+    st_sim_store_put(sim, "event", id, stub);
+    trim_events(sim);
+}
+
+/*
+ * Events are recorded as they happen and serialised when the request ends
+ * (st_sim_events_flush), so an object several events mention in one request
+ * is serialised once; each snapshot shows the object as that request left
+ * it. Outside a request (start-up book, issuer ticks) they are written at
+ * once.
+ */
 void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, const char *obj_id,
                        json_t *previous)
 {
     char id[64];
     st_sim_id_new(sim, "evt", id, sizeof(id));
-    const char *ver =
-        call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
-    const char *idem = call && call->req ? call->req->idem_key : NULL;
-    json_t *data = json_pack("{s:o}", "object", st_sim_store_copy(sim, obj_id));
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "type", type, "obj", obj_id, "created",
+                           (json_int_t)st_sim_now(sim));
     if (previous)
-        json_object_set_new(data, "previous_attributes", previous);
-    json_t *evt =
-        json_pack("{s:s, s:s, s:s, s:I, s:o, s:b, s:i, s:{s:s?, s:s?}, s:s}", "id", id, "object",
-                  "event", "api_version", ver, "created", (json_int_t)st_sim_now(sim), "data", data,
-                  "livemode", 0, "pending_webhooks", 0, "request", "id",
-                  call ? call->request_id : NULL, "idempotency_key", idem, "type", type);
-    deliver(sim, evt, type);
-    st_sim_store_put(sim, "event", id, evt);
-    trim_events(sim);
+        json_object_set_new(ev, "previous", previous);
+    if (call && call->req) {
+        if (!call->events)
+            call->events = json_array();
+        json_array_append_new(call->events, ev);
+        return;
+    }
+    char *text = st_sim_json_dumps(st_sim_store_get(sim, obj_id));
+    event_write(sim, call, ev, text);
+    free(text);
+    json_decref(ev);
+}
+
+/* Texts of the objects serialised during one flush, by object pointer. */
+typedef struct text_cache {
+    const json_t *obj[16];
+    char *text[16];
+    int n;
+} text_cache_t;
+
+static const char *cached_text(text_cache_t *tc, const json_t *obj)
+{
+    for (int i = 0; i < tc->n; i++)
+        if (tc->obj[i] == obj)
+            return tc->text[i];
+    char *t = st_sim_json_dumps(obj);
+    if (tc->n < 16) {
+        tc->obj[tc->n] = obj;
+        tc->text[tc->n++] = t;
+        return t;
+    }
+    tc->obj[0] = obj; /* rare: more than 16 objects; recycle slot 0 */
+    free(tc->text[0]);
+    tc->text[0] = t;
+    return t;
+}
+
+void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call)
+{
+    text_cache_t tc = {.n = 0};
+    size_t i;
+    json_t *ev;
+    json_array_foreach(call->events, i, ev)
+    {
+        json_t *obj = st_sim_store_get(sim, json_string_value(json_object_get(ev, "obj")));
+        event_write(sim, call, ev, obj ? cached_text(&tc, obj) : NULL);
+    }
+    json_decref(call->events);
+    call->events = NULL;
+    if (call->body && !call->text) /* the answer is often one of those objects */
+        for (int k = 0; k < tc.n; k++)
+            if (tc.obj[k] == call->body && tc.text[k])
+                call->text = strdup(tc.text[k]);
+    for (int k = 0; k < tc.n; k++)
+        free(tc.text[k]);
 }
 
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
@@ -124,7 +229,7 @@ static int evt_retrieve(st_sim_t *sim, st_sim_call_t *call)
     json_t *e = st_sim_store_get(sim, call->id);
     if (!e || strcmp(json_string_value(json_object_get(e, "object")), "event") != 0)
         return st_sim_fail_missing(call, "event", "id", call->id);
-    st_sim_ok(call, json_deep_copy(e));
+    st_sim_ok(call, json_loads(json_string_value(json_object_get(e, "_raw")), 0, NULL));
     return 0;
 }
 
@@ -223,7 +328,7 @@ static int we_retrieve(st_sim_t *sim, st_sim_call_t *call)
     json_t *we = get_we(sim, call);
     if (!we)
         return -1;
-    st_sim_ok(call, json_deep_copy(we));
+    st_sim_ok(call, json_incref(we));
     return 0;
 }
 
@@ -234,7 +339,7 @@ static int we_update(st_sim_t *sim, st_sim_call_t *call)
     json_t *we = get_we(sim, call);
     if (!we || st_sim_params_allow(call, allowed) < 0 || apply_endpoint(call, we) < 0)
         return -1;
-    st_sim_ok(call, json_deep_copy(we));
+    st_sim_ok(call, json_incref(we));
     return 0;
 }
 

@@ -64,7 +64,10 @@ typedef struct st_sim_call {
     const char *id;         /* first path parameter or NULL */
     const char *request_id; /* req_... of this request */
     int status;             /* HTTP status of the answer */
-    json_t *body;           /* answer, owned */
+    json_t *body;           /* answer, owned reference; may be a stored object (never
+                               mutate it: the router copies before expand[]) */
+    char *text;             /* body serialised under the store mutex (owned) */
+    json_t *events;         /* events emitted by this request, serialised at its end */
     int should_retry;       /* -1, 0, 1 */
     int no_store;           /* 1: do not store under the idempotency key */
 } st_sim_call_t;
@@ -111,6 +114,7 @@ void st_sim_clock_advance(st_sim_clock_t *c, int64_t seconds);
 /* ---- events and effects (st_sim_events.c) ---- */
 void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, const char *obj_id,
                        json_t *previous);
+void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call);
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
                    int64_t amount, const char *status);
 

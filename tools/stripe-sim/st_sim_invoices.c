@@ -52,7 +52,7 @@ static int ii_create(st_sim_t *sim, st_sim_call_t *call)
     if (inv)
         recompute(sim, inv);
     st_sim_event_emit(sim, call, "invoiceitem.created", id, NULL);
-    st_sim_ok(call, json_deep_copy(ii));
+    st_sim_ok(call, json_incref(ii));
     return 0;
 }
 
@@ -155,7 +155,7 @@ static int in_create(st_sim_t *sim, st_sim_call_t *call)
         claim_pending(sim, inv, cus_id);
     recompute(sim, inv);
     st_sim_event_emit(sim, call, "invoice.created", id, NULL);
-    st_sim_ok(call, json_deep_copy(inv));
+    st_sim_ok(call, json_incref(inv));
     return 0;
 }
 
@@ -236,7 +236,7 @@ static int in_finalize(st_sim_t *sim, st_sim_call_t *call)
                            "This invoice is already finalized, you can't re-finalize a "
                            "non-draft invoice.");
     finalize(sim, call, inv);
-    st_sim_ok(call, json_deep_copy(inv));
+    st_sim_ok(call, json_incref(inv));
     return 0;
 }
 
@@ -305,7 +305,7 @@ static int in_pay(st_sim_t *sim, st_sim_call_t *call)
     if (oob && !status_is(inv, "paid"))
         mark_paid(sim, call, inv);
     if (status_is(inv, "paid")) {
-        st_sim_ok(call, json_deep_copy(inv));
+        st_sim_ok(call, json_incref(inv));
         return 0;
     }
     const char *pm = payment_method_for(sim, call, inv);
@@ -330,7 +330,7 @@ static int in_pay(st_sim_t *sim, st_sim_call_t *call)
                            "completed successfully.");
     }
     mark_paid(sim, call, inv);
-    st_sim_ok(call, json_deep_copy(inv));
+    st_sim_ok(call, json_incref(inv));
     return 0;
 }
 
@@ -347,7 +347,7 @@ static int in_void(st_sim_t *sim, st_sim_call_t *call)
     json_object_set_new(json_object_get(inv, "status_transitions"), "voided_at",
                         json_integer((json_int_t)st_sim_now(sim)));
     st_sim_event_emit(sim, call, "invoice.voided", call->id, NULL);
-    st_sim_ok(call, json_deep_copy(inv));
+    st_sim_ok(call, json_incref(inv));
     return 0;
 }
 

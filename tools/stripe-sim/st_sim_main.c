@@ -7,6 +7,7 @@
  * a webhook secret.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,14 @@ static int parse_args(int argc, char **argv, st_sim_config_t *cfg, unsigned long
 
 int main(int argc, char **argv)
 {
+    /*
+     * One malloc arena grown in 64 MiB steps: the store only grows, and
+     * per-thread arenas grow a page per mprotect call (measured: a dozen
+     * syscalls per confirm-payment request).
+     */
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TOP_PAD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     st_sim_config_t cfg = {.seed = 1};
     unsigned long long port = 12111, threads = 2;
     cfg.faults = getenv("STRIPE_SIM_FAULTS");

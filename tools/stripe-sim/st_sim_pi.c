@@ -174,7 +174,7 @@ static int pi_create(st_sim_t *sim, st_sim_call_t *call)
     st_sim_event_emit(sim, call, "payment_intent.created", id, NULL);
     if (do_confirm)
         return confirm(sim, call, pi);
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
     return 0;
 }
 
@@ -245,7 +245,7 @@ static int pi_update(st_sim_t *sim, st_sim_call_t *call)
         return -1;
     if (st_sim_param_str(call, "payment_method"))
         json_object_set_new(pi, "status", json_string("requires_confirmation"));
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
     return 0;
 }
 
@@ -315,7 +315,7 @@ static int pi_capture(st_sim_t *sim, st_sim_call_t *call)
     json_object_set_new(pi, "amount_received", json_integer(amount));
     json_object_set_new(pi, "status", json_string("succeeded"));
     st_sim_event_emit(sim, call, "payment_intent.succeeded", call->id, NULL);
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
     return 0;
 }
 
@@ -350,7 +350,7 @@ static int pi_cancel(st_sim_t *sim, st_sim_call_t *call)
     json_object_set_new(pi, "cancellation_reason", reason ? json_string(reason) : json_null());
     json_object_set_new(pi, "next_action", json_null());
     st_sim_event_emit(sim, call, "payment_intent.canceled", call->id, NULL);
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
     return 0;
 }
 

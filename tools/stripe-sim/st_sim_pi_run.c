@@ -52,7 +52,7 @@ static void to_requires_action(st_sim_t *sim, st_sim_call_t *call, json_t *pi)
     json_object_set_new(pi, "next_action", na);
     json_object_set_new(pi, "status", json_string("requires_action"));
     st_sim_event_emit(sim, call, "payment_intent.requires_action", id, NULL);
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
 }
 
 /* Decline: PI back to requires_payment_method, 402 card_error answer. */
@@ -99,7 +99,7 @@ static int succeed(st_sim_t *sim, st_sim_call_t *call, json_t *pi, json_t *ch)
     if (sfu && pm_id)
         json_object_set_new(st_sim_priv(sim, pm_id), "setup_off_session", json_true());
     (void)ch;
-    st_sim_ok(call, json_deep_copy(pi));
+    st_sim_ok(call, json_incref(pi));
     return 0;
 }
 
@@ -120,11 +120,8 @@ static int attempt(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_
 
 int st_sim_pi_run(st_sim_t *sim, st_sim_call_t *call, json_t *pi, int off_session)
 {
-    const char *id = json_string_value(json_object_get(pi, "id"));
     const char *pm_id = json_string_value(json_object_get(pi, "payment_method"));
-    json_t *priv = st_sim_priv(sim, id);
     const st_sim_card_t *c = st_sim_pm_card(sim, pm_id);
-    json_object_set_new(priv, "off_session", json_boolean(off_session));
     if (needs_auth(sim, pi, c, off_session)) {
         if (off_session) {
             json_t *ch = NULL;
@@ -160,6 +157,6 @@ int st_sim_pi_3ds_finish(st_sim_t *sim, st_sim_call_t *call, json_t *pi, int ok)
         json_object_set_new(pi, "status", json_string("requires_payment_method"));
         st_sim_event_emit(sim, call, "payment_intent.payment_failed", id, NULL);
     }
-    st_sim_ok(call, json_deep_copy(pi)); /* the admin call answers with the PI */
+    st_sim_ok(call, json_incref(pi)); /* the admin call answers with the PI */
     return 0;
 }

@@ -113,7 +113,7 @@ static int pm_create(st_sim_t *sim, st_sim_call_t *call)
     json_t *v;
     json_object_foreach(bd, k, v) if (json_is_string(v))
         json_object_set(json_object_get(pm, "billing_details"), k, v);
-    st_sim_ok(call, json_deep_copy(pm));
+    st_sim_ok(call, json_incref(pm));
     return 0;
 }
 
@@ -171,7 +171,7 @@ static int pm_attach(st_sim_t *sim, st_sim_call_t *call)
                            "customer.");
     if (!owner && st_sim_pm_attach_to(sim, call, pm, cus_id) < 0)
         return -1;
-    st_sim_ok(call, json_deep_copy(pm));
+    st_sim_ok(call, json_incref(pm));
     return 0;
 }
 
@@ -192,7 +192,7 @@ static int pm_detach(st_sim_t *sim, st_sim_call_t *call)
     json_t *prev = json_pack("{s:s}", "customer", owner);
     json_object_set_new(pm, "customer", json_null());
     st_sim_event_emit(sim, call, "payment_method.detached", call->id, prev);
-    st_sim_ok(call, json_deep_copy(pm));
+    st_sim_ok(call, json_incref(pm));
     return 0;
 }
 

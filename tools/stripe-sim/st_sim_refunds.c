@@ -148,7 +148,7 @@ int st_sim_refund_create(st_sim_t *sim, st_sim_call_t *call)
     st_sim_event_emit(sim, call, "refund.created", id, NULL);
     st_sim_event_emit(sim, call, "charge.refunded", json_string_value(json_object_get(ch, "id")),
                       NULL);
-    st_sim_ok(call, json_deep_copy(re));
+    st_sim_ok(call, json_incref(re));
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "st_sim_auth.h"
 #include "st_sim_faults.h"
 #include "st_sim_int.h"
+#include "st_sim_json.h"
 
 static const st_sim_route_t *const families[] = {
     st_sim_routes_customers, st_sim_routes_pm,     st_sim_routes_pi,    st_sim_routes_charges,
@@ -64,7 +65,7 @@ static void finish(st_sim_call_t *call, st_sim_resp_t *resp)
 {
     resp->status = call->status;
     resp->should_retry = call->should_retry;
-    resp->body = call->body ? json_dumps(call->body, JSON_COMPACT) : strdup("{}");
+    resp->body = call->body ? st_sim_json_dumps(call->body) : strdup("{}");
     json_decref(call->body);
     call->body = NULL;
 }
@@ -77,14 +78,25 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Call the handler (sim->mu held); expand[] applies to every answer. */
+/*
+ * Call the handler (sim->mu held); expand[] applies to every answer. The
+ * body may be a stored object, so it is copied before expanding and
+ * serialised here, before the mutex is released.
+ */
 static void invoke(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
 {
     fn(sim, call);
-    if (!call->body)
+    if (!call->body) {
         st_sim_fail(call, 500, "api_error", NULL, NULL, "handler produced no answer");
-    else if (call->status == 200 && json_object_get(call->params, "expand"))
+    } else if (call->status == 200 && json_object_get(call->params, "expand")) {
+        json_t *copy = json_deep_copy(call->body);
+        json_decref(call->body);
+        call->body = copy;
         st_sim_expand(sim, call->body, call->params);
+    }
+    st_sim_events_flush(sim, call);
+    if (!call->text)
+        call->text = st_sim_json_dumps(call->body);
 }
 
 /* Run the handler under the store mutex. */
@@ -137,9 +149,7 @@ static int run_keyed(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call, s
     if (call->no_store) {
         st_sim_idem_abandon(sim->idem, req->idem_key);
     } else {
-        char *text = json_dumps(call->body, JSON_COMPACT);
-        st_sim_idem_finish(sim->idem, req->idem_key, call->status, text, call->should_retry);
-        free(text);
+        st_sim_idem_finish(sim->idem, req->idem_key, call->status, call->text, call->should_retry);
     }
     pthread_mutex_unlock(&sim->mu);
     return 0;
@@ -221,6 +231,8 @@ int st_sim_dispatch(st_sim_t *sim, const st_sim_req_t *req, st_sim_resp_t *resp)
     if (!resp->body && !resp->drop)
         finish(&call, resp);
     json_decref(call.body);
+    json_decref(call.events);
+    free(call.text);
     json_decref(empty);
     return 0;
 }

@@ -3,8 +3,9 @@
  * pagination, expand[], and the seeded random source.
  *
  * Callers hold sim->mu. Lists are kept in creation order; Stripe lists
- * newest first, so pagination walks them backwards. Each object's position
- * in its list is kept in priv ("_idx") so starting_after is O(1).
+ * newest first, so pagination walks them backwards. Ids carry a fixed-width
+ * counter right after the prefix, so each list is sorted by id and a cursor
+ * is found by binary search (no per-object bookkeeping on the hot path).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,6 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
         list = json_array();
         json_object_set_new(sim->lists, kind, list);
     }
-    json_t *priv = st_sim_priv(sim, id); /* keeps state set before the put */
-    json_object_set_new(priv, "_idx", json_integer((json_int_t)json_array_size(list)));
     json_array_append_new(list, json_string(id));
     json_object_set_new(sim->objects, id, obj);
 }
@@ -82,12 +81,21 @@ json_t *st_sim_store_copy(st_sim_t *sim, const char *id)
     return o ? json_deep_copy(o) : NULL;
 }
 
-/* Position of id in its list, or -1. */
-static long list_pos(st_sim_t *sim, const char *id)
+/* Position of id in the sorted id list, or -1. */
+static long list_pos(json_t *ids, const char *id)
 {
-    json_t *p = json_object_get(sim->priv, id);
-    json_t *idx = p ? json_object_get(p, "_idx") : NULL;
-    return idx ? (long)json_integer_value(idx) : -1;
+    long lo = 0, hi = (long)json_array_size(ids) - 1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        int c = strcmp(json_string_value(json_array_get(ids, (size_t)mid)), id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
 }
 
 /* Expand one dotted path ("customer", "data.customer", "latest_charge.refunds"). */
@@ -157,9 +165,8 @@ static int list_cursor(st_sim_t *sim, st_sim_call_t *call, json_t *ids, long *st
     const char *cur = after ? after : before;
     if (!cur)
         return 0;
-    long pos = list_pos(sim, cur);
-    if (pos < 0 || pos >= (long)json_array_size(ids) ||
-        strcmp(json_string_value(json_array_get(ids, (size_t)pos)), cur) != 0)
+    long pos = list_pos(ids, cur);
+    if (pos < 0)
         return st_sim_fail_missing(call, "object", after ? "starting_after" : "ending_before", cur);
     *start = after ? pos - 1 : pos + 1;
     *step = after ? -1 : 1;
@@ -190,7 +197,8 @@ int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, cons
             more = 1;
             break;
         }
-        json_array_append_new(data, json_deep_copy(o));
+        const char *raw = json_string_value(json_object_get(o, "_raw")); /* events */
+        json_array_append_new(data, raw ? json_loads(raw, 0, NULL) : json_deep_copy(o));
     }
     if (step > 0) { /* ending_before walked forwards; Stripe still lists newest first */
         json_t *rev = json_array();

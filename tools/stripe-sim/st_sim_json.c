@@ -1,0 +1,178 @@
+/*
+ * st_sim_json.c — fast compact JSON serialiser (see st_sim_json.h).
+ */
+#include "st_sim_json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int reserve(st_sim_buf_t *b, size_t n)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n)
+{
+    if (reserve(b, n) < 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void st_sim_buf_cstr(st_sim_buf_t *b, const char *s)
+{
+    st_sim_buf_raw(b, s, strlen(s));
+}
+
+static int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
+void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n)
+{
+    st_sim_buf_raw(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!needs_escape(c))
+            continue;
+        st_sim_buf_raw(b, s + run, i - run);
+        char esc[8];
+        const char *e = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t"
+                        : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f"
+                                    : NULL;
+        if (!e) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            e = esc;
+        }
+        st_sim_buf_cstr(b, e);
+        run = i + 1;
+    }
+    st_sim_buf_raw(b, s + run, n - run);
+    st_sim_buf_raw(b, "\"", 1);
+}
+
+static void append_real(st_sim_buf_t *b, double d)
+{
+    char num[40];
+    int n = snprintf(num, sizeof(num), "%.17g", d);
+    st_sim_buf_raw(b, num, (size_t)n);
+    if (!strpbrk(num, ".eEn")) /* keep it a real, as jansson does */
+        st_sim_buf_raw(b, ".0", 2);
+}
+
+static void append_int(st_sim_buf_t *b, json_int_t v)
+{
+    char num[24], *p = num + sizeof(num);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    st_sim_buf_raw(b, p, (size_t)(num + sizeof(num) - p));
+}
+
+void st_sim_buf_json(st_sim_buf_t *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        st_sim_buf_raw(b, "{", 1);
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (!first)
+                st_sim_buf_raw(b, ",", 1);
+            first = 0;
+            st_sim_buf_jstr(b, k, strlen(k));
+            st_sim_buf_raw(b, ":", 1);
+            st_sim_buf_json(b, x);
+        }
+        st_sim_buf_raw(b, "}", 1);
+        break;
+    }
+    case JSON_ARRAY:
+        st_sim_buf_raw(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                st_sim_buf_raw(b, ",", 1);
+            st_sim_buf_json(b, json_array_get(v, i));
+        }
+        st_sim_buf_raw(b, "]", 1);
+        break;
+    case JSON_STRING:
+        st_sim_buf_jstr(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        append_int(b, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        append_real(b, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        st_sim_buf_raw(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        st_sim_buf_raw(b, "false", 5);
+        break;
+    case JSON_NULL:
+        st_sim_buf_raw(b, "null", 4);
+        break;
+    }
+}
+
+char *st_sim_buf_detach(st_sim_buf_t *b)
+{
+    char *p = b->oom ? NULL : b->p;
+    if (b->oom)
+        free(b->p);
+    if (p && b->len == 0)
+        p[0] = '\0';
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+    return p;
+}
+
+void st_sim_buf_release(st_sim_buf_t *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+char *st_sim_json_dumps(const json_t *v)
+{
+    st_sim_buf_t b = {0};
+    if (v)
+        st_sim_buf_json(&b, v);
+    else
+        st_sim_buf_raw(&b, "null", 4);
+    return st_sim_buf_detach(&b);
+}

@@ -1,0 +1,36 @@
+/*
+ * st_sim_json.h — a fast serialiser for jansson trees.
+ *
+ * Layer: stripe-sim, leaf (jansson). jansson's json_dumps walks strings a
+ * code point at a time through callbacks; on the confirm-payment path that
+ * was the largest cost. This writes the same compact JSON (object keys in
+ * insertion order, UTF-8 passed through, only '"', '\\' and control
+ * characters escaped) into a growing buffer with bulk copies.
+ *
+ * Ownership: st_sim_json_dumps returns malloc'd text the caller frees.
+ * st_sim_buf_t owns its bytes until st_sim_buf_detach hands them over.
+ */
+#ifndef ST_SIM_JSON_H
+#define ST_SIM_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct st_sim_buf {
+    char *p;    /* bytes, NUL terminated when len > 0 (owned) */
+    size_t len; /* used */
+    size_t cap; /* allocated */
+    int oom;    /* an allocation failed; contents are unusable */
+} st_sim_buf_t;
+
+void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n);
+void st_sim_buf_cstr(st_sim_buf_t *b, const char *s);
+void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n); /* quoted, escaped */
+void st_sim_buf_json(st_sim_buf_t *b, const json_t *v);
+char *st_sim_buf_detach(st_sim_buf_t *b); /* NULL after oom */
+void st_sim_buf_release(st_sim_buf_t *b);
+
+/* Compact JSON text of v, or NULL when out of memory. */
+char *st_sim_json_dumps(const json_t *v);
+
+#endif
