@@ -185,6 +185,31 @@ START_TEST(concurrent_starts_with_one_key)
 }
 END_TEST
 
+/* The server ends the session (restart, pg_terminate_backend): the op in
+ * flight fails once with ST_IO and the connection comes back by itself. */
+START_TEST(reconnects_after_the_backend_dies)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    PQclear(st_test_exec(f.pg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+    int64_t n = 0;
+    int rc = st_store_flow_count(f.c, "demo", ST_STORE_RUNNING, &n, &err);
+    if (rc == 0) /* the loss was noticed before sending: the op waited */
+        ck_assert_uint_ge(st_store_conn_reconnects(f.c), 1);
+    else
+        ck_assert_int_eq(rc, ST_IO);
+    for (int i = 0; i < 500 && !st_store_conn_is_up(f.c); i++)
+        ev_run(f.loop, EVRUN_ONCE);
+    ck_assert(st_store_conn_is_up(f.c));
+    ck_assert_int_eq(st_store_flow_count(f.c, "demo", ST_STORE_RUNNING, &n, &err), 0);
+    ck_assert_uint_eq(st_store_conn_reconnects(f.c), 1);
+    fx_start(&f, "after", NULL); /* prepared statements are back too */
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_start");
@@ -193,6 +218,7 @@ static Suite *suite(void)
     tcase_add_test(tc, connect_failure_is_an_error);
     tcase_add_test(tc, unmigrated_database_is_refused);
     tcase_add_test(tc, reconnects_after_a_network_fault);
+    tcase_add_test(tc, reconnects_after_the_backend_dies);
     tcase_add_test(tc, program_registry);
     tcase_add_test(tc, start_is_idempotent_by_business_key);
     tcase_add_test(tc, concurrent_starts_with_one_key);
