@@ -7,9 +7,12 @@
  * (input checks on start), libmicrohttpd, jansson, OpenSSL, pthreads.
  *
  * Threads and the engine loop. libmicrohttpd runs with its own internal
- * thread pool (epoll, one listening socket shared by the pool). A handler
- * runs on a pool thread and does its database work there, blocking, on a
- * connection borrowed from a small pool (one per thread). The handover to
+ * thread pool (epoll, one listening socket shared by the pool). An API
+ * handler runs on a pool thread and does its database work there,
+ * blocking, on a connection borrowed from a small pool (one per thread). A
+ * webhook is verified on the pool thread, then its connection is suspended
+ * while one committer thread stores it together with whatever other events
+ * arrived meanwhile (group commit), and resumed to answer. The handover to
  * the engine is the database itself: the HTTP side only INSERTs rows
  * (instances, signals, webhook_events) and the database NOTIFYs
  * `settle_work` / `settle_signal`, which the executor LISTENs to on its

@@ -81,6 +81,7 @@ struct st_http_wh_job {
     int rc;           /* 0 or ST_DB */
     int is_new;       /* 1: stored now; 0: a redelivery */
     long signals;     /* signals stored for it */
+    int parked;       /* 1: no instance yet; parked under its object's key */
     _Atomic int done; /* result is final */
     struct st_http_wh_job *next;
 };
@@ -93,6 +94,7 @@ typedef struct st_http_wh_batch {
     int running;                   /* thread started */
     int stopping;                  /* drain the queue, then exit */
     PGconn *pg;                    /* the committer's connection */
+    int parking;                   /* schema parks signals (0004): lock + park */
     char *dsn;
     unsigned max;                    /* jobs per transaction */
     _Atomic uint64_t commits;        /* transactions sent */

@@ -190,7 +190,8 @@ void st_http_webhook_finish(st_http_req_t *req, st_http_resp_t *resp)
     count(req, job->is_new ? "received" : "duplicate");
     if (job->is_new && job->signals > 0)
         st_metrics_inc(req->srv->std.webhook_signals, NULL, (double)job->signals);
-    json_t *body = json_pack("{s:b,s:s,s:b,s:I}", "received", 1, "id", job->event_id, "duplicate",
-                             !job->is_new, "signals", (json_int_t)job->signals);
+    json_t *body =
+        json_pack("{s:b,s:s,s:b,s:I,s:b}", "received", 1, "id", job->event_id, "duplicate",
+                  !job->is_new, "signals", (json_int_t)job->signals, "parked", job->parked);
     st_http_resp_json(resp, 200, body);
 }

@@ -37,20 +37,20 @@
 
 /* $1 event ids, $2 types, $3 payloads (jsonb text), $4 pair → event index
  * (1-based), $5 keys, $6 values. Returns (index, signals) per new event. */
-#define WH_HEAD                                                                             \
-    "WITH inp AS ("                                                                         \
-    "  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"                           \
-    "    WITH ORDINALITY AS t(event_id, type, payload, ord)),"                              \
-    " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"                \
-    "              FROM inp ORDER BY event_id, ord),"                                       \
-    " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[]) AS p(ord, key, " \
-    "value)),"                                                                              \
-    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p"                        \
-    "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"                      \
-    " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"                     \
-    " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"            \
-    "    SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END"           \
-    "      FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"                    \
+#define WH_HEAD                                                                   \
+    "WITH inp AS ("                                                               \
+    "  SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"                 \
+    "    WITH ORDINALITY AS t(event_id, type, payload, ord)),"                    \
+    " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"      \
+    "              FROM inp ORDER BY event_id, ord),"                             \
+    " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[])"       \
+    "    WITH ORDINALITY AS p(ord, key, value, pord)),"                           \
+    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p"              \
+    "    JOIN correlations c ON c.key = p.key AND c.value = p.value),"            \
+    " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"           \
+    " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"  \
+    "    SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END" \
+    "      FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"          \
     "    ON CONFLICT (event_id) DO NOTHING RETURNING event_id),"
 
 /* When the schema has webhook_refs (the objects each stored event is
@@ -62,6 +62,18 @@
     "    SELECT DISTINCT p.key, p.value, f.event_id FROM ev JOIN firsts f USING (event_id)" \
     "      JOIN pairs p USING (ord) ON CONFLICT DO NOTHING),"
 
+/* When the schema parks signals (0004: signals.corr_key/corr_value), a new
+ * event that reached no instance is parked under its first pair — the
+ * object's own (type, id) — and the transaction that later gives an
+ * instance that key takes it over (out-of-order delivery). One parked row
+ * per event, so an instance never adopts the same event twice. */
+#define WH_PARK                                                                                \
+    " park AS (INSERT INTO signals (instance_id, corr_key, corr_value, name, payload, source)" \
+    "    SELECT DISTINCT ON (f.ord) NULL::uuid, p.key, p.value, f.type,"                       \
+    "           COALESCE(f.payload->'data'->'object', '{}'::jsonb), 'webhook:' || f.event_id"  \
+    "      FROM ev JOIN firsts f USING (event_id) JOIN pairs p USING (ord)"                    \
+    "      LEFT JOIN tcount tc USING (ord) WHERE tc.n IS NULL ORDER BY f.ord, p.pord),"
+
 #define WH_TAIL                                                                             \
     " sig AS (INSERT INTO signals (instance_id, name, payload, source)"                     \
     "    SELECT t.instance_id, f.type, COALESCE(f.payload->'data'->'object', '{}'::jsonb)," \
@@ -71,8 +83,20 @@
     " SELECT f.ord, COALESCE(tc.n, 0)"                                                      \
     "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"
 
-static const char wh_sql[] = WH_HEAD WH_TAIL;
-static const char wh_sql_refs[] = WH_HEAD WH_REFS WH_TAIL;
+/* Variants by schema feature: [refs][park]. */
+static const char *const wh_sqls[4] = {
+    WH_HEAD WH_TAIL,
+    WH_HEAD WH_REFS WH_TAIL,
+    WH_HEAD WH_PARK WH_TAIL,
+    WH_HEAD WH_REFS WH_PARK WH_TAIL,
+};
+
+/* Lock the batch's (key, value) pairs in a statement of its own, in the
+ * batch's transaction, before the batch: a concurrent start or checkpoint that
+ * gives an instance one of these keys then either committed before (we see
+ * its correlation) or waits for us (it sees our parked signal). */
+#define WH_LOCK_STMT "settle_http_webhooks_lock"
+static const char wh_lock_sql[] = "SELECT settle_corr_lock($1::text[], $2::text[])";
 
 /* A growing PostgreSQL array literal: {"a","b"}. */
 typedef struct arr {
@@ -156,11 +180,19 @@ static int ensure_conn(st_http_wh_batch_t *b, st_err_t *err)
         PQfinish(b->pg);
     if ((b->pg = st_http_db_connect(b->dsn, err)) == NULL)
         return ST_DB;
-    PGresult *r = PQexec(b->pg, "SELECT to_regclass('webhook_refs') IS NOT NULL");
-    int refs = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PGresult *r = PQexec(b->pg, "SELECT to_regclass('webhook_refs') IS NOT NULL,"
+                                " to_regprocedure('settle_corr_lock(text[],text[])') IS NOT NULL");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    int refs = ok && PQgetvalue(r, 0, 0)[0] == 't';
+    b->parking = ok && PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
-    r = PQprepare(b->pg, WH_STMT, refs ? wh_sql_refs : wh_sql, 6, NULL);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    r = PQprepare(b->pg, WH_STMT, wh_sqls[refs + 2 * b->parking], 6, NULL);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok && b->parking) {
+        PQclear(r);
+        r = PQprepare(b->pg, WH_LOCK_STMT, wh_lock_sql, 2, NULL);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    }
     if (!ok) {
         st_err_set(err, ST_DB, "cannot prepare the webhook statement");
         st_err_detail(err, "%s", PQresultErrorMessage(r));
@@ -171,6 +203,52 @@ static int ensure_conn(st_http_wh_batch_t *b, st_err_t *err)
         b->pg = NULL;
     }
     return ok ? 0 : ST_DB;
+}
+
+/* Send the pair lock and the batch in one pipeline segment: two statements
+ * (the batch takes its snapshot after the lock is granted) in one implicit
+ * transaction that commits at the Sync, in a single round trip. Returns
+ * the batch's result (NULL and err set on failure). */
+static PGresult *run_locked(st_http_wh_batch_t *b, const char *const *params, st_err_t *err)
+{
+    const char *lock[] = {params[4], params[5]};
+    PGresult *out = NULL;
+    int sent = PQenterPipelineMode(b->pg) &&
+               PQsendQueryPrepared(b->pg, WH_LOCK_STMT, 2, lock, NULL, NULL, 0) &&
+               PQsendQueryPrepared(b->pg, WH_STMT, 6, params, NULL, NULL, 0) &&
+               PQpipelineSync(b->pg);
+    int failed = !sent, step = 0;
+    while (sent) {
+        PGresult *r = PQgetResult(b->pg);
+        if (r == NULL) {
+            step++; /* end of one statement's results */
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st != PGRES_TUPLES_OK && !failed) {
+            failed = 1;
+            st_err_set(err, ST_DB, "storing webhook events failed");
+            st_err_detail(err, "%s", PQresultErrorMessage(r));
+        }
+        if (step == 1 && st == PGRES_TUPLES_OK)
+            out = r;
+        else
+            PQclear(r);
+    }
+    if (!sent) {
+        st_err_set(err, ST_DB, "sending webhook events failed");
+        st_err_detail(err, "%s", PQerrorMessage(b->pg));
+    }
+    PQexitPipelineMode(b->pg);
+    if (failed) {
+        PQclear(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* Run the statement for the jobs [first, first+n) of the list. */
@@ -192,6 +270,7 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
         }
         j->is_new = 0;
         j->signals = 0;
+        j->parked = 0;
     }
     int oom = 0;
     const char *params[6];
@@ -202,7 +281,10 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
     }
     int rc = oom ? st_err_set(err, ST_NOMEM, "no memory for a webhook batch") : 0;
     PGresult *r = NULL;
-    if (rc == 0) {
+    if (rc == 0 && b->parking) {
+        if ((r = run_locked(b, params, err)) == NULL)
+            rc = ST_DB;
+    } else if (rc == 0) {
         r = PQexecPrepared(b->pg, WH_STMT, 6, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = st_err_set(err, ST_DB, "storing webhook events failed");
@@ -217,6 +299,7 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
             if (++idx == ord) {
                 j->is_new = 1;
                 j->signals = sig;
+                j->parked = b->parking && sig == 0 && j->ncorr > 0;
             }
     }
     PQclear(r);

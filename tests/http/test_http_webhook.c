@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <ev.h>
+
 #include "http_fixture.h"
+#include "store/st_store.h"
 #include "http_flows.h"
 #include "http/st_webhook_sig.h"
 
@@ -327,7 +330,11 @@ START_TEST(unknown_types_are_stored_and_acknowledged)
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events WHERE processed_at IS "
                                    "NULL"),
                      1);
-    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 0);
+    /* No flow has it: parked under the object's own key, delivered to none. */
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals WHERE instance_id IS NOT NULL"),
+                     0);
+    ck_assert_str_eq(fx_text(&f, "SELECT corr_key || ' ' || corr_value FROM signals"),
+                     "radar.early_fraud_warning issfr_1");
     fx_close(&f);
 }
 END_TEST
@@ -356,6 +363,49 @@ START_TEST(related_ids_map_to_flows)
     ck_assert_str_eq(fx_text(&f, "SELECT string_agg(name, ',' ORDER BY id) FROM signals WHERE "
                                  "instance_id = '" INST "' AND consumed_at IS NULL"),
                      "charge.succeeded,payment_intent.succeeded");
+    fx_close(&f);
+}
+END_TEST
+
+/* The webhook beats the checkpoint that records the PaymentIntent id: the
+ * signal is parked and the instance takes it over when it learns the key. */
+START_TEST(early_event_waits_for_its_correlation)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    setup_waiter(&f);
+    char ev[1024];
+    event(ev, sizeof ev, "evt_early", "payment_intent.succeeded",
+          "{\"id\":\"pi_late\",\"object\":\"payment_intent\",\"status\":\"succeeded\"}");
+    fx_resp_t r;
+    fx_webhook(&f, FX_SECRET_NEW, now_s(), ev, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(fx_json_str(&r, "signals"), "0");
+    ck_assert_str_eq(fx_json_str(&r, "parked"), "true");
+    fx_resp_free(&r);
+    /* The flow saves pi_late as its payment_intent key (as a checkpoint or
+     * st_store_correlate does). */
+    struct ev_loop *loop = ev_loop_new(0);
+    st_store_conn_cfg_t cfg = {.dsn = f.dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    ck_assert_ptr_nonnull(c);
+    st_store_uuid_t id;
+    ck_assert_int_eq(st_store_uuid_parse(INST, &id), 0);
+    ck_assert_int_eq(st_store_correlate(c, &id, "payment_intent", "pi_late", &err), 0);
+    st_store_signals_t pending = {0};
+    ck_assert_int_eq(st_store_signals_pending(c, &id, &pending, &err), 0);
+    ck_assert_uint_eq(pending.n, 1);
+    ck_assert_str_eq(pending.v[0].name, "payment_intent.succeeded");
+    ck_assert_str_eq(pending.v[0].source, "webhook:evt_early");
+    st_store_signals_free(&pending);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+    /* A redelivery now changes nothing: still one signal. */
+    fx_webhook(&f, FX_SECRET_NEW, now_s(), ev, &r);
+    ck_assert_str_eq(fx_json_str(&r, "duplicate"), "true");
+    fx_resp_free(&r);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 1);
     fx_close(&f);
 }
 END_TEST
@@ -418,6 +468,7 @@ int main(void)
     tcase_add_test(tc, oversize_bodies_are_refused);
     tcase_add_test(tc, unknown_types_are_stored_and_acknowledged);
     tcase_add_test(tc, related_ids_map_to_flows);
+    tcase_add_test(tc, early_event_waits_for_its_correlation);
     tcase_add_test(tc, metrics_count_received_duplicate_rejected);
     tcase_add_test(tc, no_secret_configured_answers_503);
     suite_add_tcase(s, tc);
