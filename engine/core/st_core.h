@@ -169,7 +169,8 @@ typedef struct st_core_instance {
     int64_t wake_at_us;              /* when a SLEEP/AWAIT state wants its timer */
     int64_t wake_seq;                /* seq of the step that set the wake (timer token) */
     int64_t task_seq;                /* task a DO state waits on, or ST_CORE_NO_SEQ */
-    bool cancel_requested;           /* the cancel path has been entered */
+    bool cancel_requested;           /* cancel path entered; persist it, or a second
+                                        CANCEL would enter the path again */
     char reason[ST_CORE_REASON_MAX]; /* wait / failure reason for operators */
 } st_core_instance_t;
 
