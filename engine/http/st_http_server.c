@@ -313,6 +313,12 @@ static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
     unsigned threads = cfg->threads ? cfg->threads : ST_HTTP_THREADS_DEFAULT;
     if (rc == 0)
         rc = st_http_pool_init(&s->pool, cfg->dsn, threads, err);
+    if (rc == 0) {
+        /* Fail early on a wrong DSN; the slot stays connected for later. */
+        st_http_db_t *db = NULL;
+        rc = st_http_pool_get(&s->pool, &db, err);
+        st_http_pool_put(&s->pool, db);
+    }
     if (rc == 0)
         rc = st_http_wh_batch_init(&s->wh, cfg->dsn, cfg->webhook_batch_max, err);
     s->wh.batch_size = s->std.webhook_batch;

@@ -220,6 +220,14 @@ static PGresult *run_locked(st_http_wh_batch_t *b, const char *const *params, st
     int failed = !sent, step = 0;
     while (sent) {
         PGresult *r = PQgetResult(b->pg);
+        if (r == NULL && PQstatus(b->pg) != CONNECTION_OK) {
+            if (!failed) {
+                failed = 1;
+                st_err_set(err, ST_DB, "the database connection was lost");
+                st_err_detail(err, "%s", PQerrorMessage(b->pg));
+            }
+            break; /* no Sync will come; the outcome is unknown */
+        }
         if (r == NULL) {
             step++; /* end of one statement's results */
             continue;

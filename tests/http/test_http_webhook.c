@@ -451,6 +451,77 @@ START_TEST(no_secret_configured_answers_503)
 }
 END_TEST
 
+typedef struct logbuf {
+    pthread_mutex_t mu;
+    char text[16384];
+} logbuf_t;
+
+static void capture(void *ctx, const char *line)
+{
+    logbuf_t *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", line);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The database drops every connection: deliveries in flight may get 503
+ * (Stripe retries), the next ones are stored; secrets never reach the log. */
+START_TEST(database_restart_is_survived_and_logs_hold_no_secret)
+{
+    fx_t f;
+    static logbuf_t log = {PTHREAD_MUTEX_INITIALIZER, ""};
+    st_http_cfg_t cfg = {.log = capture, .log_ctx = &log};
+    fx_open_cfg(&f, 1, &cfg);
+    setup_waiter(&f);
+    char ev[1024];
+    fx_resp_t r;
+    event(ev, sizeof ev, "evt_before", "invoice.paid", INVOICE);
+    fx_webhook(&f, FX_SECRET_NEW, now_s(), ev, &r);
+    ck_assert_int_eq(r.status, 200);
+    fx_resp_free(&r);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' "
+             "AND pid <> pg_backend_pid()",
+             f.db);
+    PQclear(st_test_exec(f.pg, sql));
+    event(ev, sizeof ev, "evt_after", "invoice.paid", INVOICE);
+    long status = 0;
+    for (int i = 0; i < 3 && status != 200; i++) {
+        fx_webhook(&f, FX_SECRET_NEW, now_s(), ev, &r);
+        status = r.status;
+        if (status != 200)
+            fx_assert_error(&r, 503, "unavailable");
+        fx_resp_free(&r);
+    }
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events"), 2);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 2);
+    /* Rejections are not logged with their signatures either. */
+    fx_webhook(&f, "whsec_wrong", now_s(), ev, &r);
+    fx_resp_free(&r);
+    fx_close(&f);
+    ck_assert_ptr_null(strstr(log.text, FX_SECRET_NEW));
+    ck_assert_ptr_null(strstr(log.text, FX_SECRET_OLD));
+    ck_assert_ptr_null(strstr(log.text, FX_TOKEN_WRITE));
+    ck_assert_ptr_null(strstr(log.text, "v1="));
+}
+END_TEST
+
+START_TEST(wrong_dsn_fails_at_start)
+{
+    static const char *const secrets[] = {FX_SECRET_NEW};
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s dbname=no_such_db_settle", st_test_dsn());
+    st_http_cfg_t cfg = {.dsn = dsn, .webhook_secrets = secrets, .n_webhook_secrets = 1};
+    st_err_t err;
+    ck_assert_ptr_null(st_http_server_new(&cfg, &err));
+    ck_assert_int_eq(err.code, ST_DB);
+    ck_assert_ptr_null(strstr(err.msg, FX_SECRET_NEW));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http_webhook");
@@ -471,6 +542,8 @@ int main(void)
     tcase_add_test(tc, early_event_waits_for_its_correlation);
     tcase_add_test(tc, metrics_count_received_duplicate_rejected);
     tcase_add_test(tc, no_secret_configured_answers_503);
+    tcase_add_test(tc, database_restart_is_survived_and_logs_hold_no_secret);
+    tcase_add_test(tc, wrong_dsn_fails_at_start);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
