@@ -1,5 +1,5 @@
 /*
- * test_metrics.c — the metrics registry and its Prometheus rendering:
+ * test_http_metrics.c — the metrics registry and its Prometheus rendering:
  * exact text for counters, gauges and histograms, label escaping, shape
  * checks, monotonic counters, collect hooks and concurrent updates.
  */
