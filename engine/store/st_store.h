@@ -271,6 +271,7 @@ struct st_store_ckpt {
     const st_store_task_done_t *task_done; /* NULL: none */
     const st_store_kv_t *correlations;     /* keys learnt in this step (idempotent) */
     unsigned ncorrelations;
+    int64_t task_id; /* out: id of the task this checkpoint inserted (0: none), on rc 0 */
     /* private to the batcher while submitted */
     st_store_ckpt_t *next_;
     st_store_ckpt_cb cb_;

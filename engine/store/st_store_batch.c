@@ -190,6 +190,7 @@ static int batch_result(st_store_op_t *op, const PGresult *r, unsigned index, st
             return st_err_set(err, ST_INTERNAL, "checkpoint ordinal %lld out of range",
                               (long long)ord);
         bo->ok[ord - 1] = 1;
+        bo->v[ord - 1]->task_id = st_store_get_i64(r, row, 1); /* 0 when none */
     }
     return 0;
 }
@@ -427,6 +428,7 @@ int st_store_batch_submit(st_store_batch_t *b, st_store_ckpt_t *ck, st_store_ckp
     int rc = ckpt_check(ck, err);
     if (rc < 0)
         return rc;
+    ck->task_id = 0;
     ck->cb_ = cb;
     ck->ud_ = ud;
     ck->next_ = NULL;

@@ -79,7 +79,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * $24..$29 and correlations in $30..$32 pointing at their checkpoint by
      * ordinality. Rows whose seq,
      * epoch, owner, signal or task do not match are left out of `locked`
-     * and write nothing; the statement returns the ordinals it applied. */
+     * and write nothing; the statement returns the ordinals it applied,
+     * with the id of the task each inserted (NULL when none). */
     Q(CHECKPOINT,
       "WITH c AS ("
       "  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[],"
@@ -102,7 +103,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
       "    status = l.status, vars = l.vars, wake_at = settle_ts(l.wake_us),"
       "    wait_reason = l.wait_reason, updated_at = settle_ts(l.at_us)"
-      "   FROM locked l WHERE i.id = l.id RETURNING l.ord),"
+      "   FROM locked l WHERE i.id = l.id RETURNING l.ord, l.id),"
       " hist AS ("
       "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"
       "  SELECT l.id, l.expected + 1, settle_ts(l.at_us + h.idx), h.kind, h.from_s, h.to_s,"
@@ -116,7 +117,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  SELECT l.id, l.expected + 1, l.state_name, l.t_activity, l.t_args, l.t_key, l.t_max,"
       "    l.t_timeout, settle_ts(l.t_nb), settle_ts(l.at_us), settle_ts(l.at_us)"
       "   FROM locked l WHERE l.t_activity IS NOT NULL"
-      "  ON CONFLICT (idempotency_key) DO NOTHING),"
+      "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, instance_id),"
       " corr AS ("
       "  INSERT INTO correlations (key, value, instance_id)"
       "  SELECT x.k, x.v, l.id FROM unnest($30::bigint[], $31::text[], $32::text[]) AS x(ord, k, v)"
@@ -142,7 +143,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    SELECT flow, status, 1 FROM locked WHERE status <> old_status) x"
       "   GROUP BY flow, st ORDER BY flow, st"
       "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n)"
-      " SELECT ord FROM upd"),
+      " SELECT u.ord, t.id FROM upd u LEFT JOIN task t ON t.instance_id = u.id"),
 
     /* $1 name $2 ttl_ms; leases use the database clock */
     Q(NODE_REGISTER, "INSERT INTO nodes (name, lease_until)"

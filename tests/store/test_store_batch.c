@@ -48,10 +48,15 @@ START_TEST(conflict_fails_only_its_instance)
     st_store_hist_t h = {"transition", "init", "s1", "{\"why\": \"test\"}"};
     rec_t r[N];
     memset(r, 0, sizeof r);
+    st_store_task_new_t t[N];
+    char keys[N][16];
     for (int i = 0; i < N; i++) {
         fx_ckpt(&k[i], &f, &id[i], ep[i], 0, ST_STORE_WAITING);
         k[i].hist = &h;
         k[i].nhist = 1;
+        snprintf(keys[i], sizeof keys[i], "key_%d", i);
+        t[i] = (st_store_task_new_t){"stripe.charge", "{}", keys[i], 3, 1000, k[i].at_us};
+        k[i].task = &t[i];
         if (i == 3)
             k[i].expected_seq = 7; /* stale seq */
         if (i == 6)
@@ -62,7 +67,13 @@ START_TEST(conflict_fails_only_its_instance)
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(r[i].fired, 1);
         ck_assert_int_eq(r[i].rc, (i == 3 || i == 6) ? ST_CONFLICT : 0);
+        if (r[i].rc == 0) { /* each checkpoint gets the id of its own task */
+            char sql[128];
+            snprintf(sql, sizeof sql, "SELECT id FROM tasks WHERE idempotency_key = '%s'", keys[i]);
+            ck_assert_int_eq(k[i].task_id, fx_int(&f, sql));
+        }
     }
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM tasks"), N - 2);
     st_store_batch_stats_t st;
     st_store_batch_get_stats(b, &st);
     ck_assert_uint_eq(st.batches, 1);
@@ -173,6 +184,7 @@ START_TEST(checkpoint_writes_task_signal_and_done)
     ck_assert_int_eq(fx_int(&f, "SELECT consumed_seq FROM signals"), 1);
     long long task = fx_int(&f, "SELECT id FROM tasks WHERE status = 'pending' AND seq = 1");
     ck_assert_int_gt(task, 0);
+    ck_assert_int_eq(k.task_id, task); /* handed back for dispatch */
     /* step 2: consuming the same signal again is rejected as a whole */
     fx_ckpt(&k, &f, &id, ep, 1, ST_STORE_RUNNING);
     k.consume_signal_id = sig;
@@ -183,6 +195,7 @@ START_TEST(checkpoint_writes_task_signal_and_done)
     st_store_task_done_t d = {task, ST_STORE_TASK_DONE, "succeeded", "{\"id\": \"pi_1\"}"};
     k.task_done = &d;
     ck_assert_int_eq(fx_ckpt_run(&f, b, &k), 0);
+    ck_assert_int_eq(k.task_id, 0); /* this step inserted no task */
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM tasks WHERE status = 'done' AND "
                                 "result->>'id' = 'pi_1' AND outcome = 'succeeded'"),
                      1);
