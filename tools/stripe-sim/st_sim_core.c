@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_sim_evlog.h"
 #include "st_sim_faults.h"
 #include "st_sim_hooks.h"
 #include "st_sim_int.h"
@@ -23,12 +24,12 @@ static int make_store(st_sim_t *sim)
     sim->objects = json_object();
     sim->priv = json_object();
     sim->lists = json_object();
-    sim->events = json_array();
+    sim->evlog = st_sim_evlog_new(ST_SIM_EVENT_KEEP);
     sim->effects = json_array();
     sim->effects_by_key = json_object();
     sim->pending = json_array();
     sim->idem = st_sim_idem_new(IDEM_TTL);
-    return sim->objects && sim->priv && sim->lists && sim->events && sim->effects &&
+    return sim->objects && sim->priv && sim->lists && sim->evlog && sim->effects &&
                    sim->effects_by_key && sim->pending && sim->idem
                ? 0
                : ST_NOMEM;
@@ -98,7 +99,7 @@ void st_sim_free(st_sim_t *sim)
     json_decref(sim->objects);
     json_decref(sim->priv);
     json_decref(sim->lists);
-    json_decref(sim->events);
+    st_sim_evlog_free(sim->evlog);
     json_decref(sim->effects);
     json_decref(sim->effects_by_key);
     json_decref(sim->pending);

@@ -4,8 +4,8 @@
  *
  * Every state change emits an event holding a snapshot of the object; each
  * enabled endpoint whose enabled_events match ("*" or the type) gets a
- * signed delivery (st_sim_hooks.c). Only the newest EVENT_KEEP events stay
- * retrievable, so long benchmarks run in bounded memory.
+ * signed delivery (st_sim_hooks.c). Only the newest ST_SIM_EVENT_KEEP events
+ * stay retrievable (st_sim_evlog.c), so long benchmarks run in bounded memory.
  *
  * Effects are the money movements (charge attempts, refunds) with the
  * idempotency key of the request that caused them: the record that proves
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_sim_evlog.h"
 #include "st_sim_hooks.h"
 #include "st_sim_int.h"
 #include "st_sim_json.h"
 
-#define EVENT_KEEP  50000
 #define API_VERSION "2020-08-27"
 
 static int endpoint_wants(json_t *we, const char *type)
@@ -37,9 +37,11 @@ static int endpoint_wants(json_t *we, const char *type)
     return 0;
 }
 
-/* Enabled endpoints that want this event type, as a new array of ids. */
+/* Enabled endpoints that want this event type, as a new array of ids (NULL: none). */
 static json_t *subscribers(st_sim_t *sim, const char *type)
 {
+    if (json_array_size(json_object_get(sim->lists, "webhook_endpoint")) == 0)
+        return NULL;
     json_t *out = json_array();
     size_t i;
     json_t *idv;
@@ -65,20 +67,6 @@ static void deliver(st_sim_t *sim, json_t *subs, const char *id, const char *raw
             json_string_value(json_object_get(json_object_get(sim->priv, we_id), "secret"));
         st_sim_hooks_enqueue(sim->hooks, json_string_value(json_object_get(we, "url")), secret, id,
                              raw, created);
-    }
-}
-
-/* Forget the oldest event once more than EVENT_KEEP are kept. */
-static void trim_events(st_sim_t *sim)
-{
-    json_t *ids = json_object_get(sim->lists, "event");
-    size_t total = json_array_size(ids);
-    if (total <= EVENT_KEEP)
-        return;
-    const char *old = json_string_value(json_array_get(ids, total - EVENT_KEEP - 1));
-    if (old) {
-        json_object_del(sim->objects, old);
-        json_object_del(sim->priv, old);
     }
 }
 
@@ -125,11 +113,8 @@ static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const ch
     if (raw)
         deliver(sim, subs, id, raw, created);
     json_decref(subs);
-    json_t *stub = json_pack("{s:s, s:s, s:s, s:I, s:s?}", "id", id, "object", "event", "type",
-                             type, "created", (json_int_t)created, "_raw", raw);
-    free(raw);
-    st_sim_store_put(sim, "event", id, stub);
-    trim_events(sim);
+    if (raw)
+        st_sim_evlog_add(sim->evlog, id, type, created, raw);
 }
 
 /*
@@ -226,35 +211,80 @@ void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const c
 
 static int evt_retrieve(st_sim_t *sim, st_sim_call_t *call)
 {
-    json_t *e = st_sim_store_get(sim, call->id);
-    if (!e || strcmp(json_string_value(json_object_get(e, "object")), "event") != 0)
+    long i = st_sim_evlog_find(sim->evlog, call->id);
+    if (i < 0)
         return st_sim_fail_missing(call, "event", "id", call->id);
-    st_sim_ok(call, json_loads(json_string_value(json_object_get(e, "_raw")), 0, NULL));
+    st_sim_ok(call, json_loads(st_sim_evlog_at(sim->evlog, (size_t)i)->raw, 0, NULL));
     return 0;
 }
 
-static int keep_event(json_t *o, json_t *params)
+static int event_wanted(const st_sim_evlog_entry_t *e, json_t *params)
 {
     const char *want = json_string_value(json_object_get(params, "type"));
-    const char *have = json_string_value(json_object_get(o, "type"));
     if (want) {
         size_t n = strlen(want);
         if (n && want[n - 1] == '*')
-            return strncmp(want, have, n - 1) == 0;
-        return strcmp(want, have) == 0;
+            return strncmp(want, e->type, n - 1) == 0;
+        return strcmp(want, e->type) == 0;
     }
     json_t *types = json_object_get(params, "types");
     if (!json_is_array(types))
         return 1;
     size_t i;
     json_t *t;
-    json_array_foreach(types, i, t) if (strcmp(json_string_value(t), have) == 0) return 1;
+    json_array_foreach(types, i, t) if (json_is_string(t) &&
+                                        strcmp(json_string_value(t), e->type) == 0) return 1;
+    return 0;
+}
+
+/* Start index and direction from starting_after / ending_before. */
+static int evt_cursor(st_sim_t *sim, st_sim_call_t *call, long *start, int *step)
+{
+    const char *after = st_sim_param_str(call, "starting_after");
+    const char *before = st_sim_param_str(call, "ending_before");
+    const char *cur = after ? after : before;
+    *start = (long)st_sim_evlog_count(sim->evlog) - 1;
+    *step = -1;
+    if (!cur)
+        return 0;
+    long pos = st_sim_evlog_find(sim->evlog, cur);
+    if (pos < 0)
+        return st_sim_fail_missing(call, "event", after ? "starting_after" : "ending_before", cur);
+    *start = after ? pos - 1 : pos + 1;
+    *step = after ? -1 : 1;
     return 0;
 }
 
 static int evt_list(st_sim_t *sim, st_sim_call_t *call)
 {
-    return st_sim_store_list(sim, call, "event", "/v1/events", keep_event);
+    int64_t limit = 10;
+    long i;
+    int step;
+    if (st_sim_param_int(call, "limit", &limit, 0) < 0 || evt_cursor(sim, call, &i, &step) < 0)
+        return -1;
+    if (limit < 1 || limit > 100)
+        return st_sim_fail_param(call, "limit",
+                                 "Invalid limit: must be at least 1 and at most 100");
+    json_t *data = json_array();
+    int more = 0;
+    long n = (long)st_sim_evlog_count(sim->evlog);
+    for (; i >= 0 && i < n; i += step) {
+        const st_sim_evlog_entry_t *e = st_sim_evlog_at(sim->evlog, (size_t)i);
+        if (!event_wanted(e, call->params))
+            continue;
+        if ((int64_t)json_array_size(data) == limit) {
+            more = 1;
+            break;
+        }
+        json_t *ev = json_loads(e->raw, 0, NULL);
+        if (step > 0)
+            json_array_insert_new(data, 0, ev); /* still newest first */
+        else
+            json_array_append_new(data, ev);
+    }
+    st_sim_ok(call, json_pack("{s:s, s:o, s:b, s:s}", "object", "list", "data", data, "has_more",
+                              more, "url", "/v1/events"));
+    return 0;
 }
 
 /* enabled_events[] must be a non-empty array of strings. */

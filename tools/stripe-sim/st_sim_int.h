@@ -24,6 +24,9 @@
 #include "st_sim_idem.h"
 
 typedef struct st_sim_hooks st_sim_hooks_t;
+
+/* Events kept retrievable through /v1/events (the newest ones). */
+#define ST_SIM_EVENT_KEEP 20000
 typedef struct st_sim_faults st_sim_faults_t;
 
 /* Sim time: wall clock (unless frozen) shifted by an offset that only grows. */
@@ -35,24 +38,24 @@ typedef struct st_sim_clock {
 } st_sim_clock_t;
 
 struct st_sim {
-    pthread_mutex_t mu;       /* guards everything below unless noted */
-    st_sim_config_t cfg;      /* copy; strings owned by the caller of st_sim_new */
-    uint64_t seed;            /* id and model randomness */
-    uint64_t next_id;         /* id counter, makes ids unique */
-    uint64_t rng;             /* xorshift state for model draws */
-    json_t *objects;          /* id -> wire object */
-    json_t *priv;             /* id -> simulator-only state */
-    json_t *lists;            /* object kind -> array of ids, creation order */
-    json_t *events;           /* array of event ids, creation order (ring) */
-    json_t *effects;          /* array of effect records */
-    json_t *effects_by_key;   /* idempotency key -> number of effects */
-    json_t *pending;          /* ids with a timed transition (refunds, issuers) */
-    int64_t counts[4];        /* charges ok, charges failed, refunds, events */
-    st_sim_idem_t *idem;      /* idempotency store */
-    st_sim_clock_t clock;     /* own atomics; readable without mu */
-    st_sim_faults_t *faults;  /* own lock */
-    st_sim_hooks_t *hooks;    /* own lock and thread */
-    _Atomic uint64_t req_seq; /* request ids */
+    pthread_mutex_t mu;         /* guards everything below unless noted */
+    st_sim_config_t cfg;        /* copy; strings owned by the caller of st_sim_new */
+    uint64_t seed;              /* id and model randomness */
+    uint64_t next_id;           /* id counter, makes ids unique */
+    uint64_t rng;               /* xorshift state for model draws */
+    json_t *objects;            /* id -> wire object */
+    json_t *priv;               /* id -> simulator-only state */
+    json_t *lists;              /* object kind -> array of ids, creation order */
+    struct st_sim_evlog *evlog; /* newest events, serialised (st_sim_evlog.h) */
+    json_t *effects;            /* array of effect records */
+    json_t *effects_by_key;     /* idempotency key -> number of effects */
+    json_t *pending;            /* ids with a timed transition (refunds, issuers) */
+    int64_t counts[4];          /* charges ok, charges failed, refunds, events */
+    st_sim_idem_t *idem;        /* idempotency store */
+    st_sim_clock_t clock;       /* own atomics; readable without mu */
+    st_sim_faults_t *faults;    /* own lock */
+    st_sim_hooks_t *hooks;      /* own lock and thread */
+    _Atomic uint64_t req_seq;   /* request ids */
 };
 
 enum { ST_SIM_N_CHARGE_OK, ST_SIM_N_CHARGE_FAILED, ST_SIM_N_REFUND, ST_SIM_N_EVENT };

@@ -197,8 +197,7 @@ int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, cons
             more = 1;
             break;
         }
-        const char *raw = json_string_value(json_object_get(o, "_raw")); /* events */
-        json_array_append_new(data, raw ? json_loads(raw, 0, NULL) : json_deep_copy(o));
+        json_array_append_new(data, json_deep_copy(o));
     }
     if (step > 0) { /* ending_before walked forwards; Stripe still lists newest first */
         json_t *rev = json_array();
