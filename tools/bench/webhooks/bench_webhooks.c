@@ -7,7 +7,12 @@
  *   bench_webhooks [--dsn ADMIN_DSN] [--events N] [--clients C] [--conns P]
  *                  [--threads T] [--instances I] [--dup-every K]
  *
- * C client threads each keep P connections busy (libcurl multi).
+ * C client threads each keep P connections busy (libcurl multi). Defaults:
+ * 100000 events, 2 clients x 64 connections, 2 server threads, 10000
+ * instances.
+ *
+ * On the 2-core development machine (PostgreSQL with fsync off, other work
+ * running): 14,000-18,000 events/s, about 45 events per commit.
  *
  * Creates a scratch database (dropped at the end), migrates it, stores I
  * waiting instances correlated with invoices in_0..in_{I-1}, starts the
@@ -258,7 +263,7 @@ static void parse(int argc, char **argv, opts_t *o)
                                        {"clients", 1, 0, 'c'},   {"conns", 1, 0, 'p'},
                                        {"threads", 1, 0, 't'},   {"instances", 1, 0, 'i'},
                                        {"dup-every", 1, 0, 'k'}, {0, 0, 0, 0}};
-    *o = (opts_t){NULL, 50000, 2, 32, 16, 10000, 0};
+    *o = (opts_t){NULL, 100000, 2, 64, 2, 10000, 0};
     o->dsn = getenv("SETTLE_BENCH_DSN");
     if (o->dsn == NULL)
         o->dsn = getenv("SETTLE_TEST_DSN");
