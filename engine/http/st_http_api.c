@@ -135,10 +135,6 @@ void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp)
         json_decref(body);
         return;
     }
-    if (!started.existing) {
-        const char *v[] = {flow};
-        st_metrics_inc(req->srv->std.flows_started, v, 1);
-    }
     json_object_set_new(view, "existing", json_boolean(started.existing));
     snprintf(resp->location, sizeof resp->location, "/v1/instances/%s", started.id);
     st_http_resp_json(resp, started.existing ? 200 : 201, view);

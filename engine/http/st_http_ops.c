@@ -6,6 +6,9 @@
  * Layer: http (handlers). Depends on the metrics registry, the migration
  * checker (engine/store/st_migrate.h), the embedded OpenAPI document.
  *
+ * /metrics first refreshes the flows_* counters from flow_counts (one
+ * small query), so they are cluster-wide and need no executor.
+ *
  * Invariants: none of these routes needs a token or changes data; readyz
  * never quotes PostgreSQL's error text (it may name hosts and users).
  */
@@ -14,10 +17,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/st_http_sql.h"
 #include "store/st_migrate.h"
+
+/* Flows started / completed / failed / cancelled by flow, cluster-wide,
+ * from flow_counts: final statuses only grow (archiving keeps the counts),
+ * and every instance counts once under its current status, so "started"
+ * is the sum. A database error leaves the last values in place. */
+static void flow_counts(st_http_server_t *s)
+{
+    st_http_db_t *db = NULL;
+    st_err_t err;
+    if (st_http_pool_get(&s->pool, &db, &err) != 0)
+        return;
+    PGresult *r = st_http_db_exec(db, st_http_sql_flow_counts, 0, NULL, &err);
+    st_http_pool_put(&s->pool, db);
+    if (r == NULL)
+        return;
+    const st_metrics_std_t *m = &s->std;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *flow[] = {PQgetvalue(r, i, 0)};
+        const char *status = PQgetvalue(r, i, 1);
+        double n = strtod(PQgetvalue(r, i, 2), NULL);
+        st_metrics_family_t *fam = strcmp(status, "completed") == 0   ? m->flows_completed
+                                   : strcmp(status, "failed") == 0    ? m->flows_failed
+                                   : strcmp(status, "cancelled") == 0 ? m->flows_cancelled
+                                                                      : NULL;
+        st_metrics_set(fam, flow, n);
+    }
+    /* started = the sum over statuses, per flow */
+    for (int i = 0; i < PQntuples(r); i++) {
+        double total = 0;
+        for (int k = 0; k < PQntuples(r); k++)
+            if (strcmp(PQgetvalue(r, k, 0), PQgetvalue(r, i, 0)) == 0)
+                total += strtod(PQgetvalue(r, k, 2), NULL);
+        const char *flow[] = {PQgetvalue(r, i, 0)};
+        st_metrics_set(m->flows_started, flow, total);
+    }
+    PQclear(r);
+}
 
 void st_http_h_metrics(st_http_req_t *req, st_http_resp_t *resp)
 {
+    flow_counts(req->srv);
     size_t len = 0;
     char *text = st_metrics_render(req->srv->metrics, &len);
     if (text == NULL) {

@@ -45,4 +45,4 @@ const char st_http_sql_signal[] =
     "        WHERE status NOT IN ('completed', 'failed', 'cancelled') RETURNING id)"
     " SELECT i.status::text, s.id FROM i LEFT JOIN s ON true";
 
-const char st_http_sql_flow_exists[] = "SELECT 1 FROM flows WHERE name = $1";
+const char st_http_sql_flow_counts[] = "SELECT flow, status::text, n FROM flow_counts";

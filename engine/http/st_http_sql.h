@@ -38,7 +38,8 @@ extern const char st_http_sql_list[];
 /* $1 instance $2 name $3 payload (jsonb text) $4 source → (status, signal id or NULL); no row:
  * no such instance */
 extern const char st_http_sql_signal[];
-/* $1 flow → one row when a flow of that name is deployed */
-extern const char st_http_sql_flow_exists[];
+/* (flow, status, n) of every flow: the counts the engine keeps with each
+ * status change (no scan of instances). */
+extern const char st_http_sql_flow_counts[];
 
 #endif

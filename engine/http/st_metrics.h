@@ -104,8 +104,11 @@ extern const unsigned st_metrics_size_nbounds;
 
 /*
  * The engine's standard families, defined together so that every settled
- * exposes the same names. The executor and the store feed them; the HTTP
- * side feeds the webhook_* and http_* families itself.
+ * exposes the same names. The HTTP side feeds the webhook_* and http_*
+ * families, and sets flows_started/completed/failed/cancelled from the
+ * database's flow_counts at every scrape (cluster-wide; do not add to them
+ * elsewhere). The executor and the store feed the rest: transitions,
+ * ckpt_*, activity_*, timers_pending.
  */
 typedef struct st_metrics_std {
     st_metrics_family_t *flows_started;   /* counter {flow} */

@@ -339,12 +339,17 @@ START_TEST(routes_methods_and_ops)
     ck_assert_msg(r.status == 200, "%s", r.body);
     fx_resp_free(&r);
     start_one(&f, "in_m");
+    start_one(&f, "in_n");
+    /* Counts come from flow_counts, as the engine keeps them. */
+    PQclear(st_test_exec(f.pg, "UPDATE flow_counts SET n = n - 1 WHERE status = 'running';"
+                               "INSERT INTO flow_counts VALUES ('wait_invoice', 'completed', 1)"));
     fx_request(&f, "GET", "/metrics", NULL, NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strcasestr(r.headers, "Content-Type: text/plain; version=0.0.4"));
     static const char *const want[] = {
         "# TYPE settle_flows_started_total counter\n",
-        "settle_flows_started_total{flow=\"wait_invoice\"} 1\n",
+        "settle_flows_started_total{flow=\"wait_invoice\"} 2\n",
+        "settle_flows_completed_total{flow=\"wait_invoice\"} 1\n",
         "# TYPE settle_flows_completed_total counter\n",
         "# TYPE settle_flows_failed_total counter\n",
         "# TYPE settle_transitions_total counter\n",
@@ -354,7 +359,7 @@ START_TEST(routes_methods_and_ops)
         "# TYPE settle_activity_seconds histogram\n",
         "# TYPE settle_timers_pending gauge\n",
         "# TYPE settle_webhook_events_total counter\n",
-        "settle_http_requests_total{route=\"instances.start\",code=\"201\"} 1\n",
+        "settle_http_requests_total{route=\"instances.start\",code=\"201\"} 2\n",
         "settle_http_request_seconds_count{route=\"healthz\"} 1\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
