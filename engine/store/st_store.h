@@ -466,6 +466,37 @@ int st_store_task_finish_async(st_store_conn_t *c, const st_store_task_done_t *d
 int st_store_node_renew_async(st_store_conn_t *c, int64_t node_id, int32_t ttl_ms,
                               st_store_done_cb cb, void *ud, st_err_t *err);
 
+/*
+ * Reads for the loop: the callback gets the rows (an empty list when
+ * rc < 0). They are valid during the callback; to keep them, copy the list
+ * struct and zero the original (then free the copy later with its _free
+ * function); whatever is left is freed when the callback returns.
+ */
+typedef struct st_store_wakes {
+    st_store_wake_t *v;
+    size_t n;
+} st_store_wakes_t;
+
+void st_store_wakes_free(st_store_wakes_t *list);
+
+typedef void (*st_store_instances_cb)(int rc, const st_err_t *err, st_store_instances_t *rows,
+                                      void *ud);
+typedef void (*st_store_signals_cb)(int rc, const st_err_t *err, st_store_signals_t *list,
+                                    void *ud);
+typedef void (*st_store_tasks_cb)(int rc, const st_err_t *err, st_store_tasks_t *list, void *ud);
+typedef void (*st_store_wakes_cb)(int rc, const st_err_t *err, st_store_wakes_t *page, void *ud);
+
+int st_store_lease_claim_async(st_store_conn_t *c, int64_t node_id, unsigned limit,
+                               st_store_instances_cb cb, void *ud, st_err_t *err);
+int st_store_signals_pending_async(st_store_conn_t *c, const st_store_uuid_t *instance,
+                                   st_store_signals_cb cb, void *ud, st_err_t *err);
+int st_store_tasks_claim_due_async(st_store_conn_t *c, int64_t node_id, int64_t now_us,
+                                   unsigned limit, st_store_tasks_cb cb, void *ud, st_err_t *err);
+/* As st_store_wakes_page, with at most `limit` wake times per page. */
+int st_store_wakes_page_async(st_store_conn_t *c, int64_t node_id, int64_t horizon_us,
+                              int64_t after_us, const st_store_uuid_t *after_id, unsigned limit,
+                              st_store_wakes_cb cb, void *ud, st_err_t *err);
+
 /* ---- operator reads ------------------------------------------------------------ */
 
 typedef struct st_store_count {

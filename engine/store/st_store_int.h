@@ -89,6 +89,21 @@ int st_store_exec1_async(st_store_conn_t *c, st_store_q_t q, const st_store_para
                          int zero_rows_code, const char *zero_rows_msg, st_store_done_cb cb,
                          void *ud, st_err_t *err);
 
+/* Asynchronous reads: parse fills ctx (ctx_size bytes, zeroed), deliver
+ * calls the typed callback cb with it, release frees whatever parse
+ * allocated that the callback did not take (it accepts an empty ctx). */
+typedef void (*st_store_any_cb)(void);
+typedef struct st_store_read_spec {
+    size_t ctx_size;
+    st_store_rows_fn parse;
+    void (*deliver)(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud);
+    void (*release)(void *ctx);
+} st_store_read_spec_t;
+
+int st_store_exec1_read_async(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *p,
+                              const st_store_read_spec_t *spec, st_store_any_cb cb, void *ud,
+                              st_err_t *err);
+
 /* ---- growable text buffer and array literals ------------------------------ */
 
 typedef struct st_store_buf {

@@ -108,6 +108,30 @@ int st_store_lease_claim(st_store_conn_t *c, int64_t node_id, unsigned limit,
     return rc;
 }
 
+static void instances_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_instances_cb)cb)(rc, err, ctx, ud);
+}
+
+static void instances_release(void *ctx)
+{
+    st_store_instances_free(ctx);
+}
+
+static const st_store_read_spec_t instances_spec = {sizeof(st_store_instances_t), instance_rows,
+                                                    instances_deliver, instances_release};
+
+int st_store_lease_claim_async(st_store_conn_t *c, int64_t node_id, unsigned limit,
+                               st_store_instances_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, node_id);
+    st_store_p_i64(&p, limit);
+    return st_store_exec1_read_async(c, ST_STORE_Q_LEASE_CLAIM, &p, &instances_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}
+
 int st_store_instances_owned(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *after,
                              unsigned limit, st_store_instances_t *out, st_err_t *err)
 {

@@ -119,6 +119,29 @@ int st_store_signals_pending(st_store_conn_t *c, const st_store_uuid_t *instance
     return rc;
 }
 
+static void signals_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_signals_cb)cb)(rc, err, ctx, ud);
+}
+
+static void signals_release(void *ctx)
+{
+    st_store_signals_free(ctx);
+}
+
+static const st_store_read_spec_t signals_spec = {sizeof(st_store_signals_t), signal_rows,
+                                                  signals_deliver, signals_release};
+
+int st_store_signals_pending_async(st_store_conn_t *c, const st_store_uuid_t *instance,
+                                   st_store_signals_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, instance);
+    return st_store_exec1_read_async(c, ST_STORE_Q_SIGNALS_PENDING, &p, &signals_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}
+
 void st_store_signals_free(st_store_signals_t *list)
 {
     if (!list)

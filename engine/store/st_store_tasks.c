@@ -75,6 +75,31 @@ int st_store_tasks_claim_due(st_store_conn_t *c, int64_t node_id, int64_t now_us
     return rc;
 }
 
+static void tasks_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_tasks_cb)cb)(rc, err, ctx, ud);
+}
+
+static void tasks_release(void *ctx)
+{
+    st_store_tasks_free(ctx);
+}
+
+static const st_store_read_spec_t tasks_spec = {sizeof(st_store_tasks_t), task_rows, tasks_deliver,
+                                                tasks_release};
+
+int st_store_tasks_claim_due_async(st_store_conn_t *c, int64_t node_id, int64_t now_us,
+                                   unsigned limit, st_store_tasks_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, node_id);
+    st_store_p_i64(&p, now_us);
+    st_store_p_i64(&p, limit);
+    return st_store_exec1_read_async(c, ST_STORE_Q_TASKS_CLAIM_DUE, &p, &tasks_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}
+
 /* Parameters of TASK_ATTEMPT; ST_INVAL for a malformed attempt. */
 static int attempt_params(st_store_params_t *p, const st_store_attempt_t *a, st_err_t *err)
 {
@@ -201,6 +226,26 @@ int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, st_store_tasks_t
     return rc;
 }
 
+static void wakes_params(st_store_params_t *p, int64_t node_id, int64_t horizon_us,
+                         int64_t after_us, const st_store_uuid_t *after_id, size_t limit)
+{
+    static const st_store_uuid_t zero;
+    st_store_p_init(p);
+    st_store_p_i64(p, node_id);
+    st_store_p_i64(p, horizon_us);
+    /* first page: a cursor before any real wake time */
+    st_store_p_i64(p, after_us == ST_STORE_NO_TIME ? 0 : after_us);
+    st_store_p_uuid(p, after_us == ST_STORE_NO_TIME || !after_id ? &zero : after_id);
+    st_store_p_i64(p, (int64_t)limit);
+}
+
+static void wake_row(const PGresult *r, int i, st_store_wake_t *o)
+{
+    st_store_get_uuid(r, i, 0, &o->instance);
+    o->wake_at_us = st_store_get_time(r, i, 1);
+    o->seq = st_store_get_i64(r, i, 2);
+}
+
 typedef struct wake_ctx {
     st_store_wake_t *out;
     size_t cap, n;
@@ -209,12 +254,8 @@ typedef struct wake_ctx {
 static int wake_rows(const PGresult *r, void *ctx, st_err_t *err)
 {
     wake_ctx_t *w = ctx;
-    for (int i = 0; i < PQntuples(r) && w->n < w->cap; i++) {
-        st_store_wake_t *o = &w->out[w->n++];
-        st_store_get_uuid(r, i, 0, &o->instance);
-        o->wake_at_us = st_store_get_time(r, i, 1);
-        o->seq = st_store_get_i64(r, i, 2);
-    }
+    for (int i = 0; i < PQntuples(r) && w->n < w->cap; i++)
+        wake_row(r, i, &w->out[w->n++]);
     return 0;
 }
 
@@ -222,17 +263,54 @@ int st_store_wakes_page(st_store_conn_t *c, int64_t node_id, int64_t horizon_us,
                         const st_store_uuid_t *after_id, st_store_wake_t *out, size_t cap,
                         size_t *n, st_err_t *err)
 {
-    static const st_store_uuid_t zero;
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, node_id);
-    st_store_p_i64(&p, horizon_us);
-    /* first page: a cursor before any real wake time */
-    st_store_p_i64(&p, after_us == ST_STORE_NO_TIME ? 0 : after_us);
-    st_store_p_uuid(&p, after_us == ST_STORE_NO_TIME || !after_id ? &zero : after_id);
-    st_store_p_i64(&p, (int64_t)cap);
+    wakes_params(&p, node_id, horizon_us, after_us, after_id, cap);
     wake_ctx_t w = {out, cap, 0};
     int rc = st_store_exec1(c, ST_STORE_Q_WAKES_PAGE, &p, wake_rows, &w, err);
     *n = rc == 0 ? w.n : 0;
     return rc;
+}
+
+void st_store_wakes_free(st_store_wakes_t *list)
+{
+    if (!list)
+        return;
+    free(list->v);
+    list->v = NULL;
+    list->n = 0;
+}
+
+static int wakes_list_rows(const PGresult *r, void *ctx, st_err_t *err)
+{
+    st_store_wakes_t *out = ctx;
+    int rows = PQntuples(r);
+    out->v = rows ? calloc((size_t)rows, sizeof *out->v) : NULL;
+    if (rows && !out->v)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    for (int i = 0; i < rows; i++)
+        wake_row(r, i, &out->v[out->n++]);
+    return 0;
+}
+
+static void wakes_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_wakes_cb)cb)(rc, err, ctx, ud);
+}
+
+static void wakes_release(void *ctx)
+{
+    st_store_wakes_free(ctx);
+}
+
+static const st_store_read_spec_t wakes_spec = {sizeof(st_store_wakes_t), wakes_list_rows,
+                                                wakes_deliver, wakes_release};
+
+int st_store_wakes_page_async(st_store_conn_t *c, int64_t node_id, int64_t horizon_us,
+                              int64_t after_us, const st_store_uuid_t *after_id, unsigned limit,
+                              st_store_wakes_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    wakes_params(&p, node_id, horizon_us, after_us, after_id, limit);
+    return st_store_exec1_read_async(c, ST_STORE_Q_WAKES_PAGE, &p, &wakes_spec, (st_store_any_cb)cb,
+                                     ud, err);
 }
