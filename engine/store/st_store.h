@@ -14,11 +14,15 @@
  *
  * Checkpoints (the hot path) are asynchronous and go through the batcher
  * (st_store_batch_t), which groups checkpoints of many instances into one
- * transaction (group commit). Everything else — programs, start, leases,
- * signals, tasks, recovery, partitions — is a blocking helper that runs the
+ * transaction (group commit). The engine's periodic work has `_async`
+ * variants (task attempts, retries, completion, lease renewal, claims,
+ * pending signals, due tasks, wake pages) that pipeline their statement and
+ * call back from the loop. Everything else — programs, start, signals,
+ * recovery, partitions, operator reads — is a blocking helper that runs the
  * connection's loop (ev_run ONCE, nested) until its reply arrives; use them
- * at start-up, in tools and tests, or from code that may block briefly.
- * Blocking helpers fail at once with ST_IO while the connection is down.
+ * at start-up, in tools and tests, or on a connection with a loop of its
+ * own. Blocking helpers fail at once with ST_IO while the connection is
+ * down.
  *
  * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
  * means "none". The caller passes the clock (real or virtual) where a
