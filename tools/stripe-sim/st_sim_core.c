@@ -22,6 +22,7 @@ int64_t st_sim_now(st_sim_t *sim)
 static int make_store(st_sim_t *sim)
 {
     sim->objects = json_object();
+    sim->hot = json_array();
     sim->priv = json_object();
     sim->lists = json_object();
     sim->evlog = st_sim_evlog_new(ST_SIM_EVENT_KEEP);
@@ -29,7 +30,7 @@ static int make_store(st_sim_t *sim)
     sim->effects_by_key = json_object();
     sim->pending = json_array();
     sim->idem = st_sim_idem_new(IDEM_TTL);
-    return sim->objects && sim->priv && sim->lists && sim->evlog && sim->effects &&
+    return sim->objects && sim->hot && sim->priv && sim->lists && sim->evlog && sim->effects &&
                    sim->effects_by_key && sim->pending && sim->idem
                ? 0
                : ST_NOMEM;
@@ -97,6 +98,7 @@ void st_sim_free(st_sim_t *sim)
     st_sim_faults_free(sim->faults);
     st_sim_idem_free(sim->idem);
     json_decref(sim->objects);
+    json_decref(sim->hot);
     json_decref(sim->priv);
     json_decref(sim->lists);
     st_sim_evlog_free(sim->evlog);

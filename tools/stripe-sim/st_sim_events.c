@@ -145,48 +145,17 @@ void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, con
     json_decref(ev);
 }
 
-/* Texts of the objects serialised during one flush, by object pointer. */
-typedef struct text_cache {
-    const json_t *obj[16];
-    char *text[16];
-    int n;
-} text_cache_t;
-
-static const char *cached_text(text_cache_t *tc, const json_t *obj)
+void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t *tc)
 {
-    for (int i = 0; i < tc->n; i++)
-        if (tc->obj[i] == obj)
-            return tc->text[i];
-    char *t = st_sim_json_dumps(obj);
-    if (tc->n < 16) {
-        tc->obj[tc->n] = obj;
-        tc->text[tc->n++] = t;
-        return t;
-    }
-    tc->obj[0] = obj; /* rare: more than 16 objects; recycle slot 0 */
-    free(tc->text[0]);
-    tc->text[0] = t;
-    return t;
-}
-
-void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call)
-{
-    text_cache_t tc = {.n = 0};
     size_t i;
     json_t *ev;
     json_array_foreach(call->events, i, ev)
     {
         json_t *obj = st_sim_store_get(sim, json_string_value(json_object_get(ev, "obj")));
-        event_write(sim, call, ev, obj ? cached_text(&tc, obj) : NULL);
+        event_write(sim, call, ev, obj ? st_sim_text_of(tc, obj) : NULL);
     }
     json_decref(call->events);
     call->events = NULL;
-    if (call->body && !call->text) /* the answer is often one of those objects */
-        for (int k = 0; k < tc.n; k++)
-            if (tc.obj[k] == call->body && tc.text[k])
-                call->text = strdup(tc.text[k]);
-    for (int k = 0; k < tc.n; k++)
-        free(tc.text[k]);
 }
 
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,

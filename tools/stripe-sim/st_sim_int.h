@@ -11,6 +11,11 @@
  *   in sim->priv under the same id and never reaches the wire.
  * - sim->mu guards objects, priv, lists, idem, effects and events. Handlers
  *   run with it held; only latency injection sleeps without it.
+ * - High-volume objects (PaymentIntents, charges, payment methods, refunds)
+ *   are kept cold, as JSON text, between requests: st_sim_store_get parses
+ *   one back on use and st_sim_store_freeze (end of each request) turns it
+ *   into text again. A jansson tree of a charge costs ~10 KiB; its text
+ *   ~2 KiB. Pointers from st_sim_store_get stay valid for the request.
  * - Money is int64 minor units, time is int64 unix seconds of sim time.
  */
 #ifndef ST_SIM_INT_H
@@ -43,7 +48,8 @@ struct st_sim {
     uint64_t seed;              /* id and model randomness */
     uint64_t next_id;           /* id counter, makes ids unique */
     uint64_t rng;               /* xorshift state for model draws */
-    json_t *objects;            /* id -> wire object */
+    json_t *objects;            /* id -> wire object, or its JSON text when cold */
+    json_t *hot;                /* ids of freezable objects parsed or made this request */
     json_t *priv;               /* id -> simulator-only state */
     json_t *lists;              /* object kind -> array of ids, creation order */
     struct st_sim_evlog *evlog; /* newest events, serialised (st_sim_evlog.h) */
@@ -81,6 +87,15 @@ typedef int (*st_sim_handler_fn)(st_sim_t *sim, st_sim_call_t *call);
 void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap);
 void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *obj);
 json_t *st_sim_store_get(st_sim_t *sim, const char *id);
+/* Texts already made for some objects this request (may be empty). */
+typedef struct st_sim_text_cache {
+    const json_t *obj[16];
+    char *text[16];
+    int n;
+} st_sim_text_cache_t;
+const char *st_sim_text_of(st_sim_text_cache_t *tc, const json_t *obj);
+void st_sim_text_cache_release(st_sim_text_cache_t *tc);
+void st_sim_store_freeze(st_sim_t *sim, st_sim_text_cache_t *tc);
 json_t *st_sim_priv(st_sim_t *sim, const char *id);
 json_t *st_sim_store_copy(st_sim_t *sim, const char *id);
 int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *url,
@@ -117,7 +132,7 @@ void st_sim_clock_advance(st_sim_clock_t *c, int64_t seconds);
 /* ---- events and effects (st_sim_events.c) ---- */
 void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, const char *obj_id,
                        json_t *previous);
-void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call);
+void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t *tc);
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
                    int64_t amount, const char *status);
 

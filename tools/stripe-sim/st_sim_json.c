@@ -14,7 +14,7 @@ static int reserve(st_sim_buf_t *b, size_t n)
         return -1;
     if (b->len + n + 1 <= b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 2048; /* most objects fit: no realloc chain */
     while (cap < b->len + n + 1)
         cap *= 2;
     char *p = realloc(b->p, cap);

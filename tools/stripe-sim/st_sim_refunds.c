@@ -152,6 +152,21 @@ int st_sim_refund_create(st_sim_t *sim, st_sim_call_t *call)
     return 0;
 }
 
+/* The charge embeds its refunds: keep that copy in step with the refund. */
+static void sync_refund(json_t *ch, json_t *re)
+{
+    json_t *data = json_object_get(json_object_get(ch, "refunds"), "data");
+    size_t i;
+    json_t *r;
+    json_array_foreach(data, i, r)
+    {
+        if (json_equal(json_object_get(r, "id"), json_object_get(re, "id"))) {
+            json_array_set(data, i, re);
+            break;
+        }
+    }
+}
+
 /* Move one due refund along: pending -> succeeded, succeeded -> failed. */
 static void refund_step(st_sim_t *sim, st_sim_call_t *call, json_t *re)
 {
@@ -159,13 +174,17 @@ static void refund_step(st_sim_t *sim, st_sim_call_t *call, json_t *re)
     json_t *ch = st_sim_store_get(sim, json_string_value(json_object_get(re, "charge")));
     if (strcmp(json_string_value(json_object_get(re, "status")), "pending") == 0) {
         json_object_set_new(re, "status", json_string("succeeded"));
+        if (ch)
+            sync_refund(ch, re);
         st_sim_event_emit(sim, call, "refund.updated", id, NULL);
         return;
     }
     json_object_set_new(re, "status", json_string("failed"));
     json_object_set_new(re, "failure_reason", json_string("expired_or_canceled_card"));
-    if (ch)
+    if (ch) {
         charge_add_refund(ch, NULL, -json_integer_value(json_object_get(re, "amount")));
+        sync_refund(ch, re);
+    }
     st_sim_event_emit(sim, call, "refund.failed", id, NULL);
     st_sim_event_emit(sim, call, "charge.refund.updated", id, NULL);
 }

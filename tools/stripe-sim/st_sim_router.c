@@ -94,9 +94,13 @@ static void invoke(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
         call->body = copy;
         st_sim_expand(sim, call->body, call->params);
     }
-    st_sim_events_flush(sim, call);
-    if (!call->text)
-        call->text = st_sim_json_dumps(call->body);
+    st_sim_text_cache_t tc = {.n = 0};
+    st_sim_events_flush(sim, call, &tc);
+    const char *text = call->body && !call->text ? st_sim_text_of(&tc, call->body) : NULL;
+    if (text)
+        call->text = strdup(text); /* often made already, for an event */
+    st_sim_store_freeze(sim, &tc);
+    st_sim_text_cache_release(&tc);
 }
 
 /* Run the handler under the store mutex. */

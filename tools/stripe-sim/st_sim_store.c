@@ -12,6 +12,14 @@
 #include <string.h>
 
 #include "st_sim_int.h"
+#include "st_sim_json.h"
+
+/* Kinds with many objects, kept as text between requests. */
+static int freezable(const char *id)
+{
+    return strncmp(id, "pi_", 3) == 0 || strncmp(id, "ch_", 3) == 0 || strncmp(id, "pm_", 3) == 0 ||
+           strncmp(id, "re_", 3) == 0;
+}
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -58,11 +66,59 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
     }
     json_array_append_new(list, json_string(id));
     json_object_set_new(sim->objects, id, obj);
+    if (freezable(id))
+        json_array_append_new(sim->hot, json_string(id));
 }
 
 json_t *st_sim_store_get(st_sim_t *sim, const char *id)
 {
-    return id ? json_object_get(sim->objects, id) : NULL;
+    json_t *v = id ? json_object_get(sim->objects, id) : NULL;
+    if (!json_is_string(v))
+        return v;
+    json_t *tree = json_loadb(json_string_value(v), json_string_length(v), 0, NULL);
+    if (!tree)
+        return NULL;
+    json_object_set_new(sim->objects, id, tree);
+    json_array_append_new(sim->hot, json_string(id));
+    return tree;
+}
+
+const char *st_sim_text_of(st_sim_text_cache_t *tc, const json_t *obj)
+{
+    for (int i = 0; i < tc->n; i++)
+        if (tc->obj[i] == obj)
+            return tc->text[i];
+    char *t = st_sim_json_dumps(obj);
+    int slot = tc->n < 16 ? tc->n++ : 0; /* more than 16: recycle slot 0 */
+    if (tc->obj[slot] && slot == 0 && tc->n == 16)
+        free(tc->text[0]);
+    tc->obj[slot] = obj;
+    tc->text[slot] = t;
+    return t;
+}
+
+void st_sim_text_cache_release(st_sim_text_cache_t *tc)
+{
+    for (int i = 0; i < tc->n; i++)
+        free(tc->text[i]);
+    tc->n = 0;
+}
+
+void st_sim_store_freeze(st_sim_t *sim, st_sim_text_cache_t *tc)
+{
+    size_t i;
+    json_t *idv;
+    json_array_foreach(sim->hot, i, idv)
+    {
+        const char *id = json_string_value(idv);
+        json_t *v = json_object_get(sim->objects, id);
+        if (!json_is_object(v))
+            continue;
+        const char *text = st_sim_text_of(tc, v);
+        if (text)
+            json_object_set_new(sim->objects, id, json_stringn_nocheck(text, strlen(text)));
+    }
+    json_array_clear(sim->hot);
 }
 
 json_t *st_sim_priv(st_sim_t *sim, const char *id)
@@ -190,14 +246,20 @@ int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, cons
     json_t *data = json_array();
     int more = 0;
     for (; i >= 0 && i < (long)json_array_size(ids); i += step) {
-        json_t *o = st_sim_store_get(sim, json_string_value(json_array_get(ids, (size_t)i)));
-        if (!o || json_is_true(json_object_get(o, "deleted")) || (keep && !keep(o, call->params)))
+        json_t *o =
+            json_object_get(sim->objects, json_string_value(json_array_get(ids, (size_t)i)));
+        o = json_is_string(o) ? json_loadb(json_string_value(o), json_string_length(o), 0, NULL)
+                              : json_deep_copy(o); /* a private copy either way */
+        if (!o || json_is_true(json_object_get(o, "deleted")) || (keep && !keep(o, call->params))) {
+            json_decref(o);
             continue;
+        }
         if ((int64_t)json_array_size(data) == limit) {
+            json_decref(o);
             more = 1;
             break;
         }
-        json_array_append_new(data, json_deep_copy(o));
+        json_array_append_new(data, o);
     }
     if (step > 0) { /* ending_before walked forwards; Stripe still lists newest first */
         json_t *rev = json_array();
