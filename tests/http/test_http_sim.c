@@ -1,0 +1,200 @@
+/*
+ * test_http_sim.c — stripe-sim delivers its own signed webhooks to a real
+ * settle HTTP server: a PaymentIntent confirmed at the simulator reaches
+ * the instance correlated with it as the signal payment_intent.succeeded,
+ * whether the webhook arrives before or after the instance learns the
+ * PaymentIntent id (parking). Nothing is rejected, nothing is stored twice.
+ *
+ * The executor that would then move the flow is not part of this test (it
+ * is not in libsettle yet); the flow's side ends at the stored signal.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <ev.h>
+#include <jansson.h>
+
+#include "http_fixture.h"
+#include "store/st_store.h"
+
+static const char FLOW_WAIT_PAYMENT[] = "flow wait_payment\n"
+                                        "input order: string\n"
+                                        "var pi_id: string\n"
+                                        "correlate payment_intent = pi_id\n"
+                                        "state wait {\n"
+                                        "  await timeout 1d\n"
+                                        "  on signal payment_intent.succeeded -> paid\n"
+                                        "  on timeout -> expired\n"
+                                        "}\n"
+                                        "final paid\n"
+                                        "final expired\n";
+
+typedef struct sim {
+    pid_t pid;
+    unsigned port;
+} sim_t;
+
+/* Start stripe-sim posting every event to the fixture's webhook route. */
+static void sim_start(sim_t *s, const fx_t *f)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", f->port);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(STRIPE_SIM_BIN, "stripe-sim", "--port", "0", "--quiet", "--seed", "11", "--webhook",
+              url, "--webhook-secret", FX_SECRET_NEW, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *out = fdopen(fds[0], "r");
+    char line[256] = "";
+    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "stripe-sim did not start");
+    ck_assert_int_eq(sscanf(line, "stripe-sim listening on 127.0.0.1:%u", &s->port), 1);
+    fclose(out);
+}
+
+static void sim_stop(sim_t *s)
+{
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+}
+
+typedef struct text {
+    char s[4096];
+} text_t;
+
+static size_t keep(char *p, size_t size, size_t n, void *ud)
+{
+    text_t *t = ud;
+    size_t used = strlen(t->s), room = sizeof t->s - 1 - used;
+    memcpy(t->s + used, p, size * n < room ? size * n : room);
+    t->s[used + (size * n < room ? size * n : room)] = '\0';
+    return size * n;
+}
+
+/* Create and confirm a PaymentIntent at the simulator; its id into out. */
+static void confirm_payment(const sim_t *s, char *out, size_t cap)
+{
+    char url[128];
+    text_t body = {""};
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/payment_intents", s->port);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Authorization: Bearer sk_test_settle_http_0000000000000000");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     "amount=4990&currency=eur&payment_method=pm_card_visa&confirm=true");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)&body);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    ck_assert_msg(status == 200, "create payment intent: %ld %s", status, body.s);
+    json_t *j = json_loads(body.s, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "succeeded");
+    snprintf(out, cap, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* Poll until sql returns want (up to 20 s). */
+static int until(fx_t *f, const char *sql, long long want)
+{
+    for (int i = 0; i < 200; i++) {
+        if (fx_scalar(f, sql) == want)
+            return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+static void correlate(fx_t *f, const char *id, const char *pi)
+{
+    struct ev_loop *loop = ev_loop_new(0);
+    st_store_conn_cfg_t cfg = {.dsn = f->dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    ck_assert_ptr_nonnull(c);
+    st_store_uuid_t u;
+    ck_assert_int_eq(st_store_uuid_parse(id, &u), 0);
+    ck_assert_int_eq(st_store_correlate(c, &u, "payment_intent", pi, &err), 0);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+}
+
+static void run(int correlate_first_late)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    fx_deploy(&f, "wait_payment.flow", FLOW_WAIT_PAYMENT);
+    fx_resp_t r;
+    fx_api(&f, "POST", "/v1/instances", FX_TOKEN_WRITE,
+           "{\"flow\":\"wait_payment\",\"inputs\":{\"order\":\"ord_1\"}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    char id[64];
+    snprintf(id, sizeof id, "%s", fx_json_str(&r, "id"));
+    fx_resp_free(&r);
+    sim_t s;
+    sim_start(&s, &f);
+    char pi[128], sql[512];
+    confirm_payment(&s, pi, sizeof pi);
+    if (correlate_first_late) {
+        /* The webhook lands first and is parked under the PaymentIntent. */
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM signals WHERE instance_id IS NULL AND corr_key = "
+                 "'payment_intent' AND corr_value = '%s' AND name = 'payment_intent.succeeded'",
+                 pi);
+        ck_assert_msg(until(&f, sql, 1), "no parked payment_intent.succeeded for %s", pi);
+    }
+    correlate(&f, id, pi);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM signals s JOIN webhook_events e ON s.source = 'webhook:' || "
+             "e.event_id WHERE s.instance_id = '%s' AND s.name = 'payment_intent.succeeded' AND "
+             "e.payload->'data'->'object'->>'id' = '%s'",
+             id, pi);
+    ck_assert_msg(until(&f, sql, 1), "payment_intent.succeeded for %s never reached %s", pi, id);
+    sim_stop(&s);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events WHERE type = "
+                                   "'payment_intent.succeeded'"),
+                     1);
+    fx_request(&f, "GET", "/metrics", NULL, NULL, 0, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "settle_webhook_events_total{result=\"rejected\"} 0\n"));
+    fx_resp_free(&r);
+    fx_close(&f);
+}
+
+START_TEST(webhook_after_the_flow_knows_the_payment)
+{
+    run(0);
+}
+END_TEST
+
+START_TEST(webhook_before_the_flow_knows_the_payment)
+{
+    run(1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("http_sim");
+    TCase *tc = tcase_create("sim");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, webhook_after_the_flow_knows_the_payment);
+    tcase_add_test(tc, webhook_before_the_flow_knows_the_payment);
+    suite_add_tcase(s, tc);
+    return st_test_run(s);
+}
