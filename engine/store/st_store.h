@@ -304,8 +304,9 @@ typedef struct st_store_batch_stats {
 
 st_store_batch_t *st_store_batch_new(st_store_conn_t *c, const st_store_batch_cfg_t *cfg,
                                      st_err_t *err);
-/* Waits for batches in flight; checkpoints not yet sent complete with
- * ST_STATE. Free batchers before their connection. */
+/* Checkpoints not yet sent complete with ST_STATE (also those of a batch
+ * queued on a connection that is down); waits for batches already sent.
+ * Free batchers before their connection. */
 void st_store_batch_free(st_store_batch_t *b);
 /* Queue ck; cb(ck, rc, err, ud) fires once from the loop. Two checkpoints
  * of one instance never share a transaction. */

@@ -90,6 +90,7 @@ struct st_store_batch {
     ev_timer linger;
     batch_op_t *ops; /* max_inflight slots, spread over the connections */
     unsigned inflight;
+    int closing; /* st_store_batch_free runs: send nothing more */
     st_store_arr_t arr[A_COUNT];
     st_store_uuid_t *seen; /* open-addressing set of the batch's instances */
     size_t seen_cap;
@@ -304,6 +305,8 @@ static void take_from_queue(st_store_batch_t *b, batch_op_t *bo)
 static void batch_flush(st_store_batch_t *b)
 {
     ev_timer_stop(b->loop, &b->linger);
+    if (b->closing)
+        return;
     while (b->inflight < b->max_inflight && (b->solo_head || b->qn)) {
         batch_op_t *bo = NULL;
         for (unsigned i = 0; i < b->max_inflight && !bo; i++)
@@ -381,6 +384,13 @@ void st_store_batch_free(st_store_batch_t *b)
         return;
     if (b->ops) {
         ev_timer_stop(b->loop, &b->linger);
+        b->closing = 1;
+        /* batches still queued on a connection that is down are cancelled
+         * (their checkpoints complete with ST_STATE); sent ones finish on
+         * their own: committed, rejected, or ST_IO when the link drops */
+        for (unsigned i = 0; i < b->max_inflight; i++)
+            if (b->ops[i].busy)
+                st_store_conn_cancel(b->ops[i].conn, &b->ops[i].op);
         while (b->inflight)
             ev_run(b->loop, EVRUN_ONCE);
         st_err_t e;
@@ -425,7 +435,8 @@ static int ckpt_check(const st_store_ckpt_t *k, st_err_t *err)
 int st_store_batch_submit(st_store_batch_t *b, st_store_ckpt_t *ck, st_store_ckpt_cb cb, void *ud,
                           st_err_t *err)
 {
-    int rc = ckpt_check(ck, err);
+    int rc = b->closing ? st_err_set(err, ST_STATE, "checkpoint batcher is closing")
+                        : ckpt_check(ck, err);
     if (rc < 0)
         return rc;
     ck->task_id = 0;

@@ -416,6 +416,24 @@ void st_store_conn_submit(st_store_conn_t *c, st_store_op_t *op)
     pump_send(c);
 }
 
+int st_store_conn_cancel(st_store_conn_t *c, st_store_op_t *op)
+{
+    st_store_op_t **link = &c->pend_head, *prev = NULL;
+    while (*link && *link != op) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (!*link)
+        return 0; /* sent (or finished): it completes on its own */
+    *link = op->next;
+    if (c->pend_tail == op)
+        c->pend_tail = prev;
+    op->next = NULL;
+    op->rc = st_err_set(&op->err, ST_STATE, "operation cancelled before it was sent");
+    finish_op(op);
+    return 1;
+}
+
 int st_store_conn_run(st_store_conn_t *c, st_store_op_t *op, st_err_t *err)
 {
     if (c->state != CONN_UP) {

@@ -45,6 +45,8 @@ struct st_store_op {
 
 /* Queue op; done (or finished) follows exactly once. */
 void st_store_conn_submit(st_store_conn_t *c, st_store_op_t *op);
+/* Finish op with ST_STATE if it is still queued (not sent); 1 if it was. */
+int st_store_conn_cancel(st_store_conn_t *c, st_store_op_t *op);
 /* Submit and run the loop until op finishes; ST_IO at once while down. */
 int st_store_conn_run(st_store_conn_t *c, st_store_op_t *op, st_err_t *err);
 

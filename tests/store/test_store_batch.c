@@ -313,6 +313,18 @@ START_TEST(free_completes_queued_checkpoints)
     ck_assert_int_eq(st_store_batch_submit(b, &k, rec_cb, &r, &err), ST_INVAL);
     st_store_batch_free(b);
     ck_assert_int_eq(r.fired, 0);
+    /* a batch queued on a connection that is down is cancelled by free */
+    b = st_store_batch_new(f.c, &cfg, &err);
+    st_store_conn_break(f.c);
+    while (st_store_conn_is_up(f.c))
+        ev_run(f.loop, EVRUN_ONCE);
+    fx_ckpt(&k, &f, &id, ep, 0, ST_STORE_RUNNING);
+    r.fired = 0;
+    ck_assert_int_eq(st_store_batch_submit(b, &k, rec_cb, &r, &err), 0);
+    st_store_batch_flush(b); /* queued on the connection, not sent */
+    st_store_batch_free(b);
+    ck_assert_int_eq(r.fired, 1);
+    ck_assert_int_eq(r.rc, ST_STATE);
     fx_close(&f);
 }
 END_TEST
