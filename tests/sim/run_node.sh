@@ -21,4 +21,13 @@ while [ -z "$port" ] && [ $i -lt 100 ]; do
   i=$((i + 1))
 done
 [ -n "$port" ] || { echo "stripe-sim did not start"; cat "$out"; exit 1; }
-STRIPE_SIM_PORT=$port node --test --test-concurrency=1 test/*.test.js
+status=0
+STRIPE_SIM_PORT=$port node --test --test-concurrency=1 test/*.test.js || status=$?
+# Stop the sim cleanly so a sanitizer build reports leaks, and fail on any report.
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+if grep -q "Sanitizer" "$out"; then
+  cat "$out"
+  exit 1
+fi
+exit $status

@@ -72,8 +72,9 @@ int st_sim_issuer_assign(st_sim_t *sim, const char *cus, json_t *spec, st_err_t 
     for (const char *const *k = kinds; kind && *k; k++)
         ok |= strcmp(*k, kind) == 0;
     if (!ok) {
-        json_decref(m);
-        return st_err_set(err, ST_INVAL, "unknown issuer behaviour '%s'", kind ? kind : "");
+        int rc = st_err_set(err, ST_INVAL, "unknown issuer behaviour '%s'", kind ? kind : "");
+        json_decref(m); /* kind points into m */
+        return rc;
     }
     int64_t ff = (int64_t)num(json_object_get(m, "first_failure"), (double)st_sim_now(sim));
     json_object_set_new(m, "first_failure", json_integer((json_int_t)ff));
