@@ -126,3 +126,21 @@ test('expand[] replaces ids with objects', async () => {
   assert.equal(pi.latest_charge.object, 'charge');
   assert.equal(pi.latest_charge.amount, 500);
 });
+
+test('ending_before pages backwards; Stripe-Version is echoed', async () => {
+  const tag = `eb${Date.now()}`;
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push((await stripe.customers.create({ email: `${tag}@example.com` })).id);
+  const newer = await stripe.customers.list({ email: `${tag}@example.com`, limit: 2, ending_before: ids[1] });
+  assert.deepEqual(newer.data.map((c) => c.id), [ids[3], ids[2]]);
+  const events = await stripe.events.list({ type: 'customer.created', limit: 3 });
+  assert.equal(events.data.length, 3);
+  const older = await stripe.events.list({ type: 'customer.created', limit: 2, starting_after: events.data[0].id });
+  assert.equal(older.data[0].id, events.data[1].id);
+  const back = await stripe.events.list({ type: 'customer.created', limit: 1, ending_before: events.data[1].id });
+  assert.equal(back.data[0].id, events.data[0].id);
+  const r = await raw('GET', '/v1/customers?limit=1', {
+    headers: { authorization: `Bearer ${KEY}`, 'stripe-version': '2024-06-20' },
+  });
+  assert.equal(r.headers.get('stripe-version'), '2024-06-20');
+});
