@@ -137,6 +137,13 @@ const char *st_core_kind_name(st_core_kind_t k);
  * returns max_attempts (>= 1) and fills the backoff bounds; returns 0 and
  * zeroes them when `state` is not a DO state.
  */
+/*
+ * Correlation keys the flow declares (`correlate KEY = VAR`): the i-th key
+ * ("payment_intent", "invoice", ...) is returned and *var gets the variable
+ * whose value names the object; NULL past the end. Borrowed from p.
+ */
+size_t st_core_program_correlation_count(const st_core_program_t *p);
+const char *st_core_program_correlation(const st_core_program_t *p, size_t i, uint32_t *var);
 uint32_t st_core_program_retry(const st_core_program_t *p, uint32_t state, int64_t *backoff_min_us,
                                int64_t *backoff_max_us);
 

@@ -259,3 +259,16 @@ uint32_t st_core_program_retry(const st_core_program_t *p, uint32_t state, int64
     *backoff_max_us = a->retry->backoff_max_us;
     return a->retry->max_attempts;
 }
+
+size_t st_core_program_correlation_count(const st_core_program_t *p)
+{
+    return p->pb->n_correlations;
+}
+
+const char *st_core_program_correlation(const st_core_program_t *p, size_t i, uint32_t *var)
+{
+    if (i >= p->pb->n_correlations)
+        return NULL;
+    *var = p->pb->correlations[i]->var;
+    return p->pb->correlations[i]->key;
+}

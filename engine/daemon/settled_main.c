@@ -2,31 +2,55 @@
  * settled_main.c — the settled command: parses the command line and hands
  * over to the engine. Edge code: the only place that prints and exits.
  *
- *   settled migrate [--dsn DSN]   bring the database schema up to date
+ *   settled run      [--dsn DSN] [options]   run flows until SIGTERM
+ *   settled migrate  [--dsn DSN]             bring the schema up to date
+ *   settled deploy   [--dsn DSN] FILE.flow   compile and register a flow
+ *   settled start    [--dsn DSN] FLOW [--input JSON] [--key KEY]
+ *   settled clock    [--dsn DSN] show | advance DURATION
  *   settled version
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <ev.h>
 #include <libpq-fe.h>
 
-#include "common/st_err.h"
 #include "common/st_dsn.h"
+#include "common/st_err.h"
+#include "exec/st_exec.h"
+#include "ops/st_ops.h"
 #include "store/st_migrate.h"
 
 #define SETTLED_VERSION "0.1.0"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: settled <command> [options]\n"
-                 "\n"
-                 "commands:\n"
-                 "  migrate [--dsn DSN]   apply the schema migrations this binary carries\n"
-                 "  version               print the version and schema version\n"
-                 "\n"
-                 "The database is named by --dsn or $SETTLE_DSN (a libpq connection string).\n");
+    fprintf(out,
+            "usage: settled <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run [options]               run flows until SIGTERM or SIGINT\n"
+            "      --clock real|virtual    virtual time moves only when advanced (tests, demo)\n"
+            "      --node NAME             node name shown to operators (default host:pid)\n"
+            "      --linger-us N           group-commit linger in microseconds (default 0)\n"
+            "      --batch-max N           checkpoints per transaction (default 1024)\n"
+            "      --no-batch              one transaction per checkpoint\n"
+            "      --lease-ttl-ms N        node lease (default 10000)\n"
+            "  migrate                     apply the schema migrations this binary carries\n"
+            "  deploy FILE.flow            compile FILE and make it the flow's current version\n"
+            "  start FLOW [--input JSON] [--key KEY]\n"
+            "                              start an instance (idempotent by KEY)\n"
+            "  clock show | clock advance DURATION\n"
+            "                              read or move the virtual clock (e.g. advance 3d)\n"
+            "  version                     print the version and schema version\n"
+            "\n"
+            "Every command takes --dsn DSN (a libpq connection string) or reads $SETTLE_DSN.\n"
+            "SETTLE_CRASH_AT=point:N aborts at the Nth pass of a crash point (crash tests).\n");
 }
 
 static void report(const st_err_t *err)
@@ -47,22 +71,122 @@ static const char *dsn_or_die(const char *flag)
     return dsn;
 }
 
-static int cmd_migrate(int argc, char **argv)
+static long parse_num(const char *opt, const char *s, long min, long max)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "error: %s wants a whole number from %ld to %ld, not '%s'\n", opt, min, max,
+                s);
+        exit(2);
+    }
+    return v;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void log_line(void *ctx, const char *line)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s settled: %s\n", stamp, line);
+    (void)ctx;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    st_exec_shutdown(w->data);
+}
+
+static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
+                                         {"clock", required_argument, NULL, 'c'},
+                                         {"node", required_argument, NULL, 'n'},
+                                         {"linger-us", required_argument, NULL, 'l'},
+                                         {"batch-max", required_argument, NULL, 'm'},
+                                         {"no-batch", no_argument, NULL, 'B'},
+                                         {"lease-ttl-ms", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    st_exec_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
     const char *flag = NULL;
+    st_err_t err;
     int c;
-    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-        if (c == 'd') {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
             flag = optarg;
-        } else {
-            usage(c == 'h' ? stdout : stderr);
-            return c == 'h' ? 0 : 2;
+            break;
+        case 'c':
+            if (st_clock_parse_kind(optarg, &cfg.clock, &err) != 0) {
+                report(&err);
+                return 2;
+            }
+            break;
+        case 'n':
+            cfg.node_name = optarg;
+            break;
+        case 'l':
+            cfg.batch.linger_us = (unsigned)parse_num("--linger-us", optarg, 0, 1000000);
+            break;
+        case 'm':
+            cfg.batch.max_size = (unsigned)parse_num("--batch-max", optarg, 1, 100000);
+            break;
+        case 'B':
+            cfg.batch.disabled = 1;
+            break;
+        case 't':
+            cfg.lease_ttl_ms = (int32_t)parse_num("--lease-ttl-ms", optarg, 100, 3600000);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
-    const char *dsn = dsn_or_die(flag);
+    cfg.dsn = dsn_or_die(flag);
+    cfg.log = log_line;
+    struct ev_loop *loop = EV_DEFAULT;
+    st_exec_t *x = NULL;
+    if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0) {
+        report(&err);
+        st_exec_free(x);
+        return 1;
+    }
+    ev_signal term, intr;
+    ev_signal_init(&term, on_stop_signal, SIGTERM);
+    ev_signal_init(&intr, on_stop_signal, SIGINT);
+    term.data = intr.data = x;
+    ev_signal_start(loop, &term);
+    ev_signal_start(loop, &intr);
+    signal(SIGPIPE, SIG_IGN);
+    ev_run(loop, 0);
+    int stopped = st_exec_stopped(x);
+    st_exec_free(x);
+    return stopped ? 0 : 1;
+}
+
+/* -------------------------------------------------- migrate, deploy, start */
+
+static PGconn *connect_or_report(const char *dsn)
+{
     char shown[1024];
     PGconn *conn = PQconnectdb(dsn);
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -71,8 +195,16 @@ static int cmd_migrate(int argc, char **argv)
                 "  hint: check that PostgreSQL is running and the DSN is right\n",
                 st_dsn_redact(dsn, shown, sizeof shown), PQerrorMessage(conn));
         PQfinish(conn);
-        return 1;
+        return NULL;
     }
+    return conn;
+}
+
+static int cmd_migrate(const char *dsn)
+{
+    PGconn *conn = connect_or_report(dsn);
+    if (conn == NULL)
+        return 1;
     st_err_t err;
     st_migrate_report_t rep;
     int rc = st_migrate_apply(conn, &rep, &err);
@@ -89,6 +221,175 @@ static int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *g = realloc(buf, cap);
+            if (g == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = g;
+        }
+        size_t got = fread(buf + n, 1, 4096, f);
+        n += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static st_store_conn_t *store_or_report(struct ev_loop *loop, const char *dsn)
+{
+    st_err_t err;
+    st_store_conn_cfg_t cc = {.dsn = dsn};
+    st_store_conn_t *c = st_store_conn_new(loop, &cc, &err);
+    if (c == NULL)
+        report(&err);
+    return c;
+}
+
+static int cmd_deploy(const char *dsn, const char *path)
+{
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (src == NULL) {
+        fprintf(stderr, "error: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_t *c = store_or_report(loop, dsn);
+    int rc = 1;
+    if (c != NULL) {
+        st_ops_deployed_t d;
+        char *diags = NULL;
+        st_err_t err;
+        int r = st_ops_deploy(c, path, src, len, &d, &diags, &err);
+        if (diags != NULL)
+            fputs(diags, stderr);
+        if (r != 0) {
+            report(&err);
+        } else {
+            printf("deployed %s %.12s (%s)\n", d.name, d.hash,
+                   d.created ? "new version" : "already registered");
+            rc = 0;
+        }
+        free(diags);
+        st_store_conn_free(c);
+    }
+    ev_loop_destroy(loop);
+    free(src);
+    return rc;
+}
+
+static int cmd_start(const char *dsn, const char *flow, const char *input, const char *key)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_t *c = store_or_report(loop, dsn);
+    int rc = 1;
+    if (c != NULL) {
+        st_ops_started_t s;
+        st_err_t err;
+        if (st_ops_start(c, flow, input, key, wall_us(), &s, &err) != 0) {
+            report(&err);
+        } else {
+            printf("%s%s\n", s.id, s.existing ? " (existing instance for this key)" : "");
+            rc = 0;
+        }
+        st_store_conn_free(c);
+    }
+    ev_loop_destroy(loop);
+    return rc;
+}
+
+static void print_clock(const st_ops_clock_t *c)
+{
+    char now[40], target[40];
+    time_t n = (time_t)(c->now_us / 1000000), t = (time_t)(c->target_us / 1000000);
+    struct tm tm;
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&n, &tm));
+    strftime(target, sizeof target, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    printf("virtual time %s (target %s)\n", now, target);
+}
+
+/* settled clock show | settled clock advance DURATION */
+static int cmd_clock(const char *dsn, int argc, char **argv)
+{
+    st_err_t err;
+    st_ops_clock_t c;
+    int64_t delta = 0;
+    int show = argc == 1 && strcmp(argv[0], "show") == 0;
+    int adv = argc == 2 && strcmp(argv[0], "advance") == 0;
+    if (!show && !adv) {
+        fprintf(stderr, "error: settled clock takes `show` or `advance DURATION`\n");
+        return 2;
+    }
+    if (adv && st_ops_duration_parse(argv[1], &delta, &err) != 0) {
+        report(&err);
+        return 2;
+    }
+    PGconn *pg = connect_or_report(dsn);
+    if (pg == NULL)
+        return 1;
+    int rc = show ? st_ops_clock_show(pg, &c, &err) : st_ops_clock_advance(pg, delta, &c, &err);
+    PQfinish(pg);
+    if (rc != 0) {
+        report(&err);
+        return 1;
+    }
+    print_clock(&c);
+    return 0;
+}
+
+/* migrate, deploy, start and clock share their option parsing. */
+static int cmd_simple(const char *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
+                                         {"input", required_argument, NULL, 'i'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *flag = NULL, *input = NULL, *key = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            flag = optarg;
+        } else if (c == 'i' && strcmp(cmd, "start") == 0) {
+            input = optarg;
+        } else if (c == 'k' && strcmp(cmd, "start") == 0) {
+            key = optarg;
+        } else {
+            usage(c == 'h' ? stdout : stderr);
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (strcmp(cmd, "clock") == 0)
+        return cmd_clock(dsn_or_die(flag), argc - optind, argv + optind);
+    int want = strcmp(cmd, "migrate") == 0 ? 0 : 1;
+    if (argc - optind != want) {
+        fprintf(stderr, "error: settled %s takes %s\n  hint: see settled --help\n", cmd,
+                want ? "exactly one argument" : "no arguments");
+        return 2;
+    }
+    const char *dsn = dsn_or_die(flag);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(dsn);
+    if (strcmp(cmd, "deploy") == 0)
+        return cmd_deploy(dsn, argv[optind]);
+    return cmd_start(dsn, argv[optind], input, key);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -96,8 +397,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "migrate") == 0)
-        return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "deploy") == 0 || strcmp(cmd, "start") == 0 ||
+        strcmp(cmd, "clock") == 0)
+        return cmd_simple(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0) {
         printf("settled %s (schema version %d)\n", SETTLED_VERSION, st_migrate_latest());
         return 0;

@@ -1,0 +1,191 @@
+/*
+ * exec_int.h — private to the exec file family (st_exec*.c).
+ *
+ * The executor keeps in memory the instances it is working on: those with a
+ * checkpoint or an activity in flight, and waiting ones whose wake time is
+ * inside the timer horizon. A waiting instance further out lives only in
+ * PostgreSQL; the horizon loader brings a stub (id, seq, wake entry) back
+ * when its time comes, and the stub is filled from its row when it fires.
+ *
+ * Invariants:
+ *   * inst->core is the last *committed* state; a step works on a clone and
+ *     replaces core only when its checkpoint committed;
+ *   * inst->ck != NULL  <=>  a checkpoint of inst is in flight; events that
+ *     arrive then wait in inst->q;
+ *   * an instance is freed only when it has no checkpoint and no activity in
+ *     flight (inst->ck == NULL && !inst->task.inflight), so callbacks never
+ *     see freed memory.
+ */
+#ifndef EXEC_INT_H
+#define EXEC_INT_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "core/st_core.h"
+#include "exec/st_exec.h"
+#include "timer/st_timer_driver.h"
+#include "timer/st_timer_wheel.h"
+
+#define EXEC_TIMER_WAKE  1 /* st_timer_entry_t.spare: which timer of an instance */
+#define EXEC_TIMER_RETRY 2
+
+typedef struct exec_prog {
+    char hash[65];
+    st_core_program_t *p; /* owned */
+    struct exec_prog *next;
+} exec_prog_t;
+
+/* An event waiting for an instance; every pointer is owned by the event. */
+typedef struct exec_ev {
+    struct exec_ev *next;
+    st_core_event_kind_t kind;
+    json_t *inputs;    /* START */
+    int64_t task_seq;  /* RESULT */
+    int64_t task_id;   /* RESULT: task row to finish */
+    int task_failed;   /* RESULT: the task ends FAILED rather than DONE */
+    char *outcome;     /* RESULT */
+    char *code;        /* RESULT, may be NULL */
+    json_t *result;    /* RESULT, may be NULL */
+    int64_t wake_seq;  /* TIMER */
+    char *signal;      /* SIGNAL */
+    json_t *payload;   /* SIGNAL, may be NULL */
+    int64_t signal_id; /* SIGNAL: row to consume */
+} exec_ev_t;
+
+/* The activity a DO state waits on. */
+typedef struct exec_task {
+    int64_t id;  /* tasks.id; 0: none */
+    int64_t seq; /* the step that created it */
+    char idem_key[ST_CORE_IDEM_MAX];
+    char *activity; /* owned */
+    json_t *args;   /* owned reference */
+    int64_t timeout_us;
+    st_act_policy_t policy;
+    uint32_t attempt;   /* attempts started so far */
+    int inflight;       /* an attempt is running in the activity runner */
+    int64_t started_us; /* wall time the running attempt started */
+} exec_task_t;
+
+typedef struct exec_ckpt exec_ckpt_t;
+
+typedef struct exec_inst {
+    st_store_uuid_t id;
+    st_exec_t *x;             /* the executor it belongs to (for callbacks) */
+    struct exec_inst *hnext;  /* hash chain */
+    exec_prog_t *prog;        /* NULL for a stub */
+    st_core_instance_t *core; /* committed state; NULL for a stub */
+    int64_t epoch;            /* lease epoch from the claim */
+    int64_t stub_seq;         /* a stub's seq from its wake row */
+    st_timer_entry_t wake;    /* sleep / await timer */
+    st_timer_entry_t retry;   /* next attempt of a transient failure */
+    exec_task_t task;
+    exec_ckpt_t *ck; /* checkpoint in flight */
+    exec_ev_t *qhead, *qtail;
+    int dead;   /* lost or finished: free once idle */
+    int reload; /* state unknown: re-read the row (see reload list) */
+    struct exec_inst *reload_next;
+    int check_signals; /* look for stored signals once idle */
+    int evict;         /* waiting beyond the horizon: drop from memory once idle */
+} exec_inst_t;
+
+typedef struct exec_crash {
+    char point[32];
+    uint64_t at; /* abort on this hit (1-based) */
+    uint64_t hits;
+} exec_crash_t;
+
+#define EXEC_MAX_CRASH 8
+
+struct st_exec {
+    struct ev_loop *loop;    /* borrowed: the engine's loop */
+    struct ev_loop *bg_loop; /* owned: private loop of the blocking connection */
+    char *dsn;
+    char node_name[128];
+    st_exec_cfg_t cfg; /* copied; pointers below replace its strings */
+    st_clock_t clock;
+    st_store_conn_t *hot; /* checkpoints (batcher), on loop */
+    st_store_conn_t *bg;  /* blocking helpers, on bg_loop */
+    st_store_batch_t *batch;
+    st_timer_wheel_t *wheel;
+    st_timer_driver_t *driver;
+    st_act_config_t act_cfg;
+    st_act_runner_t *act;
+    PGconn *listen; /* LISTEN settle_work / settle_signal */
+    PGconn *ctl;    /* virtual clock control (virtual clock only) */
+    ev_io listen_w;
+    ev_timer renew_w, claim_w, grace_w;
+    int64_t node_id;
+    exec_prog_t *progs;
+    exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
+    exec_inst_t **buckets;
+    size_t nbuckets, ninst;
+    int shutting_down, stopped;
+    int freeing;           /* st_exec_free runs: callbacks only release what they hold */
+    double grace_deadline; /* loop time at which shutdown stops waiting */
+    uint64_t rng;
+    exec_crash_t crash[EXEC_MAX_CRASH];
+    unsigned ncrash;
+    st_exec_stats_t stats;
+};
+
+/* st_exec_inst.c — the instance table and program cache */
+exec_inst_t *exec_inst_find(st_exec_t *x, const st_store_uuid_t *id);
+exec_inst_t *exec_inst_add(st_exec_t *x, const st_store_uuid_t *id);
+void exec_inst_forget(st_exec_t *x, exec_inst_t *in); /* free now if idle, else mark dead */
+void exec_inst_release_if_idle(st_exec_t *x, exec_inst_t *in);
+/* Drop an idle, still-owned instance from memory (its row stays ours). */
+void exec_inst_evict(st_exec_t *x, exec_inst_t *in);
+void exec_inst_free_all(st_exec_t *x);
+int exec_prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err);
+void exec_prog_free_all(st_exec_t *x);
+/* Fill in from a stored row (claim, recovery, stub wake-up). */
+int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row,
+                       st_err_t *err);
+/* Load a row by id into in (a stub or a signalled instance). */
+int exec_inst_load(st_exec_t *x, exec_inst_t *in, st_err_t *err);
+
+/* st_exec_step.c — events and checkpoints */
+exec_ev_t *exec_ev_new(st_core_event_kind_t kind);
+void exec_ev_free(exec_ev_t *ev);
+/* Hand an event to an instance (takes ownership of ev) and run what is queued. */
+void exec_deliver(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev);
+/* Queue an event without running it (from inside a commit callback). */
+void exec_enqueue(exec_inst_t *in, exec_ev_t *ev);
+/* Run queued events of an idle instance. */
+void exec_kick(st_exec_t *x, exec_inst_t *in);
+/* The instance's last checkpoint has an unknown outcome: forget its state
+ * and re-read the row once the database answers again. */
+void exec_reload_later(st_exec_t *x, exec_inst_t *in);
+/* Deliver the oldest stored signal the instance waits for, if any. */
+void exec_signals_poll(st_exec_t *x, exec_inst_t *in);
+
+/* st_exec_act.c — activities */
+void exec_task_clear(exec_task_t *t);
+int exec_task_dispatch(st_exec_t *x, exec_inst_t *in);
+/* Attach a task found in the store at start-up and run or schedule it. */
+void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *t);
+void exec_retry_fired(st_exec_t *x, exec_inst_t *in);
+
+/* st_exec_timer.c — wheel driver hooks */
+int exec_timers_init(st_exec_t *x, st_err_t *err);
+void exec_timer_set_wake(st_exec_t *x, exec_inst_t *in, int64_t at_us);
+void exec_timer_set_retry(st_exec_t *x, exec_inst_t *in, int64_t at_us);
+void exec_timer_cancel_all(st_exec_t *x, exec_inst_t *in);
+
+/* st_exec_clock.c — the virtual clock's control channel */
+int exec_clock_init(st_exec_t *x, st_err_t *err);
+void exec_clock_reached(void *arg);
+void exec_clock_poll(st_exec_t *x);
+
+/* st_exec_crash.c — named crash points for the crash tests */
+int exec_crash_parse(st_exec_t *x, const char *spec, st_err_t *err);
+void exec_crash_point(st_exec_t *x, const char *point);
+
+/* Helpers shared by the family. */
+int64_t exec_now(st_exec_t *x);
+uint64_t exec_random(st_exec_t *x);
+void exec_log(st_exec_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

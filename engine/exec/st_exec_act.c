@@ -1,0 +1,159 @@
+/*
+ * st_exec_act.c — running the activity a DO state asked for.
+ *
+ * One attempt at a time per instance goes to the activity runner with the
+ * step's idempotency key. Every attempt is recorded in task_attempts. A
+ * transient failure with attempts left is rescheduled in the store
+ * (tasks.not_before) and on the timer wheel, so a restart resumes the same
+ * schedule; a final outcome becomes an ACTIVITY_RESULT event whose
+ * checkpoint also finishes the task row.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_int.h"
+
+void exec_task_clear(exec_task_t *t)
+{
+    free(t->activity);
+    json_decref(t->args);
+    memset(t, 0, sizeof *t);
+}
+
+static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_result_t *res,
+                           int64_t now)
+{
+    st_err_t err;
+    st_store_attempt_t a = {
+        .task_id = t->id,
+        .attempt = (int32_t)res->attempt,
+        .started_us = t->started_us,
+        .finished_us = now,
+        .outcome = res->outcome,
+        .code = res->code[0] ? res->code : NULL,
+        .error = res->message[0] ? res->message : NULL,
+    };
+    if (st_store_task_attempt_record(x->bg, &a, &err) != 0)
+        exec_log(x, "recording attempt %u of task %lld failed: %s", res->attempt, (long long)t->id,
+                 err.msg);
+}
+
+/* The final result of a task, as an event for its instance. */
+static exec_ev_t *result_event(const exec_task_t *t, const st_act_result_t *res)
+{
+    exec_ev_t *ev = exec_ev_new(ST_CORE_EV_ACTIVITY_RESULT);
+    if (ev == NULL)
+        return NULL;
+    int transient = strcmp(res->outcome, ST_ACT_TRANSIENT) == 0;
+    const char *outcome = transient ? ST_ACT_FAILED : res->outcome;
+    ev->task_seq = t->seq;
+    ev->task_id = t->id;
+    ev->task_failed = strcmp(outcome, ST_ACT_FAILED) == 0;
+    ev->outcome = strdup(outcome);
+    ev->code = res->code[0] ? strdup(res->code) : NULL;
+    ev->result = res->result ? json_deep_copy(res->result) : json_object();
+    if (ev->result != NULL && res->message[0] && ev->task_failed)
+        json_object_set_new(
+            ev->result, "error",
+            json_string(transient ? "gave up retrying a transient error" : res->message));
+    return ev;
+}
+
+static void on_result(const st_act_result_t *res, void *user)
+{
+    exec_inst_t *in = user;
+    st_exec_t *x = in->x;
+    exec_task_t *t = &in->task;
+    int64_t now = exec_now(x);
+    t->inflight = 0;
+    if (x->freeing)
+        return;
+    exec_crash_point(x, "after_result");
+    if (t->id > 0)
+        record_attempt(x, t, res, now);
+    if (in->dead || t->id == 0) {
+        /* The flow moved on (cancelled) or was lost while this ran. */
+        exec_inst_release_if_idle(x, in);
+        return;
+    }
+    int64_t not_before = 0;
+    if (st_act_next_attempt(&t->policy, res, now, exec_random(x), &not_before)) {
+        st_err_t err;
+        if (st_store_task_reschedule(x->bg, t->id, not_before, res->message, &err) != 0)
+            exec_log(x, "rescheduling task %lld failed: %s", (long long)t->id, err.msg);
+        exec_timer_set_retry(x, in, not_before);
+        return;
+    }
+    exec_deliver(x, in, result_event(t, res));
+}
+
+int exec_task_dispatch(st_exec_t *x, exec_inst_t *in)
+{
+    exec_task_t *t = &in->task;
+    st_err_t err;
+    if (t->inflight || t->id == 0 || x->shutting_down)
+        return 0;
+    t->attempt++;
+    st_act_request_t req = {
+        .activity = t->activity,
+        .args = t->args,
+        .idem_key = t->idem_key,
+        .timeout_us = t->timeout_us,
+        .policy = t->policy,
+        .attempt = t->attempt,
+    };
+    t->started_us = exec_now(x);
+    int rc = st_act_start(x->act, &req, on_result, in, &err);
+    if (rc != 0) {
+        /* Unknown activity or a bad request: a permanent failure the
+         * operator sees, never a silent drop. */
+        exec_log(x, "activity %s not started: %s", t->activity, err.msg);
+        st_act_result_t res;
+        memset(&res, 0, sizeof res);
+        res.outcome = ST_ACT_FAILED;
+        res.permanent = true;
+        res.attempt = t->attempt;
+        snprintf(res.message, sizeof res.message, "%s", err.msg);
+        res.result = json_object();
+        record_attempt(x, t, &res, exec_now(x));
+        exec_enqueue(in, result_event(t, &res));
+        json_decref(res.result);
+        return rc;
+    }
+    t->inflight = 1;
+    x->stats.dispatched++;
+    exec_crash_point(x, "after_dispatch");
+    return 0;
+}
+
+void exec_retry_fired(st_exec_t *x, exec_inst_t *in)
+{
+    if (!in->dead)
+        exec_task_dispatch(x, in);
+}
+
+void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *st)
+{
+    exec_task_t *t = &in->task;
+    if (t->inflight)
+        return;
+    exec_task_clear(t);
+    json_error_t jerr;
+    t->id = st->id;
+    t->seq = st->seq;
+    snprintf(t->idem_key, sizeof t->idem_key, "%s", st->idempotency_key);
+    t->activity = strdup(st->activity);
+    t->args = json_loads(st->args_json ? st->args_json : "{}", 0, &jerr);
+    if (t->args == NULL)
+        t->args = json_object();
+    t->timeout_us = (int64_t)st->timeout_ms * 1000;
+    /* attempt counts attempts already started; the next one is attempt+1. */
+    t->attempt = st->attempt > 0 ? (uint32_t)st->attempt : 0;
+    t->policy.max_attempts = st->max_attempts > 0 ? (uint32_t)st->max_attempts : 1;
+    st_core_program_retry(in->prog->p, in->core->state, &t->policy.backoff_min_us,
+                          &t->policy.backoff_max_us);
+    if (st->not_before_us > exec_now(x))
+        exec_timer_set_retry(x, in, st->not_before_us);
+    else
+        exec_task_dispatch(x, in);
+}

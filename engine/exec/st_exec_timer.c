@@ -1,0 +1,137 @@
+/*
+ * st_exec_timer.c — wake-ups and retry timers on the timer wheel.
+ *
+ * Each in-memory instance embeds two wheel entries: its sleep/await wake and
+ * the next attempt of a transient failure. Wake times beyond the horizon are
+ * not kept: the instance is dropped from memory and the horizon loader pages
+ * its wake time (instances.wake_at) back in from PostgreSQL when the horizon
+ * reaches it, as a stub that is filled from its row when it fires.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_int.h"
+
+#define LOAD_PAGE           1024
+#define LOAD_PAGES_PER_CALL 64
+
+static exec_inst_t *inst_of(st_timer_entry_t *e)
+{
+    size_t off =
+        e->spare == EXEC_TIMER_WAKE ? offsetof(exec_inst_t, wake) : offsetof(exec_inst_t, retry);
+    return (exec_inst_t *)(void *)((char *)e - off);
+}
+
+static void on_fire(st_timer_entry_t *e, void *arg)
+{
+    st_exec_t *x = arg;
+    exec_inst_t *in = inst_of(e);
+    if (x->shutting_down || in->dead)
+        return;
+    if (e->spare == EXEC_TIMER_RETRY) {
+        exec_retry_fired(x, in);
+        return;
+    }
+    exec_ev_t *ev = exec_ev_new(ST_CORE_EV_TIMER_FIRED);
+    if (ev == NULL)
+        return;
+    ev->wake_seq = in->core != NULL ? in->core->wake_seq : in->stub_seq;
+    x->stats.timers_fired++;
+    exec_deliver(x, in, ev);
+}
+
+/* One page of stored wake times into the wheel; returns entries seen. */
+static int load_page(st_exec_t *x, int64_t to, int64_t *after_us, st_store_uuid_t *after_id,
+                     size_t *n, st_err_t *err)
+{
+    st_store_wake_t page[LOAD_PAGE];
+    int rc =
+        st_store_wakes_page(x->bg, x->node_id, to, *after_us, after_id, page, LOAD_PAGE, n, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++) {
+        const st_store_wake_t *w = &page[i];
+        exec_inst_t *in = exec_inst_find(x, &w->instance);
+        if (in != NULL && (in->dead || (in->core != NULL && in->core->seq != w->seq)))
+            continue; /* memory is ahead of this row */
+        if (in == NULL) {
+            in = exec_inst_add(x, &w->instance);
+            if (in == NULL)
+                return st_err_set(err, ST_NOMEM, "out of memory loading wake times");
+            in->stub_seq = w->seq;
+        }
+        in->evict = 0;
+        st_timer_wheel_rearm(x->wheel, &in->wake, w->wake_at_us);
+    }
+    if (*n > 0) {
+        *after_us = page[*n - 1].wake_at_us;
+        *after_id = page[*n - 1].instance;
+    }
+    return 0;
+}
+
+static int on_load(void *arg, int64_t from, int64_t to, int64_t *covered, st_err_t *err)
+{
+    st_exec_t *x = arg;
+    int64_t after_us = ST_STORE_NO_TIME;
+    st_store_uuid_t after_id;
+    memset(after_id.b, 0xff, sizeof after_id.b);
+    if (from != ST_TIMER_PAST)
+        after_us = from - 1; /* (wake_at, id) > (from - 1, max id): wake_at >= from */
+    for (int pages = 0; pages < LOAD_PAGES_PER_CALL; pages++) {
+        size_t n = 0;
+        int rc = load_page(x, to, &after_us, &after_id, &n, err);
+        if (rc != 0)
+            return rc;
+        if (n < LOAD_PAGE)
+            return 0; /* the whole window is in memory */
+    }
+    /* Page budget spent: what is loaded covers up to the last wake seen. */
+    *covered = after_us > from ? after_us : from + 1;
+    return 0;
+}
+
+int exec_timers_init(st_exec_t *x, st_err_t *err)
+{
+    st_timer_wheel_opts_t wo = {.tick_us = 1000, .start_us = st_clock_now_us(&x->clock)};
+    int rc = st_timer_wheel_new(&wo, &x->wheel, err);
+    if (rc != 0)
+        return rc;
+    st_timer_driver_opts_t o = {
+        .loop = x->loop,
+        .wheel = x->wheel,
+        .clock = &x->clock,
+        .fire = on_fire,
+        .fire_arg = x,
+        .load = on_load,
+        .load_arg = x,
+        .horizon_us = x->cfg.horizon_us,
+        .reached = exec_clock_reached,
+        .reached_arg = x,
+    };
+    return st_timer_driver_new(&o, &x->driver, err);
+}
+
+void exec_timer_set_wake(st_exec_t *x, exec_inst_t *in, int64_t at_us)
+{
+    if (!st_timer_driver_insert(x->driver, &in->wake, at_us))
+        in->evict = 1; /* beyond the horizon: the loader brings it back */
+}
+
+void exec_timer_set_retry(st_exec_t *x, exec_inst_t *in, int64_t at_us)
+{
+    /* Retries stay in memory whatever their delay: the instance is running. */
+    st_timer_driver_rearm(x->driver, &in->retry, at_us);
+}
+
+void exec_timer_cancel_all(st_exec_t *x, exec_inst_t *in)
+{
+    if (x->driver != NULL) {
+        st_timer_driver_cancel(x->driver, &in->wake);
+        st_timer_driver_cancel(x->driver, &in->retry);
+    } else if (x->wheel != NULL) {
+        st_timer_wheel_cancel(x->wheel, &in->wake);
+        st_timer_wheel_cancel(x->wheel, &in->retry);
+    }
+}

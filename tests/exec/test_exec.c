@@ -1,0 +1,261 @@
+/*
+ * test_exec.c — the executor end to end: real PostgreSQL, real activity
+ * runner (test.* activities), real timer wheel, flows compiled by settlec.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "exec_harness.h"
+
+static const char STEPS[] = "flow steps\n"
+                            "input n: int\n"
+                            "var i: int = 0\n"
+                            "state work {\n"
+                            "  do test.echo(i: i)\n"
+                            "  on ok -> next\n"
+                            "  on failed -> broken\n"
+                            "}\n"
+                            "state next {\n"
+                            "  set i = i + 1\n"
+                            "  if i >= n -> done\n"
+                            "  else -> work\n"
+                            "}\n"
+                            "final done\n"
+                            "fail broken \"echo failed\"\n";
+
+static const char FLAKY[] = "flow flaky\n"
+                            "input failures: int\n"
+                            "state call {\n"
+                            "  do test.fail_then_succeed(failures: failures)\n"
+                            "  retry 3 times backoff 1ms..4ms\n"
+                            "  on ok -> done\n"
+                            "  on failed -> gave_up\n"
+                            "}\n"
+                            "final done\n"
+                            "fail gave_up \"the activity kept failing\"\n";
+
+static const char NAPPER[] = "flow napper\n"
+                             "state nap {\n"
+                             "  sleep 3d\n"
+                             "  on wake -> done\n"
+                             "}\n"
+                             "final done\n";
+
+static const char WAITER[] = "flow waiter\n"
+                             "input ms: int\n"
+                             "var got: string = \"\"\n"
+                             "on cancel -> cleanup\n"
+                             "state busy {\n"
+                             "  do test.sleep(ms: ms)\n"
+                             "  on ok -> wait\n"
+                             "  on failed -> wait\n"
+                             "}\n"
+                             "state wait {\n"
+                             "  await timeout 3d\n"
+                             "  on signal hello -> greet save got = name\n"
+                             "  on timeout -> late\n"
+                             "}\n"
+                             "state greet {\n"
+                             "  do test.echo(got: got)\n"
+                             "  on ok -> done\n"
+                             "  on failed -> done\n"
+                             "}\n"
+                             "state cleanup {\n"
+                             "  do test.echo(cleanup: 1)\n"
+                             "  on ok -> cancelled_cleanly\n"
+                             "  on failed -> cancelled_cleanly\n"
+                             "}\n"
+                             "final done\n"
+                             "final late\n"
+                             "final cancelled_cleanly\n";
+
+static harness_t h;
+
+static void setup(void)
+{
+    h_init(&h);
+    h_deploy(&h, "steps.flow", STEPS);
+    h_deploy(&h, "flaky.flow", FLAKY);
+    h_deploy(&h, "napper.flow", NAPPER);
+    h_deploy(&h, "waiter.flow", WAITER);
+}
+
+static void teardown(void)
+{
+    h_fini(&h);
+}
+
+START_TEST(flows_run_to_completion_with_gapless_history)
+{
+    h_exec_start(&h, 0, NULL);
+    for (int i = 0; i < 20; i++)
+        h_start(&h, "steps", "{\"n\": 5}", NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 20, 30));
+    h_assert_gapless(&h);
+    /* One task per step, each finished, each with its own key. */
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks WHERE status = 'done'"), 100);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(DISTINCT idempotency_key) FROM tasks"), 100);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks WHERE idempotency_key <> "
+                                  "'settle_' || instance_id || '_' || seq"),
+                     0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts"), 100);
+    ck_assert_int_eq(h_scalar(&h, "SELECT n FROM flow_counts WHERE flow = 'steps' "
+                                  "AND status = 'completed'"),
+                     20);
+    ck_assert_int_eq(h_scalar(&h, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE flow = "
+                                  "'steps' AND status <> 'completed'"),
+                     0);
+    ck_assert_str_eq(h_text(&h, "SELECT vars->>'i' FROM instances LIMIT 1"), "5");
+}
+END_TEST
+
+START_TEST(start_is_idempotent_by_business_key)
+{
+    char first[37];
+    snprintf(first, sizeof first, "%s", h_start(&h, "steps", "{\"n\": 1}", "in_123"));
+    const char *second = h_start(&h, "steps", "{\"n\": 1}", "in_123");
+    ck_assert_str_eq(first, second);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances"), 1);
+}
+END_TEST
+
+START_TEST(transient_failures_retry_with_the_same_key)
+{
+    h_exec_start(&h, 0, NULL);
+    h_start(&h, "flaky", "{\"failures\": 2}", NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 20));
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts"), 3);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts WHERE outcome = 'transient'"),
+                     2);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks"), 1);
+    h_assert_gapless(&h);
+}
+END_TEST
+
+START_TEST(exhausted_retries_take_the_failed_arm)
+{
+    h_exec_start(&h, 0, NULL);
+    h_start(&h, "flaky", "{\"failures\": 9}", NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'failed'", 1, 20));
+    ck_assert_str_eq(h_text(&h, "SELECT state_name FROM instances"), "gave_up");
+    ck_assert_str_eq(h_text(&h, "SELECT wait_reason FROM instances"), "the activity kept failing");
+    /* `retry 3 times`: the first attempt and three retries. */
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts"), 4);
+    ck_assert_str_eq(h_text(&h, "SELECT status::text FROM tasks"), "failed");
+}
+END_TEST
+
+START_TEST(virtual_clock_fires_sleeps_when_advanced)
+{
+    st_err_t err;
+    h_exec_start(&h, 1, NULL);
+    h_start(&h, "napper", "{}", NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 1, 10));
+    ck_assert_int_eq(st_exec_advance(h.x, 2LL * 86400 * 1000000, &err), 0);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 1, 1));
+    ck_assert_int_eq(st_exec_advance(h.x, 86400LL * 1000000 + 1000, &err), 0);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 10));
+    h_assert_gapless(&h);
+}
+END_TEST
+
+START_TEST(signal_sent_early_is_kept_until_awaited)
+{
+    h_exec_start(&h, 0, NULL);
+    char id[37];
+    snprintf(id, sizeof id, "%s", h_start(&h, "waiter", "{\"ms\": 300}", NULL));
+    /* The flow is busy in test.sleep; the signal must wait for it. */
+    ck_assert(h_until(&h, "SELECT count(*) FROM tasks", 1, 10));
+    h_signal(&h, id, "hello", "{\"name\": \"ada\"}");
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 10));
+    ck_assert_str_eq(h_text(&h, "SELECT state_name FROM instances"), "done");
+    ck_assert_str_eq(h_text(&h, "SELECT vars->>'got' FROM instances"), "ada");
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM signals WHERE consumed_at IS NULL"), 0);
+    h_assert_gapless(&h);
+}
+END_TEST
+
+START_TEST(signal_not_awaited_is_never_consumed)
+{
+    h_exec_start(&h, 0, NULL);
+    char id[37];
+    snprintf(id, sizeof id, "%s", h_start(&h, "waiter", "{\"ms\": 1}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE state_name = 'wait'", 1, 10));
+    h_signal(&h, id, "unrelated", "{}");
+    h_signal(&h, id, "hello", "{\"name\": \"bob\"}");
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 10));
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM signals WHERE consumed_at IS NULL "
+                                  "AND name = 'unrelated'"),
+                     1);
+}
+END_TEST
+
+START_TEST(cancel_runs_the_cancel_path)
+{
+    h_exec_start(&h, 0, NULL);
+    char id[37];
+    snprintf(id, sizeof id, "%s", h_start(&h, "waiter", "{\"ms\": 1}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE state_name = 'wait'", 1, 10));
+    h_signal(&h, id, "settle.cancel", "{}");
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 10));
+    ck_assert_str_eq(h_text(&h, "SELECT state_name FROM instances"), "cancelled_cleanly");
+    h_assert_gapless(&h);
+}
+END_TEST
+
+START_TEST(restart_resumes_everything)
+{
+    h_exec_start(&h, 0, NULL);
+    for (int i = 0; i < 30; i++)
+        h_start(&h, "steps", "{\"n\": 20}", NULL);
+    ck_assert(
+        h_until(&h, "SELECT CASE WHEN sum(seq) > 100 THEN 1 ELSE 0 END FROM instances", 1, 20));
+    /* An abrupt stop: nothing released; a new node must wait out the
+     * lease, take the instances over and finish them. */
+    h_exec_stop(&h, 0);
+    PQclear(st_test_exec(h.pg, "UPDATE nodes SET lease_until = now() - interval '1 s'"));
+    h_exec_start(&h, 0, NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 30, 60));
+    h_assert_gapless(&h);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks WHERE status <> 'done'"), 0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks"), 30 * 20);
+}
+END_TEST
+
+START_TEST(graceful_shutdown_releases_leases)
+{
+    h_exec_start(&h, 1, NULL);
+    for (int i = 0; i < 5; i++)
+        h_start(&h, "napper", "{}", NULL);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 5, 10));
+    h_exec_stop(&h, 1);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances WHERE owner_node IS NOT NULL"),
+                     0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM nodes WHERE stopped_at IS NOT NULL"), 1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("exec");
+    TCase *tc = tcase_create("exec");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, flows_run_to_completion_with_gapless_history);
+    tcase_add_test(tc, start_is_idempotent_by_business_key);
+    tcase_add_test(tc, transient_failures_retry_with_the_same_key);
+    tcase_add_test(tc, exhausted_retries_take_the_failed_arm);
+    tcase_add_test(tc, virtual_clock_fires_sleeps_when_advanced);
+    tcase_add_test(tc, signal_sent_early_is_kept_until_awaited);
+    tcase_add_test(tc, signal_not_awaited_is_never_consumed);
+    tcase_add_test(tc, cancel_runs_the_cancel_path);
+    tcase_add_test(tc, restart_resumes_everything);
+    tcase_add_test(tc, graceful_shutdown_releases_leases);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return st_test_run(suite());
+}
