@@ -28,6 +28,7 @@ static const char *const out_refund[] = {"succeeded", "pending", "failed", NULL}
 static const char *const out_simple[] = {"succeeded", "failed", NULL};
 static const char *const out_email[] = {"sent", "failed", NULL};
 static const char *const out_http[] = {"ok", "rejected", "failed", NULL};
+static const char *const out_test[] = {"ok", "failed", NULL};
 
 static const st_flowc_param_t p_create[] = {
     {"customer", T_STRING, 1},       {"amount", T_MONEY, 1},
@@ -58,6 +59,10 @@ static const st_flowc_param_t p_erp_refund[] = {{"reference", T_STRING, 1},
                                                 {"refund", T_STRING, 0},
                                                 {"customer", T_STRING, 0},
                                                 {NULL, 0, 0}};
+static const st_flowc_param_t p_retrieve[] = {{"payment_intent", T_STRING, 1}, {NULL, 0, 0}};
+static const st_flowc_param_t p_test_fail[] = {{"failures", T_INT, 1}, {NULL, 0, 0}};
+static const st_flowc_param_t p_test_sleep[] = {{"ms", T_INT, 1}, {NULL, 0, 0}};
+static const st_flowc_param_t p_none[] = {{NULL, 0, 0}};
 static const st_flowc_param_t p_http[] = {
     {"url", T_STRING, 1}, {"method", T_STRING, 0}, {"body", T_STRING, 0}, {NULL, 0, 0}};
 
@@ -73,6 +78,12 @@ static const st_flowc_activity_t fc_catalog[] = {
     {"erp.post_refund", out_http, p_erp_refund, 0, SEC(30)},
     {"erp.write_off", out_http, p_erp, 0, SEC(30)},
     {"http.call", out_http, p_http, 0, SEC(30)},
+    {"stripe.retrieve_payment", out_payment, p_retrieve, 0, SEC(30)},
+    /* The test family: real asynchronous activities without the network,
+     * for engine tests, benchmarks and trying the language out. */
+    {"test.echo", out_test, p_none, 1, SEC(10)},
+    {"test.fail_then_succeed", out_test, p_test_fail, 1, SEC(10)},
+    {"test.sleep", out_test, p_test_sleep, 1, SEC(60)},
 };
 
 #define FC_NACT (sizeof fc_catalog / sizeof fc_catalog[0])
