@@ -1,6 +1,6 @@
 /*
  * st_act_httpcall.c — the generic `http.call` activity and the thin
- * configurations built on it: erp.post_payment, erp.write_off (HTTP JSON
+ * configurations built on it: erp.post_payment, erp.post_refund, erp.write_off (HTTP JSON
  * to SETTLE_ERP_URL), crm.upsert (Salesforce upsert by external id) and
  * support.ticket (Zendesk ticket).
  *
@@ -142,8 +142,8 @@ static const char *build_erp(st_act_call_t *call, http_req_t *rq, const char *pa
                              const char *type)
 {
     const st_act_config_t *cfg = &call->runner->cfg;
-    if (!json_is_string(json_object_get(call->args, "invoice")))
-        return "erp: arg 'invoice' (string) is required";
+    if (!json_is_string(json_object_get(call->args, "reference")))
+        return "erp: arg 'reference' (string: the invoice or order it posts for) is required";
     if (!join_url(rq->url, sizeof rq->url, cfg->erp_url, path))
         return "erp: SETTLE_ERP_URL is not set";
     rq->method = "POST";
@@ -205,6 +205,8 @@ static const char *build_request(st_act_call_t *call, http_req_t *rq)
         return build_erp(call, rq, "/payments", "payment");
     if (strcmp(profile, "erp.write_off") == 0)
         return build_erp(call, rq, "/write-offs", "write_off");
+    if (strcmp(profile, "erp.post_refund") == 0)
+        return build_erp(call, rq, "/refunds", "refund");
     if (strcmp(profile, "crm.upsert") == 0)
         return build_crm(call, rq);
     if (strcmp(profile, "support.ticket") == 0)

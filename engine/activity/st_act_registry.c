@@ -50,6 +50,7 @@ static const st_act_driver_t catalog[] = {
     {"email.send", out_email, st_act_email_start, NULL},
     {"http.call", out_http, st_act_httpcall_start, "http"},
     {"erp.post_payment", out_http, st_act_httpcall_start, "erp.post_payment"},
+    {"erp.post_refund", out_http, st_act_httpcall_start, "erp.post_refund"},
     {"erp.write_off", out_http, st_act_httpcall_start, "erp.write_off"},
     {"crm.upsert", out_http, st_act_httpcall_start, "crm.upsert"},
     {"support.ticket", out_http, st_act_httpcall_start, "support.ticket"},

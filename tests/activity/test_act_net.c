@@ -342,7 +342,7 @@ START_TEST(erp_post_payment_and_write_off)
     fixture_t f;
     setup(&f, 4);
     got_t g = {0};
-    json_t *a = json_pack("{s:s,s:{s:i,s:s},s:s}", "invoice", "in_42", "amount", "minor", 1999,
+    json_t *a = json_pack("{s:s,s:{s:i,s:s},s:s}", "reference", "in_42", "amount", "minor", 1999,
                           "currency", "eur", "customer", "cus_1");
     run1(&f, &g, "erp.post_payment", a, "settle_0190_7", 0);
     ck_assert_str_eq(g.outcome, "ok");
@@ -354,7 +354,7 @@ START_TEST(erp_post_payment_and_write_off)
     ck_assert_str_eq(rq.content_type, "application/json");
     json_t *body = json_loads(rq.body, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(body, "external_id")), "settle_0190_7");
-    ck_assert_str_eq(json_string_value(json_object_get(body, "invoice")), "in_42");
+    ck_assert_str_eq(json_string_value(json_object_get(body, "reference")), "in_42");
     ck_assert_int_eq(json_integer_value(json_object_get(body, "amount")), 1999);
     ck_assert_str_eq(json_string_value(json_object_get(body, "currency")), "eur");
     ck_assert_str_eq(json_string_value(json_object_get(body, "type")), "payment");
@@ -362,12 +362,12 @@ START_TEST(erp_post_payment_and_write_off)
     free(rq.body);
 
     act_sink_push(f.sink, 409, "{\"error\":\"in progress\"}", NULL, NULL);
-    a = json_pack("{s:s,s:{s:i,s:s},s:s}", "invoice", "in_43", "amount", "minor", 500, "currency",
+    a = json_pack("{s:s,s:{s:i,s:s},s:s}", "reference", "in_43", "amount", "minor", 500, "currency",
                   "usd", "reason", "uncollectible");
     run1(&f, &g, "erp.write_off", a, "settle_0190_8", 0);
     ck_assert_str_eq(g.outcome, "transient");
     act_sink_push(f.sink, 400, "{\"error\":\"closed period\"}", NULL, NULL);
-    a = json_pack("{s:s,s:{s:i,s:s}}", "invoice", "in_43", "amount", "minor", 500, "currency",
+    a = json_pack("{s:s,s:{s:i,s:s}}", "reference", "in_43", "amount", "minor", 500, "currency",
                   "usd");
     run1(&f, &g, "erp.write_off", a, "settle_0190_8", 0);
     ck_assert_str_eq(g.outcome, "rejected");
@@ -377,7 +377,7 @@ START_TEST(erp_post_payment_and_write_off)
     ck_assert_str_eq(rq.idem, "settle_0190_8");
     free(rq.body);
 
-    a = json_pack("{s:i}", "amount", 5); /* no invoice */
+    a = json_pack("{s:i}", "amount", 5); /* no reference */
     run1(&f, &g, "erp.post_payment", a, "settle_0190_9", 0);
     ck_assert_str_eq(g.outcome, "failed");
     ck_assert_int_eq((int)act_sink_count(f.sink), 3);
