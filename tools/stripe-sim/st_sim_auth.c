@@ -53,6 +53,23 @@ static int key_ok(const char *key)
     return strlen(key) > 8;
 }
 
+/*
+ * 401 naming the key as Stripe does: its kind prefix (sk_live_, ...) and
+ * last four characters only. Short or odd keys are not echoed at all.
+ */
+static void redacted_fail(st_sim_call_t *call, const char *key)
+{
+    static const char *const kinds[] = {"sk_test_", "sk_live_", "rk_test_", "rk_live_",
+                                        "pk_test_", "pk_live_", NULL};
+    const char *kind = "";
+    for (const char *const *k = kinds; *k; k++)
+        if (strncmp(key, *k, 8) == 0)
+            kind = *k;
+    size_t n = strlen(key);
+    st_sim_fail(call, 401, "invalid_request_error", NULL, NULL, "Invalid API Key provided: %s%s%s",
+                kind, "****", n >= 16 ? key + n - 4 : "");
+}
+
 int st_sim_auth_check(st_sim_call_t *call, const char *authorization)
 {
     char key[256];
@@ -65,10 +82,7 @@ int st_sim_auth_check(st_sim_call_t *call, const char *authorization)
         return -1;
     }
     if (st_sim_auth_key(authorization, key, sizeof(key)) < 0 || !key_ok(key)) {
-        size_t n = st_sim_auth_key(authorization, key, sizeof(key)) < 0 ? 0 : strlen(key);
-        const char *tail = n >= 4 ? key + n - 4 : "";
-        st_sim_fail(call, 401, "invalid_request_error", NULL, NULL,
-                    "Invalid API Key provided: %s****%s", n > 8 ? "sk_test_" : "", tail);
+        redacted_fail(call, st_sim_auth_key(authorization, key, sizeof(key)) < 0 ? "" : key);
         return -1;
     }
     return 0;
