@@ -75,7 +75,7 @@ json_t *st_sim_charge_make(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const
     st_sim_id_new(sim, "ch", id, sizeof(id));
     json_t *ch = charge_object(sim, id, pi);
     json_object_set_new(ch, "outcome", outcome(c, code, dc));
-    json_object_set(ch, "metadata", json_object_get(pi, "metadata"));
+    json_object_set_new(ch, "metadata", json_deep_copy(json_object_get(pi, "metadata")));
     int64_t amount = json_integer_value(json_object_get(pi, "amount"));
     if (code) {
         json_object_set_new(ch, "status", json_string("failed"));
