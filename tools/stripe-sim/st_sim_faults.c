@@ -4,6 +4,7 @@
 #include "st_sim_faults.h"
 
 #include <fnmatch.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ typedef struct rule {
     char glob[128]; /* path glob, "" = every path */
     int lat_min;    /* latency range, ms */
     int lat_max;
+    double lat_exp; /* mean of an added exponential tail, ms (0: none) */
     double p500, p429, pdrop;
 } rule_t;
 
@@ -72,6 +74,13 @@ static int parse_kv(rule_t *r, st_sim_hook_faults_t *h, char *kv, st_err_t *err)
         return st_err_set(err, ST_PARSE, "fault setting '%s' lacks '='", kv);
     *eq = '\0';
     const char *k = kv, *v = eq + 1;
+    if (strcmp(k, "latency_exp") == 0) {
+        char *end;
+        r->lat_exp = strtod(v, &end);
+        if (*end || r->lat_exp < 0 || r->lat_exp > 10000)
+            return st_err_set(err, ST_PARSE, "fault latency_exp=%s: want a mean in ms", v);
+        return 0;
+    }
     if (strcmp(k, "latency") == 0) {
         char *end;
         r->lat_min = (int)strtol(v, &end, 10);
@@ -153,6 +162,10 @@ void st_sim_faults_pick(st_sim_faults_t *f, const char *method, const char *path
     if (r) {
         int span = r->lat_max - r->lat_min;
         out->latency_ms = r->lat_min + (span ? (int)(next01(f) * (span + 1)) : 0);
+        if (r->lat_exp > 0) { /* long tail: exponential, capped at a minute */
+            double tail = -r->lat_exp * log(1.0 - next01(f));
+            out->latency_ms += tail > 60000 ? 60000 : (int)tail;
+        }
         double x = next01(f);
         if (x < r->pdrop)
             out->action = ST_SIM_FAULT_DROP;

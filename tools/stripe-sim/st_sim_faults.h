@@ -5,6 +5,7 @@
  * Spec (CLI --faults, env STRIPE_SIM_FAULTS, POST /_sim/faults spec=...):
  *   RULE[;RULE...]      RULE = [PATHGLOB:]KEY=VALUE[,KEY=VALUE...]
  *   latency=MS | latency=MIN-MAX    uniform latency in milliseconds
+ *   latency_exp=MEAN                plus an exponential tail with that mean (ms)
  *   5xx=P  429=P  drop=P            probabilities in [0,1]
  *   webhook_dup=P  webhook_reorder=P  webhook_fail=P   (global rule only)
  * A rule without a glob applies to every /v1 path; for a request the last

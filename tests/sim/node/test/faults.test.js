@@ -42,6 +42,15 @@ test('latency delays answers', async (t) => {
   assert.ok(Date.now() - start >= 140);
 });
 
+test('an exponential latency tail adds delay on average', async (t) => {
+  t.after(() => setFaults(''));
+  await setFaults('/v1/customers:latency_exp=40');
+  const start = Date.now();
+  for (let i = 0; i < 10; i++) await stripe.customers.list({ limit: 1 });
+  const mean = (Date.now() - start) / 10;
+  assert.ok(mean >= 10 && mean < 400, `mean ${mean} ms`);
+});
+
 test('a bad spec is refused and the old rules stay', async (t) => {
   t.after(() => setFaults(''));
   await setFaults('/v1/charges:5xx=0.5');
