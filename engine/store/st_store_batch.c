@@ -5,10 +5,13 @@
  *
  * Submitted checkpoints wait in a FIFO. The queue is sent as one
  * transaction (one CHECKPOINT statement whose parameters are arrays, one
- * element per checkpoint) when it reaches max_size, when the linger timer
- * fires, or as soon as the batch in flight completes (whatever queued
- * meanwhile has already waited). Parameters are encoded in the op's send
- * callback, so one set of scratch buffers serves every batch.
+ * element per checkpoint, preceded by a CORR_LOCK statement when the batch
+ * brings correlation keys) when it reaches max_size, when the linger timer
+ * fires, or as soon as a batch slot frees (whatever queued meanwhile has
+ * already waited). There is one slot per connection (one batch in flight
+ * on each), or 64 single-checkpoint slots when batching is disabled.
+ * Parameters are encoded in the op's send callback, so one set of scratch
+ * buffers serves every batch.
  *
  * Invariants:
  *   * a checkpoint is in exactly one place: the queue, one batch, or done;
