@@ -11,7 +11,8 @@
  *   in sim->priv under the same id and never reaches the wire.
  * - sim->mu guards objects, priv, lists, idem, effects and events. Handlers
  *   run with it held; only latency injection sleeps without it.
- * - High-volume objects (PaymentIntents, charges, payment methods, refunds)
+ * - High-volume objects (PaymentIntents, charges, refunds; payment methods are
+ *   reused across requests, so they stay parsed)
  *   are kept cold, as JSON text, between requests: st_sim_store_get parses
  *   one back on use and st_sim_store_freeze (end of each request) turns it
  *   into text again. A jansson tree of a charge costs ~10 KiB; its text

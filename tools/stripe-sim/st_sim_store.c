@@ -17,8 +17,7 @@
 /* Kinds with many objects, kept as text between requests. */
 static int freezable(const char *id)
 {
-    return strncmp(id, "pi_", 3) == 0 || strncmp(id, "ch_", 3) == 0 || strncmp(id, "pm_", 3) == 0 ||
-           strncmp(id, "re_", 3) == 0;
+    return strncmp(id, "pi_", 3) == 0 || strncmp(id, "ch_", 3) == 0 || strncmp(id, "re_", 3) == 0;
 }
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

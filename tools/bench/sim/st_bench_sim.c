@@ -1,15 +1,20 @@
 /*
  * st_bench_sim.c — confirm-payment throughput of stripe-sim.
  *
- * Keeps N keep-alive connections busy with
- *   POST /v1/payment_intents amount=..&currency=usd&payment_method=pm_card_visa&confirm=true
- * each with its own Idempotency-Key (as the engine sends them), through one
+ * Keeps N keep-alive connections busy with the engine's charge call
+ *   POST /v1/payment_intents amount=..&currency=usd&customer=cus_..
+ *        &payment_method=pm_..&confirm=true&off_session=true
+ * on a customer with a saved card (made once before the run), each with its
+ * own Idempotency-Key (as the engine sends them), through one
  * libcurl multi handle, for a fixed time after a warm-up, and prints
  * requests per second and the status mix. With --sim it starts the
  * simulator itself on a free port and stops it afterwards.
  *
+ * With --token every request instead names the test token pm_card_visa,
+ * which makes the sim create a new PaymentMethod each time.
+ *
  * Usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N)
- *                     [--connections N] [--seconds S]
+ *                     [--connections N] [--seconds S] [--token]
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -26,6 +31,7 @@
 typedef struct bench {
     CURLM *multi;
     char url[128];
+    char body[256]; /* the confirm-payment form body */
     long connections;
     double seconds;
     long done, ok, declined, other; /* completed requests in the window */
@@ -53,7 +59,48 @@ static size_t sink(char *p, size_t size, size_t n, void *u)
     return size * n;
 }
 
-static const char body[] = "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true";
+/* POST form to path with curl easy; copies the answer's "id" into id. */
+static int post_id(int port, const char *path, const char *form, char *id, size_t cap)
+{
+    char url[160], buf[8192] = "";
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    FILE *mem = fmemopen(buf, sizeof(buf) - 1, "w");
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer sk_test_bench");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    fclose(mem);
+    const char *p = strstr(buf, "\"id\":\"");
+    if (rc != CURLE_OK || !p)
+        return -1;
+    p += 6;
+    size_t n = strcspn(p, "\"");
+    if (n >= cap)
+        return -1;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    return 0;
+}
+
+/* A customer with pm_card_visa attached; fills b->body. */
+static int setup_customer(bench_t *b, int port)
+{
+    char cus[64], pm[64], form[160];
+    if (post_id(port, "/v1/customers", "email=bench%40example.com", cus, sizeof(cus)) < 0)
+        return -1;
+    snprintf(form, sizeof(form), "customer=%s", cus);
+    if (post_id(port, "/v1/payment_methods/pm_card_visa/attach", form, pm, sizeof(pm)) < 0)
+        return -1;
+    snprintf(b->body, sizeof(b->body),
+             "amount=2000&currency=usd&customer=%s&payment_method=%s&confirm=true&off_session=true",
+             cus, pm);
+    return 0;
+}
 
 /* (Re)arm one slot with a fresh idempotency key and add it to the multi. */
 static void arm(bench_t *b, slot_t *s)
@@ -72,8 +119,8 @@ static void setup_slot(bench_t *b, slot_t *s)
 {
     s->easy = curl_easy_init();
     curl_easy_setopt(s->easy, CURLOPT_URL, b->url);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)sizeof(body) - 1);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, b->body);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(b->body));
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
@@ -125,8 +172,9 @@ static void run(bench_t *b)
         curl_multi_poll(b->multi, NULL, 0, 50, NULL);
         running = 1;
     }
-    printf("confirm-payment: %ld requests in %.1f s over %ld connections = %.0f req/s "
+    printf("confirm-payment%s: %ld requests in %.1f s over %ld connections = %.0f req/s "
            "(200: %ld, 402: %ld, other: %ld)\n",
+           strstr(b->body, "customer=") ? " (saved card, off-session)" : " (pm_card_visa token)",
            b->done, b->seconds, b->connections, b->done / b->seconds, b->ok, b->declined, b->other);
     for (long i = 0; i < b->connections; i++) {
         curl_multi_remove_handle(b->multi, slots[i].easy);
@@ -163,13 +211,16 @@ static pid_t start_sim(const char *path, const char *threads, int *port)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"sim", required_argument, NULL, 's'},     {"sim-threads", required_argument, NULL, 't'},
-        {"port", required_argument, NULL, 'p'},    {"connections", required_argument, NULL, 'c'},
-        {"seconds", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"sim", required_argument, NULL, 's'},
+                                         {"sim-threads", required_argument, NULL, 't'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"connections", required_argument, NULL, 'c'},
+                                         {"seconds", required_argument, NULL, 'd'},
+                                         {"token", no_argument, NULL, 'k'},
+                                         {NULL, 0, NULL, 0}};
     bench_t b = {.connections = 32, .seconds = 5};
     const char *sim = NULL, *threads = "2";
-    int port = 0, c;
+    int port = 0, c, token = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -187,9 +238,12 @@ int main(int argc, char **argv)
         case 'd':
             b.seconds = atof(optarg);
             break;
+        case 'k':
+            token = 1;
+            break;
         default:
             fprintf(stderr, "usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N) "
-                            "[--connections N] [--seconds S]\n");
+                            "[--connections N] [--seconds S] [--token]\n");
             return 2;
         }
     }
@@ -204,7 +258,15 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     snprintf(b.url, sizeof(b.url), "http://127.0.0.1:%d/v1/payment_intents", port);
-    run(&b);
+    if (token)
+        snprintf(b.body, sizeof(b.body),
+                 "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true");
+    if (!token && setup_customer(&b, port) < 0) {
+        fprintf(stderr, "st-bench-sim: cannot create the bench customer\n");
+        b.ok = 0;
+    } else {
+        run(&b);
+    }
     curl_global_cleanup();
     if (pid > 0) {
         kill(pid, SIGTERM);
