@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_fixture.h"
@@ -163,6 +164,175 @@ START_TEST(release_and_owned_listing)
 }
 END_TEST
 
+/* Two nodes work the same instances for a while; each pauses now and then
+ * past its lease, so the other takes its instances over while the paused
+ * one still believes it owns them and keeps writing. No instance may be
+ * advanced twice from the same seq, and nothing committed may be lost. */
+enum { WORK_INSTANCES = 40, WORK_MS = 2500, LEASE_MS = 150 };
+
+typedef struct held {
+    st_store_uuid_t id;
+    int64_t node, epoch, seq;
+    int live;
+    st_store_ckpt_t ck;
+    st_store_hist_t h;
+    char detail[64]; /* the epoch the node wrote under */
+    int fired, rc;
+} held_t;
+
+static void held_cb(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud)
+{
+    held_t *h = ud;
+    h->fired++;
+    h->rc = rc;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One round of checkpoints for every instance this node believes it holds. */
+static int work_round(struct ev_loop *loop, st_store_batch_t *b, held_t *hs, size_t n)
+{
+    st_err_t err;
+    for (size_t i = 0; i < n; i++) {
+        held_t *h = &hs[i];
+        if (!h->live)
+            continue;
+        memset(&h->ck, 0, sizeof h->ck);
+        h->ck.instance = h->id;
+        h->ck.node_id = h->node;
+        h->ck.lease_epoch = h->epoch;
+        h->ck.expected_seq = h->seq;
+        h->ck.state = (int32_t)(h->seq + 1);
+        h->ck.state_name = "step";
+        h->ck.status = ST_STORE_RUNNING;
+        h->ck.vars_json = "{}";
+        h->ck.wake_at_us = ST_STORE_NO_TIME;
+        h->ck.at_us = fx_now_us();
+        snprintf(h->detail, sizeof h->detail, "{\"epoch\": %lld}", (long long)h->epoch);
+        h->h = (st_store_hist_t){"transition", "step", "step", h->detail};
+        h->ck.hist = &h->h;
+        h->ck.nhist = 1;
+        h->fired = 0;
+        if (st_store_batch_submit(b, &h->ck, held_cb, h, &err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        while (hs[i].live && !hs[i].fired)
+            ev_run(loop, EVRUN_ONCE);
+        if (!hs[i].live)
+            continue;
+        if (hs[i].rc == 0)
+            hs[i].seq++;
+        else if (hs[i].rc == ST_CONFLICT)
+            hs[i].live = 0; /* lost it: forget it */
+        else
+            return -1;
+    }
+    return 0;
+}
+
+static int worker(const char *dsn, unsigned seed)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    st_store_batch_cfg_t bc = {.linger_us = 200};
+    st_store_batch_t *b = c ? st_store_batch_new(c, &bc, &err) : NULL;
+    int64_t node;
+    if (!b || st_store_node_register(c, "worker", LEASE_MS, &node, &err) < 0)
+        return 2;
+    static held_t hs[WORK_INSTANCES];
+    size_t n = 0;
+    int64_t end = mono_ms() + WORK_MS;
+    while (mono_ms() < end) {
+        if (work_round(loop, b, hs, n) < 0)
+            return 3;
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 5 == 0)
+            usleep((LEASE_MS + 100) * 1000); /* paused past the lease */
+        int rc = st_store_node_renew(c, node, LEASE_MS, &err);
+        if (rc == ST_CONFLICT) { /* keep writing the old ones, as a stale node would */
+            if (work_round(loop, b, hs, n) < 0)
+                return 4;
+            if (st_store_node_register(c, "worker", LEASE_MS, &node, &err) < 0)
+                return 5;
+        } else if (rc < 0) {
+            return 6;
+        }
+        st_store_instances_t got;
+        if (st_store_lease_claim(c, node, 5, &got, &err) < 0)
+            return 7;
+        for (size_t i = 0; i < got.n; i++) {
+            size_t slot = n;
+            for (size_t j = 0; j < n; j++)
+                if (!hs[j].live) {
+                    slot = j;
+                    break;
+                }
+            if (slot == n && n < WORK_INSTANCES)
+                n++;
+            if (slot >= WORK_INSTANCES)
+                break;
+            hs[slot] = (held_t){.id = got.v[i].id,
+                                .node = node,
+                                .epoch = got.v[i].lease_epoch,
+                                .seq = got.v[i].seq,
+                                .live = 1};
+        }
+        st_store_instances_free(&got);
+    }
+    st_store_batch_free(b);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+START_TEST(two_nodes_never_both_advance)
+{
+    fx_t f;
+    fx_open(&f);
+    for (int i = 0; i < WORK_INSTANCES; i++)
+        start_unowned(&f);
+    pid_t pid[2];
+    for (int k = 0; k < 2; k++)
+        if ((pid[k] = fork()) == 0)
+            _exit(worker(f.dsn, 7u + (unsigned)k * 31u));
+    for (int k = 0; k < 2; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pid[k], &status, 0), pid[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed: %d", k,
+                      WEXITSTATUS(status));
+    }
+    /* work happened, and on more than one node */
+    ck_assert_int_gt(fx_int(&f, "SELECT sum(seq) FROM instances"), 2 * WORK_INSTANCES);
+    ck_assert_int_gt(fx_int(&f, "SELECT count(*) FROM nodes"), 2); /* leases lapsed */
+    ck_assert_int_gt(fx_int(&f, "SELECT count(*) FROM instances WHERE lease_epoch > 1"),
+                     0); /* and instances were taken over */
+    /* one transition row per seq per instance, and as many as the seq says */
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM (SELECT instance_id, seq FROM history "
+                                "WHERE kind = 'transition' GROUP BY 1, 2 HAVING count(*) > 1) d"),
+                     0);
+    /* and no write under an epoch older than one already written: a stale
+     * node never wrote after a takeover */
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM (SELECT (detail->>'epoch')::int AS e,"
+                                " lag((detail->>'epoch')::int) OVER (PARTITION BY instance_id"
+                                " ORDER BY seq) AS prev FROM history WHERE kind = 'transition') x"
+                                " WHERE e < prev"),
+                     0);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances i WHERE seq <> (SELECT count(*) "
+                                "FROM history h WHERE h.instance_id = i.id AND kind = "
+                                "'transition')"),
+                     0);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_leases");
@@ -171,6 +341,7 @@ static Suite *suite(void)
     tcase_add_test(tc, concurrent_claims_never_share);
     tcase_add_test(tc, stale_node_cannot_write_after_takeover);
     tcase_add_test(tc, release_and_owned_listing);
+    tcase_add_test(tc, two_nodes_never_both_advance);
     suite_add_tcase(s, tc);
     return s;
 }
