@@ -46,33 +46,56 @@ static int needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+static const char hexdig[] = "0123456789ABCDEF"; /* as jansson writes them */
+
+/* Quoted, escaped: room for the worst case is made once, then bytes are
+ * written straight into the buffer (this is the serialiser's inner loop). */
 void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n)
 {
-    st_sim_buf_raw(b, "\"", 1);
-    size_t run = 0;
+    if (reserve(b, 6 * n + 2) < 0)
+        return;
+    char *o = b->p + b->len;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!needs_escape(c))
+        if (!needs_escape(c)) {
+            *o++ = (char)c;
             continue;
-        st_sim_buf_raw(b, s + run, i - run);
-        char esc[8];
-        const char *e = c == '"'    ? "\\\""
-                        : c == '\\' ? "\\\\"
-                        : c == '\n' ? "\\n"
-                        : c == '\r' ? "\\r"
-                        : c == '\t' ? "\\t"
-                        : c == '\b' ? "\\b"
-                        : c == '\f' ? "\\f"
-                                    : NULL;
-        if (!e) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            e = esc;
         }
-        st_sim_buf_cstr(b, e);
-        run = i + 1;
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hexdig[c >> 4];
+            *o++ = hexdig[c & 15];
+        }
     }
-    st_sim_buf_raw(b, s + run, n - run);
-    st_sim_buf_raw(b, "\"", 1);
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
 }
 
 static void append_real(st_sim_buf_t *b, double d)
