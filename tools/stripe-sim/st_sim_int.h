@@ -30,10 +30,10 @@
 #include "st_sim_idem.h"
 
 typedef struct st_sim_hooks st_sim_hooks_t;
+typedef struct st_sim_faults st_sim_faults_t;
 
 /* Events kept retrievable through /v1/events (the newest ones). */
 #define ST_SIM_EVENT_KEEP 20000
-typedef struct st_sim_faults st_sim_faults_t;
 
 /* Sim time: wall clock (unless frozen) shifted by an offset that only grows. */
 typedef struct st_sim_clock {
@@ -48,7 +48,7 @@ struct st_sim {
     st_sim_config_t cfg;        /* copy; strings owned by the caller of st_sim_new */
     uint64_t seed;              /* id and model randomness */
     uint64_t next_id;           /* id counter, makes ids unique */
-    uint64_t rng;               /* xorshift state for model draws */
+    uint64_t rng;               /* splitmix state for model draws */
     json_t *objects;            /* id -> wire object, or its JSON text when cold */
     json_t *hot;                /* ids of freezable objects parsed or made this request */
     json_t *priv;               /* id -> simulator-only state */
@@ -57,7 +57,7 @@ struct st_sim {
     json_t *effects;            /* array of effect records */
     json_t *effects_by_key;     /* idempotency key -> number of effects */
     json_t *pending;            /* ids with a timed transition (refunds, issuers) */
-    int64_t counts[4];          /* charges ok, charges failed, refunds, events */
+    int64_t counts[3];          /* ST_SIM_N_*: charges ok, charges failed, refunds */
     st_sim_idem_t *idem;        /* idempotency store */
     st_sim_clock_t clock;       /* own atomics; readable without mu */
     st_sim_faults_t *faults;    /* own lock */
@@ -65,7 +65,7 @@ struct st_sim {
     _Atomic uint64_t req_seq;   /* request ids */
 };
 
-enum { ST_SIM_N_CHARGE_OK, ST_SIM_N_CHARGE_FAILED, ST_SIM_N_REFUND, ST_SIM_N_EVENT };
+enum { ST_SIM_N_CHARGE_OK, ST_SIM_N_CHARGE_FAILED, ST_SIM_N_REFUND };
 
 /* One request as the handlers see it. */
 typedef struct st_sim_call {
@@ -87,8 +87,9 @@ typedef int (*st_sim_handler_fn)(st_sim_t *sim, st_sim_call_t *call);
 /* ---- store (st_sim_store.c) ---- */
 void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap);
 void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *obj);
+/* The object (parsed back if cold; valid until the request ends) or NULL. */
 json_t *st_sim_store_get(st_sim_t *sim, const char *id);
-/* Texts already made for some objects this request (may be empty). */
+/* Texts made for objects during one request, by object pointer (owned). */
 typedef struct st_sim_text_cache {
     const json_t *obj[16];
     char *text[16];
