@@ -106,7 +106,9 @@ struct st_exec {
     st_exec_cfg_t cfg; /* copied; pointers below replace its strings */
     st_clock_t clock;
     st_store_conn_t *hot; /* checkpoints (batcher), on loop */
-    st_store_conn_t *bg;  /* blocking helpers, on bg_loop */
+    st_store_conn_t *aux; /* attempt records and reschedules, on loop, async commit */
+    char *aux_dsn;
+    st_store_conn_t *bg; /* blocking helpers, on bg_loop */
     st_store_batch_t *batch;
     st_timer_wheel_t *wheel;
     st_timer_driver_t *driver;

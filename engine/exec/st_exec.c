@@ -144,6 +144,22 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     x->hot = st_store_conn_new(x->loop, &cc, err);
     if (x->hot == NULL)
         return err ? err->code : ST_DB;
+    /* Attempt records and reschedules are audit and hints: losing the last
+     * few in a crash costs at most a repeated attempt, so they commit
+     * without waiting for the WAL flush instead of queueing an fsync each
+     * in front of the checkpoint batches. */
+    size_t n = strlen(x->dsn) + 64;
+    x->aux_dsn = malloc(n);
+    if (x->aux_dsn == NULL)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    if (strstr(x->dsn, "://") != NULL)
+        snprintf(x->aux_dsn, n, "%s", x->dsn); /* URI: keep the server default */
+    else
+        snprintf(x->aux_dsn, n, "%s options='-c synchronous_commit=off'", x->dsn);
+    st_store_conn_cfg_t ac = {.dsn = x->aux_dsn};
+    x->aux = st_store_conn_new(x->loop, &ac, err);
+    if (x->aux == NULL)
+        return err ? err->code : ST_DB;
     x->batch = st_store_batch_new(x->hot, &x->cfg.batch, err);
     if (x->batch == NULL)
         return err ? err->code : ST_DB;
@@ -480,8 +496,10 @@ void st_exec_free(st_exec_t *x)
     x->driver = NULL;
     exec_inst_free_all(x);
     st_timer_wheel_free(x->wheel);
+    st_store_conn_free(x->aux);
     st_store_conn_free(x->hot);
     st_store_conn_free(x->bg);
+    free(x->aux_dsn);
     if (x->bg_loop != NULL)
         ev_loop_destroy(x->bg_loop);
     if (x->listen != NULL)

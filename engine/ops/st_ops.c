@@ -165,6 +165,7 @@ int st_ops_start(st_store_conn_t *c, const char *flow, const char *inputs_json,
             .state_name = st_core_program_state_name(prog, init),
             .status = ST_STORE_RUNNING,
             .vars_json = vars,
+            .wake_at_us = ST_STORE_NO_TIME,
             .now_us = now_us,
             .actor = "api",
         };

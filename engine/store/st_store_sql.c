@@ -222,11 +222,14 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  FROM due WHERE t.id = due.id RETURNING " ST_STORE_TASK_COLS),
 
     /* $1 task $2 attempt $3 started_us $4 finished_us $5 outcome $6 code $7 error */
+    /* The task row keeps the highest attempt recorded, so attempts resumed
+     * after a restart continue the count instead of starting again. */
     Q(TASK_ATTEMPT,
-      "INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome, code, error,"
-      "  latency_us)"
+      "WITH a AS (INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome,"
+      "  code, error, latency_us)"
       " VALUES ($1, $2, settle_ts($3), settle_ts($4), $5, $6, $7, $4::bigint - $3::bigint)"
-      " ON CONFLICT (task_id, attempt) DO NOTHING"),
+      " ON CONFLICT (task_id, attempt) DO NOTHING)"
+      " UPDATE tasks SET attempt = greatest(attempt, $2::int) WHERE id = $1"),
 
     /* $1 task $2 not_before_us $3 last_error */
     Q(TASK_RESCHEDULE, "UPDATE tasks SET status = 'pending', not_before = settle_ts($2),"

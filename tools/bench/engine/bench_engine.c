@@ -1,0 +1,258 @@
+/*
+ * bench_engine.c — flows and durable steps per second through the whole
+ * engine: the executor with the pure core, the batcher, the activity runner
+ * and the timer wheel, against a real PostgreSQL (fsync as the cluster has
+ * it; tools/pgdev keeps PostgreSQL's defaults).
+ *
+ * Workload: N flows of K steps; each step is a `do test.echo` (a real
+ * asynchronous activity on the loop, no network) followed by a decision,
+ * so every step is one durable checkpoint plus one task row and one
+ * attempt record. The same workload runs with group commit and with
+ * batching disabled (one transaction per checkpoint), each in a fresh
+ * database, side by side in one run.
+ *
+ *   bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] [--only batched|unbatched]
+ *
+ * The DSN names the cluster (--dsn, SETTLE_BENCH_DSN or SETTLE_TEST_DSN);
+ * the benchmark creates and drops its own databases there.
+ */
+#include <ev.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/st_exec.h"
+#include "ops/st_ops.h"
+#include "store/st_migrate.h"
+
+static const char FLOW[] = "flow bench\n"
+                           "input n: int\n"
+                           "var i: int = 0\n"
+                           "state work {\n"
+                           "  do test.echo(i: i)\n"
+                           "  on ok -> next\n"
+                           "  on failed -> broken\n"
+                           "}\n"
+                           "state next {\n"
+                           "  set i = i + 1\n"
+                           "  if i >= n -> done\n"
+                           "  else -> work\n"
+                           "}\n"
+                           "final done\n"
+                           "fail broken \"echo failed\"\n";
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "bench_engine: %s: %s\n", what, why);
+    exit(1);
+}
+
+static PGconn *connect_db(const char *dsn)
+{
+    PGconn *c = PQconnectdb(dsn);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("cannot connect", PQerrorMessage(c));
+    return c;
+}
+
+static void sql(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(q, PQerrorMessage(c));
+    PQclear(r);
+}
+
+static long long scalar(PGconn *c, const char *q)
+{
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(q, PQerrorMessage(c));
+    long long v = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* Fresh database with the schema and the flow deployed; returns its DSN. */
+static void prepare(const char *admin_dsn, const char *db, char *dsn, size_t cap)
+{
+    char q[256];
+    PGconn *admin = connect_db(admin_dsn);
+    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    sql(admin, q);
+    snprintf(q, sizeof q, "CREATE DATABASE %s", db);
+    sql(admin, q);
+    PQfinish(admin);
+    snprintf(dsn, cap, "%s dbname=%s", admin_dsn, db);
+    PGconn *c = connect_db(dsn);
+    st_err_t err;
+    if (st_migrate_apply(c, NULL, &err) != 0)
+        die("migrate", err.msg);
+    PQfinish(c);
+}
+
+/* Deploy and start n unowned instances in batches of one transaction. */
+static void start_flows(const char *dsn, int n, int k)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_err_t err;
+    st_store_conn_cfg_t cc = {.dsn = dsn};
+    st_store_conn_t *c = st_store_conn_new(loop, &cc, &err);
+    if (c == NULL)
+        die("store", err.msg);
+    st_ops_deployed_t d;
+    char *diags = NULL;
+    if (st_ops_deploy(c, "bench.flow", FLOW, strlen(FLOW), &d, &diags, &err) != 0)
+        die("deploy", err.msg);
+    free(diags);
+    char vars[64];
+    snprintf(vars, sizeof vars, "{\"n\": %d}", k);
+    enum { CHUNK = 1000 };
+    st_store_start_t *in = calloc(CHUNK, sizeof *in);
+    st_store_started_t *out = calloc(CHUNK, sizeof *out);
+    for (int done = 0; done < n;) {
+        int m = n - done < CHUNK ? n - done : CHUNK;
+        for (int i = 0; i < m; i++) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            in[i] = (st_store_start_t){.flow = "bench",
+                                       .program_hash = d.hash,
+                                       .state_name = "work",
+                                       .status = ST_STORE_RUNNING,
+                                       .vars_json = vars,
+                                       .wake_at_us = ST_STORE_NO_TIME,
+                                       .now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
+        }
+        if (st_store_start_many(c, in, (size_t)m, out, &err) != 0)
+            die("start", err.msg);
+        done += m;
+    }
+    free(in);
+    free(out);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+}
+
+typedef struct poll_w {
+    ev_timer t;
+    long long want;
+} poll_w_t;
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    PGconn *c = w->data;
+    (void)revents;
+    /* flow_counts, not COUNT(*): the same counter operators read. */
+    if (scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = 'completed'") >=
+        ((poll_w_t *)w)->want)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void run(const char *admin_dsn, const char *label, int disabled, int n, int k)
+{
+    char db[64], dsn[1024];
+    snprintf(db, sizeof db, "bench_engine_%d", (int)getpid());
+    prepare(admin_dsn, db, dsn, sizeof dsn);
+    start_flows(dsn, n, k);
+    PGconn *c = connect_db(dsn);
+
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_exec_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.dsn = dsn;
+    cfg.node_name = "bench";
+    cfg.batch.disabled = disabled;
+    cfg.claim_limit = 5000;
+    st_act_config_t act;
+    st_act_config_defaults(&act);
+    cfg.act = &act;
+    st_err_t err;
+    st_exec_t *x = NULL;
+    double t0 = mono();
+    if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0)
+        die("exec", err.msg);
+    poll_w_t pw;
+    ev_timer_init(&pw.t, on_poll, 0.02, 0.02);
+    pw.t.data = c;
+    pw.want = n;
+    ev_timer_start(loop, &pw.t);
+    ev_run(loop, 0);
+    double secs = mono() - t0;
+    ev_timer_stop(loop, &pw.t);
+    st_exec_stats_t st;
+    st_exec_get_stats(x, &st);
+    st_exec_free(x);
+    ev_loop_destroy(loop);
+
+    /* Flow latency: first transition after start to completion. */
+    PGresult *r = PQexec(c, "WITH f AS (SELECT extract(epoch FROM max(at) - min(at)) AS s "
+                            "FROM history WHERE kind <> 'start' GROUP BY instance_id) "
+                            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
+                            "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM f");
+    double p50 = atof(PQgetvalue(r, 0, 0)) * 1000, p99 = atof(PQgetvalue(r, 0, 1)) * 1000;
+    PQclear(r);
+    long long steps = scalar(c, "SELECT sum(seq) FROM instances");
+    PQfinish(c);
+    PGconn *admin = connect_db(admin_dsn);
+    char q[128];
+    snprintf(q, sizeof q, "DROP DATABASE %s WITH (FORCE)", db);
+    sql(admin, q);
+    PQfinish(admin);
+    printf("%-10s %6d flows x %d steps: %6.2f s  %8.0f flows/s  %8.0f durable steps/s  "
+           "flow latency p50 %.0f ms p99 %.0f ms\n",
+           label, n, k, secs, n / secs, steps / secs, p50, p99);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
+                                         {"only", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int n = 20000, k = 5, c;
+    const char *dsn = getenv("SETTLE_BENCH_DSN"), *only = NULL;
+    if (dsn == NULL)
+        dsn = getenv("SETTLE_TEST_DSN");
+    while ((c = getopt_long(argc, argv, "n:k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            n = atoi(optarg);
+            break;
+        case 'k':
+            k = atoi(optarg);
+            break;
+        case 'd':
+            dsn = optarg;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        default:
+            printf("usage: bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] "
+                   "[--only batched|unbatched]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (dsn == NULL || n < 1 || k < 1) {
+        fprintf(stderr, "bench_engine: give a cluster DSN (--dsn or SETTLE_BENCH_DSN; "
+                        "tools/pgdev start prints one) and positive -n/-k\n");
+        return 2;
+    }
+    if (only == NULL || strcmp(only, "batched") == 0)
+        run(dsn, "batched", 0, n, k);
+    if (only == NULL || strcmp(only, "unbatched") == 0)
+        run(dsn, "unbatched", 1, n, k);
+    return 0;
+}
