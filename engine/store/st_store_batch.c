@@ -79,6 +79,8 @@ typedef struct batch_op {
     size_t n;
     int busy;              /* submitted, not finished */
     int locked_pairs;      /* a CORR_LOCK statement precedes the checkpoint */
+    uint32_t *by_id;       /* open-addressing: instance -> index + 1 (task rows) */
+    int by_id_built;       /* by_id describes this batch */
     st_store_conn_t *conn; /* the connection this slot sends on */
 } batch_op_t;
 
@@ -183,18 +185,48 @@ static int batch_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
     return st_store_send(pg, ST_STORE_Q_CHECKPOINT, &p, err);
 }
 
+static size_t uuid_slot(const st_store_uuid_t *u, size_t cap);
+
+/* The checkpoint of the batch for instance u, or NULL. */
+static st_store_ckpt_t *by_instance(batch_op_t *bo, size_t cap, const st_store_uuid_t *u)
+{
+    if (!bo->by_id_built) { /* build on first use: index + 1, 0 = empty */
+        bo->by_id_built = 1;
+        memset(bo->by_id, 0, cap * sizeof *bo->by_id);
+        for (size_t i = 0; i < bo->n; i++) {
+            size_t s = uuid_slot(&bo->v[i]->instance, cap);
+            while (bo->by_id[s])
+                s = (s + 1) & (cap - 1);
+            bo->by_id[s] = (uint32_t)(i + 1);
+        }
+    }
+    for (size_t s = uuid_slot(u, cap); bo->by_id[s]; s = (s + 1) & (cap - 1))
+        if (st_store_uuid_equal(&bo->v[bo->by_id[s] - 1]->instance, u))
+            return bo->v[bo->by_id[s] - 1];
+    return NULL;
+}
+
 static int batch_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
 {
     batch_op_t *bo = (batch_op_t *)op;
     if (bo->locked_pairs && index == 0)
         return 0; /* the CORR_LOCK result */
     for (int row = 0; row < PQntuples(r); row++) {
+        if (PQgetisnull(r, row, 0)) { /* a task this batch inserted */
+            st_store_uuid_t u;
+            st_store_ckpt_t *k = NULL;
+            if (st_store_get_uuid(r, row, 1, &u) == 0)
+                k = by_instance(bo, bo->b->seen_cap, &u);
+            if (!k)
+                return st_err_set(err, ST_INTERNAL, "task row of an instance not in the batch");
+            k->task_id = st_store_get_i64(r, row, 2);
+            continue;
+        }
         int64_t ord = st_store_get_i64(r, row, 0);
         if (ord < 1 || (size_t)ord > bo->n)
             return st_err_set(err, ST_INTERNAL, "checkpoint ordinal %lld out of range",
                               (long long)ord);
         bo->ok[ord - 1] = 1;
-        bo->v[ord - 1]->task_id = st_store_get_i64(r, row, 1); /* 0 when none */
     }
     return 0;
 }
@@ -325,6 +357,7 @@ static void batch_flush(st_store_batch_t *b)
                 break; /* all queued instances are in flight; batch_done flushes */
         }
         memset(bo->ok, 0, bo->n);
+        bo->by_id_built = 0; /* built when task rows arrive */
         memset(&bo->op, 0, sizeof bo->op);
         bo->op.send = batch_send;
         bo->op.result = batch_result;
@@ -369,7 +402,8 @@ st_store_batch_t *st_store_batch_new(st_store_conn_t *c, const st_store_batch_cf
         b->ops[i].conn = i % nconns ? b->cfg.more_conns[i % nconns - 1] : c;
         b->ops[i].v = calloc(b->cfg.max_size, sizeof *b->ops[i].v);
         b->ops[i].ok = calloc(b->cfg.max_size, 1);
-        if (!b->ops[i].v || !b->ops[i].ok)
+        b->ops[i].by_id = calloc(b->seen_cap, sizeof *b->ops[i].by_id);
+        if (!b->ops[i].v || !b->ops[i].ok || !b->ops[i].by_id)
             goto oom;
     }
     ev_timer_init(&b->linger, on_linger, 0., 0.);
@@ -407,6 +441,7 @@ void st_store_batch_free(st_store_batch_t *b)
         for (unsigned i = 0; i < b->max_inflight; i++) {
             free(b->ops[i].v);
             free(b->ops[i].ok);
+            free(b->ops[i].by_id);
         }
     }
     for (int i = 0; i < A_COUNT; i++)

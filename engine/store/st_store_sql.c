@@ -79,8 +79,9 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * $24..$29 and correlations in $30..$32 pointing at their checkpoint by
      * ordinality. Rows whose seq,
      * epoch, owner, signal or task do not match are left out of `locked`
-     * and write nothing; the statement returns the ordinals it applied,
-     * with the id of the task each inserted (NULL when none). */
+     * and write nothing; the statement returns the ordinals it applied
+     * (ord, NULL, NULL) and the tasks it inserted (NULL, instance, task id):
+     * a union, not a join, whose generic plan would be a nested loop. */
     Q(CHECKPOINT,
       "WITH c AS ("
       "  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[],"
@@ -103,7 +104,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
       "    status = l.status, vars = l.vars, wake_at = settle_ts(l.wake_us),"
       "    wait_reason = l.wait_reason, updated_at = settle_ts(l.at_us)"
-      "   FROM locked l WHERE i.id = l.id RETURNING l.ord, l.id),"
+      "   FROM locked l WHERE i.id = l.id RETURNING l.ord),"
       " hist AS ("
       "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"
       "  SELECT l.id, l.expected + 1, settle_ts(l.at_us + h.idx), h.kind, h.from_s, h.to_s,"
@@ -143,7 +144,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    SELECT flow, status, 1 FROM locked WHERE status <> old_status) x"
       "   GROUP BY flow, st ORDER BY flow, st"
       "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n)"
-      " SELECT u.ord, t.id FROM upd u LEFT JOIN task t ON t.instance_id = u.id"),
+      " SELECT ord, NULL::uuid, NULL::bigint FROM upd"
+      " UNION ALL SELECT NULL, instance_id, id FROM task"),
 
     /* $1 name $2 ttl_ms; leases use the database clock */
     Q(NODE_REGISTER, "INSERT INTO nodes (name, lease_until)"
