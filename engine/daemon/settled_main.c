@@ -23,6 +23,7 @@
 #include "common/st_dsn.h"
 #include "common/st_err.h"
 #include "exec/st_exec.h"
+#include "http/st_http.h"
 #include "ops/st_ops.h"
 #include "store/st_migrate.h"
 
@@ -30,27 +31,31 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: settled <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  run [options]               run flows until SIGTERM or SIGINT\n"
-            "      --clock real|virtual    virtual time moves only when advanced (tests, demo)\n"
-            "      --node NAME             node name shown to operators (default host:pid)\n"
-            "      --linger-us N           group-commit linger in microseconds (default 0)\n"
-            "      --batch-max N           checkpoints per transaction (default 1024)\n"
-            "      --no-batch              one transaction per checkpoint\n"
-            "      --lease-ttl-ms N        node lease (default 10000)\n"
-            "  migrate                     apply the schema migrations this binary carries\n"
-            "  deploy FILE.flow            compile FILE and make it the flow's current version\n"
-            "  start FLOW [--input JSON] [--key KEY]\n"
-            "                              start an instance (idempotent by KEY)\n"
-            "  clock show | clock advance DURATION\n"
-            "                              read or move the virtual clock (e.g. advance 3d)\n"
-            "  version                     print the version and schema version\n"
-            "\n"
-            "Every command takes --dsn DSN (a libpq connection string) or reads $SETTLE_DSN.\n"
-            "SETTLE_CRASH_AT=point:N aborts at the Nth pass of a crash point (crash tests).\n");
+    fprintf(
+        out,
+        "usage: settled <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  run [options]               run flows until SIGTERM or SIGINT\n"
+        "      --clock real|virtual    virtual time moves only when advanced (tests, demo)\n"
+        "      --node NAME             node name shown to operators (default host:pid)\n"
+        "      --linger-us N           group-commit linger in microseconds (default 0)\n"
+        "      --batch-max N           checkpoints per transaction (default 1024)\n"
+        "      --no-batch              one transaction per checkpoint\n"
+        "      --lease-ttl-ms N        node lease (default 10000)\n"
+        "      --http [ADDR:]PORT      serve webhooks, the flow API and /metrics (port 0: any)\n"
+        "                              secrets: SETTLE_WEBHOOK_SECRETS[_FILE], tokens:\n"
+        "                              SETTLE_API_TOKENS[_FILE] (see docs/http-api.md)\n"
+        "  migrate                     apply the schema migrations this binary carries\n"
+        "  deploy FILE.flow            compile FILE and make it the flow's current version\n"
+        "  start FLOW [--input JSON] [--key KEY]\n"
+        "                              start an instance (idempotent by KEY)\n"
+        "  clock show | clock advance DURATION\n"
+        "                              read or move the virtual clock (e.g. advance 3d)\n"
+        "  version                     print the version and schema version\n"
+        "\n"
+        "Every command takes --dsn DSN (a libpq connection string) or reads $SETTLE_DSN.\n"
+        "SETTLE_CRASH_AT=point:N aborts at the Nth pass of a crash point (crash tests).\n");
 }
 
 static void report(const st_err_t *err)
@@ -111,6 +116,44 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
     st_exec_shutdown(w->data);
 }
 
+/* Parse "[ADDR:]PORT" and start the HTTP side with keys from the environment. */
+static st_http_server_t *start_http(const char *spec, const char *dsn, st_metrics_t *metrics,
+                                    st_err_t *err)
+{
+    char addr[64] = "127.0.0.1";
+    const char *colon = strrchr(spec, ':');
+    const char *port_text = colon ? colon + 1 : spec;
+    if (colon != NULL && colon > spec)
+        snprintf(addr, sizeof addr, "%.*s", (int)(colon - spec), spec);
+    long port = parse_num("--http", port_text, 0, 65535);
+    st_http_keys_t keys;
+    memset(&keys, 0, sizeof keys);
+    if (st_http_keys_from_env(&keys, err) != 0)
+        return NULL;
+    st_http_cfg_t hc = {
+        .bind = addr,
+        .port = (uint16_t)port,
+        .dsn = dsn,
+        .webhook_secrets = (const char *const *)keys.secrets,
+        .n_webhook_secrets = keys.n_secrets,
+        .tokens = keys.tokens,
+        .n_tokens = keys.n_tokens,
+        .metrics = metrics,
+        .log = log_line,
+    };
+    st_http_server_t *srv = st_http_server_new(&hc, err);
+    unsigned n_secrets = keys.n_secrets;
+    st_http_keys_release(&keys); /* the server keeps its own copies */
+    if (srv != NULL) {
+        printf("settled http listening on %s:%u\n", addr, (unsigned)st_http_server_port(srv));
+        fflush(stdout);
+        if (n_secrets == 0)
+            log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
+                           "(set SETTLE_WEBHOOK_SECRETS)");
+    }
+    return srv;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
@@ -120,17 +163,21 @@ static int cmd_run(int argc, char **argv)
                                          {"batch-max", required_argument, NULL, 'm'},
                                          {"no-batch", no_argument, NULL, 'B'},
                                          {"lease-ttl-ms", required_argument, NULL, 't'},
+                                         {"http", required_argument, NULL, 'H'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     st_exec_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    const char *flag = NULL;
+    const char *flag = NULL, *http = NULL;
     st_err_t err;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             flag = optarg;
+            break;
+        case 'H':
+            http = optarg;
             break;
         case 'c':
             if (st_clock_parse_kind(optarg, &cfg.clock, &err) != 0) {
@@ -163,11 +210,18 @@ static int cmd_run(int argc, char **argv)
     }
     cfg.dsn = dsn_or_die(flag);
     cfg.log = log_line;
+    st_metrics_t *metrics = st_metrics_new();
+    cfg.metrics = metrics;
     struct ev_loop *loop = EV_DEFAULT;
     st_exec_t *x = NULL;
-    if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0) {
+    st_http_server_t *srv = NULL;
+    if (metrics == NULL || st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0 ||
+        (http != NULL && (srv = start_http(http, cfg.dsn, metrics, &err)) == NULL)) {
+        if (metrics == NULL)
+            st_err_set(&err, ST_NOMEM, "out of memory");
         report(&err);
         st_exec_free(x);
+        st_metrics_free(metrics);
         return 1;
     }
     ev_signal term, intr;
@@ -179,7 +233,9 @@ static int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     ev_run(loop, 0);
     int stopped = st_exec_stopped(x);
+    st_http_server_free(srv);
     st_exec_free(x);
+    st_metrics_free(metrics);
     return stopped ? 0 : 1;
 }
 

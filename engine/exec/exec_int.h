@@ -130,6 +130,10 @@ struct st_exec {
     exec_crash_t crash[EXEC_MAX_CRASH];
     unsigned ncrash;
     st_exec_stats_t stats;
+    st_metrics_std_t m; /* families, when cfg.metrics is set */
+    ev_timer metrics_w; /* samples gauges once a second */
+    ev_check batch_w;   /* turns batcher totals into batch sizes */
+    uint64_t seen_batches, seen_ckpts;
 };
 
 /* st_exec_inst.c — the instance table and program cache */
@@ -180,6 +184,13 @@ void exec_timer_cancel_all(st_exec_t *x, exec_inst_t *in);
 int exec_clock_init(st_exec_t *x, st_err_t *err);
 void exec_clock_reached(void *arg);
 void exec_clock_poll(st_exec_t *x);
+
+/* st_exec_metrics.c — feeding the metrics registry */
+int exec_metrics_init(st_exec_t *x, st_err_t *err);
+void exec_metrics_stop(st_exec_t *x);
+void exec_metrics_step(st_exec_t *x, const exec_inst_t *in, int64_t submitted_us);
+void exec_metrics_attempt(st_exec_t *x, const char *activity, const char *outcome,
+                          int64_t latency_us);
 
 /* st_exec_crash.c — named crash points for the crash tests */
 int exec_crash_parse(st_exec_t *x, const char *spec, st_err_t *err);

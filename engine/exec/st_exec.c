@@ -401,6 +401,8 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
         rc = exec_timers_init(x, err);
     if (rc == 0)
         rc = start_listen(x, err);
+    if (rc == 0)
+        rc = exec_metrics_init(x, err);
     if (rc != 0)
         return rc;
     x->stats.node_id = x->node_id;
@@ -438,6 +440,7 @@ static void finish_shutdown(st_exec_t *x)
         exec_log(x, "releasing leases failed: %s (they expire by themselves)", err.msg);
     ev_io_stop(x->loop, &x->listen_w);
     ev_timer_stop(x->loop, &x->renew_w);
+    exec_metrics_stop(x);
     st_act_runner_free(x->act); /* finishes anything left as transient */
     x->act = NULL;
     x->stopped = 1;
@@ -479,6 +482,7 @@ void st_exec_free(st_exec_t *x)
     if (x == NULL)
         return;
     x->freeing = 1;
+    exec_metrics_stop(x);
     if (x->loop != NULL) {
         ev_timer_stop(x->loop, &x->renew_w);
         ev_timer_stop(x->loop, &x->claim_w);

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "activity/st_act.h"
+#include "http/st_metrics.h"
 #include "common/st_err.h"
 #include "store/st_store.h"
 #include "timer/st_clock.h"
@@ -49,6 +50,10 @@ typedef struct st_exec_cfg {
      * NULL: nowhere. The library itself never prints. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
+    /* Registry the executor feeds (transitions, checkpoint batches and
+     * latency, activity calls and latency, timers pending); borrowed, must
+     * outlive the executor. NULL: no metrics. */
+    st_metrics_t *metrics;
 } st_exec_cfg_t;
 
 typedef struct st_exec st_exec_t;

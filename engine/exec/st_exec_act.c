@@ -71,6 +71,7 @@ static void on_result(const st_act_result_t *res, void *user)
     if (x->freeing)
         return;
     exec_crash_point(x, "after_result");
+    exec_metrics_attempt(x, t->activity, res->outcome, res->latency_us);
     if (t->id > 0)
         record_attempt(x, t, res, now);
     if (in->dead || t->id == 0) {

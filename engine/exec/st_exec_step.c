@@ -388,6 +388,7 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
     if (rc == 0) {
         exec_crash_point(x, "after_commit");
         x->stats.steps++;
+        exec_metrics_step(x, in, c->ck.at_us);
         if (c->ev->kind == ST_CORE_EV_SIGNAL)
             x->stats.signals++;
         int left_task = in->core->status == ST_CORE_RUNNING && c->next->status != ST_CORE_RUNNING;

@@ -276,11 +276,12 @@ static int start_mhd(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *er
         return ST_INVAL;
     }
     unsigned threads = cfg->threads ? cfg->threads : ST_HTTP_THREADS_DEFAULT;
-    s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+    /* The logger goes first: MHD reports earlier options through its own. */
+    s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, sa,
                               MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                              1024u, MHD_OPTION_END);
+                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (s->mhd == NULL) {
         st_err_set(err, ST_IO, "cannot listen on %.64s port %u", bind, cfg->port);
         st_err_hint(err, "pick a free port (0 picks one) or stop what holds it");

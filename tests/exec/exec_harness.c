@@ -54,6 +54,9 @@ void h_exec_start(harness_t *h, int virtual_clock, const char *crash_at)
     cfg.virtual_start_us = 1767225600LL * 1000000; /* 2026-01-01T00:00:00Z */
     cfg.claim_interval_ms = 50;
     cfg.crash_at = crash_at;
+    if (h->metrics == NULL)
+        h->metrics = st_metrics_new();
+    cfg.metrics = h->metrics;
     static st_act_config_t act;
     st_act_config_defaults(&act);
     cfg.act = &act;
@@ -143,6 +146,7 @@ void h_assert_gapless(harness_t *h)
 void h_fini(harness_t *h)
 {
     h_exec_stop(h, 0);
+    st_metrics_free(h->metrics);
     ev_timer_stop(h->loop, &h->tick);
     ev_loop_destroy(h->loop);
     st_store_conn_free(h->ops);

@@ -21,6 +21,7 @@ typedef struct harness {
     struct ev_loop *ops_loop; /* private loop of the ops connection */
     st_store_conn_t *ops;     /* deploy / start / signals */
     ev_timer tick;            /* keeps ev_run(ONCE) from blocking forever */
+    st_metrics_t *metrics;    /* the registry the executor feeds */
 } harness_t;
 
 /* Fresh database, migrated; no executor yet. */

@@ -3,6 +3,7 @@
  * runner (test.* activities), real timer wheel, flows compiled by settlec.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exec_harness.h"
@@ -106,6 +107,16 @@ START_TEST(flows_run_to_completion_with_gapless_history)
                                   "'steps' AND status <> 'completed'"),
                      0);
     ck_assert_str_eq(h_text(&h, "SELECT vars->>'i' FROM instances LIMIT 1"), "5");
+    /* /metrics sees the same work: 20 starts + 100 results, 100 echo calls. */
+    char *text = st_metrics_render(h.metrics, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "settle_transitions_total{flow=\"steps\"} 120\n") != NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, "settle_activity_calls_total{driver=\"test.echo\",outcome=\"ok\"} "
+                               "100\n") != NULL,
+                  "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "settle_checkpoint_batch_size_count"));
+    free(text);
 }
 END_TEST
 
