@@ -10,11 +10,12 @@
 /*
  * Create and store the ch_ object for one attempt on pi: failed when code
  * is set, else succeeded (captured unless manual). Records the effect and
- * emits charge.succeeded / charge.failed. Sets pi.latest_charge. Returns the
- * stored charge (borrowed).
+ * emits charge.succeeded / charge.failed. Sets pi.latest_charge and copies
+ * the new id into id (cap bytes). Returns 0, or -1 after failing the call.
  */
-json_t *st_sim_charge_make(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_card_t *c,
-                           const char *code, const char *decline_code, int manual);
+int st_sim_charge_make(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_card_t *c,
+                       const char *code, const char *decline_code, int manual, char *id,
+                       size_t cap);
 
 /* Mark a charge captured for amount (<= amount); emits charge.captured. */
 void st_sim_charge_capture(st_sim_t *sim, st_sim_call_t *call, json_t *ch, int64_t amount);

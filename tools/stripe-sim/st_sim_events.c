@@ -151,7 +151,13 @@ void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t
     json_t *ev;
     json_array_foreach(call->events, i, ev)
     {
-        json_t *obj = st_sim_store_get(sim, json_string_value(json_object_get(ev, "obj")));
+        const char *oid = json_string_value(json_object_get(ev, "obj"));
+        json_t *cold = json_object_get(sim->objects, oid);
+        if (json_is_string(cold)) { /* already text: no need to parse it back */
+            event_write(sim, call, ev, json_string_value(cold));
+            continue;
+        }
+        json_t *obj = st_sim_store_get(sim, oid);
         event_write(sim, call, ev, obj ? st_sim_text_of(tc, obj) : NULL);
     }
     json_decref(call->events);

@@ -56,13 +56,13 @@ static void to_requires_action(st_sim_t *sim, st_sim_call_t *call, json_t *pi)
 }
 
 /* Decline: PI back to requires_payment_method, 402 card_error answer. */
-static int decline(st_sim_t *sim, st_sim_call_t *call, json_t *pi, json_t *ch, const char *code,
-                   const char *dc)
+static int decline(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const char *ch_id,
+                   const char *code, const char *dc)
 {
     const char *pm_id = json_string_value(json_object_get(pi, "payment_method"));
     json_t *e = st_sim_card_error(code, dc, st_sim_decline_message(code, dc));
-    if (ch)
-        json_object_set(e, "charge", json_object_get(ch, "id"));
+    if (ch_id)
+        json_object_set_new(e, "charge", json_string(ch_id));
     json_object_set_new(e, "payment_method", st_sim_store_copy(sim, pm_id));
     json_object_set_new(pi, "last_payment_error", json_deep_copy(e));
     json_object_set_new(pi, "payment_method", json_null());
@@ -78,7 +78,7 @@ static int decline(st_sim_t *sim, st_sim_call_t *call, json_t *pi, json_t *ch, c
     return -1;
 }
 
-static int succeed(st_sim_t *sim, st_sim_call_t *call, json_t *pi, json_t *ch)
+static int succeed(st_sim_t *sim, st_sim_call_t *call, json_t *pi)
 {
     const char *id = json_string_value(json_object_get(pi, "id"));
     int64_t amount = json_integer_value(json_object_get(pi, "amount"));
@@ -98,7 +98,6 @@ static int succeed(st_sim_t *sim, st_sim_call_t *call, json_t *pi, json_t *ch)
     const char *pm_id = json_string_value(json_object_get(pi, "payment_method"));
     if (sfu && pm_id)
         json_object_set_new(st_sim_priv(sim, pm_id), "setup_off_session", json_true());
-    (void)ch;
     st_sim_ok(call, json_incref(pi));
     return 0;
 }
@@ -112,10 +111,12 @@ static int attempt(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_
         st_sim_issuer_decide(sim, call, cus,
                              json_string_value(json_object_get(pi, "payment_method")), &code, &dc);
     int manual = strcmp(json_string_value(json_object_get(pi, "capture_method")), "manual") == 0;
-    json_t *ch = st_sim_charge_make(sim, call, pi, c, code, dc, manual);
+    char ch[64];
+    if (st_sim_charge_make(sim, call, pi, c, code, dc, manual, ch, sizeof(ch)) < 0)
+        return -1;
     if (code)
         return decline(sim, call, pi, ch, code, dc);
-    return succeed(sim, call, pi, ch);
+    return succeed(sim, call, pi);
 }
 
 int st_sim_pi_run(st_sim_t *sim, st_sim_call_t *call, json_t *pi, int off_session)
@@ -124,8 +125,8 @@ int st_sim_pi_run(st_sim_t *sim, st_sim_call_t *call, json_t *pi, int off_sessio
     const st_sim_card_t *c = st_sim_pm_card(sim, pm_id);
     if (needs_auth(sim, pi, c, off_session)) {
         if (off_session) {
-            json_t *ch = NULL;
-            return decline(sim, call, pi, ch, "authentication_required", "authentication_required");
+            return decline(sim, call, pi, NULL, "authentication_required",
+                           "authentication_required");
         }
         to_requires_action(sim, call, pi);
         return 0;

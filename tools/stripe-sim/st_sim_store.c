@@ -69,6 +69,17 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
         json_array_append_new(sim->hot, json_string(id));
 }
 
+void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text)
+{
+    json_t *list = json_object_get(sim->lists, kind);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(sim->lists, kind, list);
+    }
+    json_array_append_new(list, json_string(id));
+    json_object_set_new(sim->objects, id, json_stringn_nocheck(text, strlen(text)));
+}
+
 json_t *st_sim_store_get(st_sim_t *sim, const char *id)
 {
     json_t *v = id ? json_object_get(sim->objects, id) : NULL;
