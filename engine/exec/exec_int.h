@@ -105,6 +105,8 @@ struct st_exec {
     char node_name[128];
     st_exec_cfg_t cfg; /* copied; pointers below replace its strings */
     st_clock_t clock;
+    st_store_conn_t *more[7]; /* further batch connections, on loop */
+    unsigned n_more;
     st_store_conn_t *hot; /* checkpoints (batcher), on loop */
     st_store_conn_t *aux; /* attempt records and reschedules, on loop, async commit */
     char *aux_dsn;

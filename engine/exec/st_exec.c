@@ -160,6 +160,18 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     x->aux = st_store_conn_new(x->loop, &ac, err);
     if (x->aux == NULL)
         return err ? err->code : ST_DB;
+    /* Batches commit in parallel on a few connections: while one waits for
+     * its WAL flush, the next is already being written. */
+    unsigned want = x->cfg.batch_conns ? x->cfg.batch_conns : 2;
+    if (x->cfg.batch.disabled)
+        want = 1;
+    for (x->n_more = 0; x->n_more + 1 < want && x->n_more < 7; x->n_more++) {
+        x->more[x->n_more] = st_store_conn_new(x->loop, &cc, err);
+        if (x->more[x->n_more] == NULL)
+            return err ? err->code : ST_DB;
+    }
+    x->cfg.batch.more_conns = x->more;
+    x->cfg.batch.n_more = x->n_more;
     x->batch = st_store_batch_new(x->hot, &x->cfg.batch, err);
     if (x->batch == NULL)
         return err ? err->code : ST_DB;
@@ -501,6 +513,8 @@ void st_exec_free(st_exec_t *x)
     exec_inst_free_all(x);
     st_timer_wheel_free(x->wheel);
     st_store_conn_free(x->aux);
+    for (unsigned i = 0; i < x->n_more; i++)
+        st_store_conn_free(x->more[i]);
     st_store_conn_free(x->hot);
     st_store_conn_free(x->bg);
     free(x->aux_dsn);
@@ -524,6 +538,11 @@ int st_exec_advance(st_exec_t *x, int64_t delta_us, st_err_t *err)
 void st_exec_get_stats(const st_exec_t *x, st_exec_stats_t *out)
 {
     *out = x->stats;
+    if (x->batch != NULL) {
+        st_store_batch_stats_t b;
+        st_store_batch_get_stats(x->batch, &b);
+        out->batches = b.batches;
+    }
 }
 
 st_clock_t *st_exec_clock(st_exec_t *x)

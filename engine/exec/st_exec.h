@@ -34,11 +34,12 @@
 struct ev_loop;
 
 typedef struct st_exec_cfg {
-    const char *dsn;          /* libpq connection string (copied) */
-    const char *node_name;    /* for operators; NULL: host:pid */
-    st_clock_kind_t clock;    /* real (default) or virtual */
-    int64_t virtual_start_us; /* virtual clock start; 0: the real time now */
-    st_store_batch_cfg_t batch;
+    const char *dsn;            /* libpq connection string (copied) */
+    const char *node_name;      /* for operators; NULL: host:pid */
+    st_clock_kind_t clock;      /* real (default) or virtual */
+    int64_t virtual_start_us;   /* virtual clock start; 0: the real time now */
+    st_store_batch_cfg_t batch; /* linger, size, disabled (its conns are the executor's) */
+    uint32_t batch_conns;       /* connections committing batches in parallel; 0: 2 */
     int32_t lease_ttl_ms;       /* node lease; 0: 10 s */
     uint32_t claim_interval_ms; /* polling for unowned work; 0: 1000 */
     uint32_t claim_limit;       /* instances per claim; 0: 1000 */
@@ -68,6 +69,7 @@ typedef struct st_exec_stats {
     uint64_t timers_fired; /* wake-ups delivered */
     uint64_t signals;      /* signals consumed */
     uint64_t in_memory;    /* instances held in memory now */
+    uint64_t batches;      /* checkpoint transactions sent (group commits) */
     int64_t node_id;       /* this node's row in `nodes` */
 } st_exec_stats_t;
 

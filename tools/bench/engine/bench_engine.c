@@ -174,6 +174,7 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
     cfg.node_name = "bench";
     cfg.batch.disabled = disabled;
     cfg.claim_limit = 5000;
+    cfg.batch_conns = getenv("BENCH_CONNS") ? (uint32_t)atoi(getenv("BENCH_CONNS")) : 0;
     st_act_config_t act;
     st_act_config_defaults(&act);
     cfg.act = &act;
@@ -210,8 +211,9 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
     sql(admin, q);
     PQfinish(admin);
     printf("%-10s %6d flows x %d steps: %6.2f s  %8.0f flows/s  %8.0f durable steps/s  "
-           "flow latency p50 %.0f ms p99 %.0f ms\n",
-           label, n, k, secs, n / secs, steps / secs, p50, p99);
+           "flow latency p50 %.0f ms p99 %.0f ms  %.1f checkpoints/transaction\n",
+           label, n, k, secs, n / secs, steps / secs, p50, p99,
+           st.batches ? (double)st.steps / (double)st.batches : 0.0);
     fflush(stdout);
 }
 
