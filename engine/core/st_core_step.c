@@ -282,6 +282,8 @@ static int start_sleep(step_t *s, const pb_state_t *st, st_err_t *err)
             return rc;
         if (v.i < 0)
             return st_err_set(err, ST_CHECK, "negative sleep duration %lldus", (long long)v.i);
+        if (sl->max_us > 0 && v.i > sl->max_us)
+            v.i = sl->max_us; /* `sleep EXPR max D`: bounded like `until` */
         rc = after(now, v.i, &wake, err);
         break;
     case SETTLE__V1__SLEEP__UNTIL_AT:

@@ -42,6 +42,14 @@ static const char NAPPER[] = "flow napper\n"
                              "}\n"
                              "final done\n";
 
+static const char CAPPED[] = "flow capped\n"
+                             "input d: duration\n"
+                             "state nap {\n"
+                             "  sleep d max 1d\n"
+                             "  on wake -> done\n"
+                             "}\n"
+                             "final done\n";
+
 static const char WAITER[] = "flow waiter\n"
                              "input ms: int\n"
                              "var got: string = \"\"\n"
@@ -79,6 +87,7 @@ static void setup(void)
     h_deploy(&h, "flaky.flow", FLAKY);
     h_deploy(&h, "napper.flow", NAPPER);
     h_deploy(&h, "waiter.flow", WAITER);
+    h_deploy(&h, "capped.flow", CAPPED);
 }
 
 static void teardown(void)
@@ -170,6 +179,20 @@ START_TEST(virtual_clock_fires_sleeps_when_advanced)
 }
 END_TEST
 
+START_TEST(sleep_max_bounds_a_computed_duration)
+{
+    st_err_t err;
+    h_exec_start(&h, 1, NULL);
+    h_start(&h, "capped", "{\"d\": 432000000000}", NULL); /* 5 days, capped at 1 */
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 1, 10));
+    ck_assert_int_eq(h_scalar(&h, "SELECT (settle_us(wake_at) - (SELECT now_us FROM "
+                                  "settle_clock)) / 3600000000 FROM instances"),
+                     24);
+    ck_assert_int_eq(st_exec_advance(h.x, 86400LL * 1000000 + 1000, &err), 0);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 10));
+}
+END_TEST
+
 START_TEST(signal_sent_early_is_kept_until_awaited)
 {
     h_exec_start(&h, 0, NULL);
@@ -257,6 +280,7 @@ static Suite *suite(void)
     tcase_add_test(tc, transient_failures_retry_with_the_same_key);
     tcase_add_test(tc, exhausted_retries_take_the_failed_arm);
     tcase_add_test(tc, virtual_clock_fires_sleeps_when_advanced);
+    tcase_add_test(tc, sleep_max_bounds_a_computed_duration);
     tcase_add_test(tc, signal_sent_early_is_kept_until_awaited);
     tcase_add_test(tc, signal_not_awaited_is_never_consumed);
     tcase_add_test(tc, cancel_runs_the_cancel_path);
