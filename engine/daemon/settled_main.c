@@ -43,6 +43,7 @@ static void usage(FILE *out)
         "      --batch-max N           checkpoints per transaction (default 1024)\n"
         "      --no-batch              one transaction per checkpoint\n"
         "      --lease-ttl-ms N        node lease (default 10000)\n"
+        "      --history-days N        drop history partitions older than N days (default: keep)\n"
         "      --http [ADDR:]PORT      serve webhooks, the flow API and /metrics (port 0: any)\n"
         "                              secrets: SETTLE_WEBHOOK_SECRETS[_FILE], tokens:\n"
         "                              SETTLE_API_TOKENS[_FILE] (see docs/http-api.md)\n"
@@ -164,6 +165,7 @@ static int cmd_run(int argc, char **argv)
                                          {"no-batch", no_argument, NULL, 'B'},
                                          {"lease-ttl-ms", required_argument, NULL, 't'},
                                          {"http", required_argument, NULL, 'H'},
+                                         {"history-days", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     st_exec_cfg_t cfg;
@@ -178,6 +180,9 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'H':
             http = optarg;
+            break;
+        case 'R':
+            cfg.history_days = (uint32_t)parse_num("--history-days", optarg, 1, 36500);
             break;
         case 'c':
             if (st_clock_parse_kind(optarg, &cfg.clock, &err) != 0) {

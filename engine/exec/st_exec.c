@@ -320,6 +320,35 @@ static void on_renew(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* History partitions: today's and the next two days' exist before rows
+ * need them (else they land in the default partition, which retention
+ * cannot drop); partitions past the retention are dropped whole. Hourly,
+ * in engine time, so a virtual clock moving weeks keeps them right too. */
+static void maintain_history(st_exec_t *x)
+{
+    st_err_t err;
+    int created = 0, dropped = 0;
+    int64_t now = exec_now(x);
+    if (st_store_history_ensure(x->bg, now, 3, &created, &err) != 0)
+        exec_log(x, "creating history partitions failed: %s", err.msg);
+    if (x->cfg.history_days > 0 &&
+        st_store_history_retain(x->bg, now - (int64_t)x->cfg.history_days * 86400 * 1000000,
+                                &dropped, &err) != 0)
+        exec_log(x, "dropping old history partitions failed: %s", err.msg);
+    if (dropped > 0)
+        exec_log(x, "dropped %d history partition%s older than %u days", dropped,
+                 dropped == 1 ? "" : "s", x->cfg.history_days);
+}
+
+static void on_maint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    st_exec_t *x = w->data;
+    if (!x->shutting_down)
+        maintain_history(x);
+}
+
 static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
 {
     st_exec_t *x = w->data;
@@ -420,6 +449,7 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
     x->stats.node_id = x->node_id;
     exec_log(x, "node %lld (%s) started, %s clock", (long long)x->node_id, x->node_name,
              st_clock_kind_name(x->clock.kind));
+    maintain_history(x);
     claim_round(x);
     exec_clock_poll(x); /* an advance asked for while we were down */
     double renew = x->cfg.lease_ttl_ms / 3000.0;
@@ -427,6 +457,9 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
     x->renew_w.data = x;
     ev_timer_start(x->loop, &x->renew_w);
     double claim = x->cfg.claim_interval_ms / 1000.0;
+    ev_timer_init(&x->maint_w, on_maint, 3600.0, 3600.0);
+    x->maint_w.data = x;
+    ev_timer_start(x->loop, &x->maint_w);
     ev_timer_init(&x->claim_w, on_claim, claim, claim);
     x->claim_w.data = x;
     ev_timer_start(x->loop, &x->claim_w);
@@ -452,6 +485,7 @@ static void finish_shutdown(st_exec_t *x)
         exec_log(x, "releasing leases failed: %s (they expire by themselves)", err.msg);
     ev_io_stop(x->loop, &x->listen_w);
     ev_timer_stop(x->loop, &x->renew_w);
+    ev_timer_stop(x->loop, &x->maint_w);
     exec_metrics_stop(x);
     st_act_runner_free(x->act); /* finishes anything left as transient */
     x->act = NULL;
@@ -476,6 +510,7 @@ void st_exec_shutdown(st_exec_t *x)
     exec_log(x, "shutting down: no new work; waiting up to %u ms for activities in flight",
              x->cfg.shutdown_grace_ms);
     ev_timer_stop(x->loop, &x->claim_w);
+    ev_timer_stop(x->loop, &x->maint_w);
     if (x->driver != NULL)
         st_timer_driver_stop(x->driver);
     x->grace_deadline = ev_now(x->loop) + x->cfg.shutdown_grace_ms / 1000.0;
@@ -499,6 +534,7 @@ void st_exec_free(st_exec_t *x)
         ev_timer_stop(x->loop, &x->renew_w);
         ev_timer_stop(x->loop, &x->claim_w);
         ev_timer_stop(x->loop, &x->grace_w);
+        ev_timer_stop(x->loop, &x->maint_w);
         if (x->listen != NULL)
             ev_io_stop(x->loop, &x->listen_w);
     }

@@ -47,6 +47,7 @@ typedef struct st_exec_cfg {
     const st_act_config_t *act; /* NULL: st_act_config_from_env */
     const char *crash_at;       /* "point:N[,point:N]" (tests); NULL: $SETTLE_CRASH_AT */
     uint32_t shutdown_grace_ms; /* wait for activities on SIGTERM; 0: 10 s */
+    uint32_t history_days;      /* drop history partitions older than this; 0: keep forever */
     /* Where the executor's log lines go (one line, no newline, no secrets);
      * NULL: nowhere. The library itself never prints. */
     void (*log)(void *ctx, const char *line);

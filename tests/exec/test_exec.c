@@ -116,6 +116,11 @@ START_TEST(flows_run_to_completion_with_gapless_history)
                                   "'steps' AND status <> 'completed'"),
                      0);
     ck_assert_str_eq(h_text(&h, "SELECT vars->>'i' FROM instances LIMIT 1"), "5");
+    /* History went into daily partitions made ahead of time, not the default. */
+    ck_assert_int_ge(h_scalar(&h, "SELECT count(*) FROM pg_inherits "
+                                  "WHERE inhparent = 'history'::regclass"),
+                     4);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM history_default"), 0);
     /* /metrics sees the same work: 20 starts + 100 results, 100 echo calls. */
     char *text = st_metrics_render(h.metrics, NULL);
     ck_assert_ptr_nonnull(text);
