@@ -103,12 +103,12 @@ static void *insert_rows(void *arg)
     for (long long from = 0; from < j->n; from += 1000000) {
         long long to = from + 1000000 < j->n ? from + 1000000 : j->n;
         char q[2048];
-        /* Wake times: one hour after T0 to 30 days, spread by a hash of i. */
+        /* Wake times: uniform between one hour after T0 and 30 days. */
         snprintf(q, sizeof q,
                  "INSERT INTO instances (id, flow, program_hash, state, state_name, status, "
                  "vars, seq, wake_at, wait_reason, owner_node, lease_epoch, created_at, "
                  "updated_at) SELECT gen_random_uuid(), 'sleeper', '%s', 0, 'nap', 'waiting', "
-                 "'{}', 1, settle_ts(%lld + %lld + (hashint8(i) & 2147483647) %% %lld), "
+                 "'{}', 1, settle_ts(%lld + %lld + floor(random() * %lld)::bigint), "
                  "'sleeping', %lld, 1, now(), now() FROM generate_series(%lld, %lld) i",
                  j->hash, T0_US, HOUR_US, 29 * 24 * HOUR_US, j->node, from, to - 1);
         sql(c, q);
