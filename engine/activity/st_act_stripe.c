@@ -72,6 +72,27 @@ static json_t *request_params(const endpoint_t *ep, const json_t *args)
         json_object_set_new(p, "confirm", json_true());
     if (ep->expand_pi && !json_object_get(p, "expand"))
         json_object_set_new(p, "expand", json_pack("[s]", "payment_intent"));
+    /* The flow language's short names for Stripe parameters (the compiler's
+     * catalog) become Stripe's own: a refund is in the charge's currency and
+     * takes no `currency`; 3-D Secure is a card option; a cancel's reason is
+     * `cancellation_reason`. */
+    json_t *v;
+    if (ep->kind == ST_ACT_STRIPE_REFUND && (v = json_object_get(p, "amount")) != NULL &&
+        json_is_object(v) && json_is_integer(json_object_get(v, "minor")))
+        json_object_set_new(p, "amount",
+                            json_integer(json_integer_value(json_object_get(v, "minor"))));
+    if (ep->kind == ST_ACT_STRIPE_CREATE_PAYMENT &&
+        (v = json_object_get(p, "three_d_secure")) != NULL && json_is_string(v) &&
+        !json_object_get(p, "payment_method_options")) {
+        json_object_set_new(p, "payment_method_options",
+                            json_pack("{s:{s:O}}", "card", "request_three_d_secure", v));
+        json_object_del(p, "three_d_secure");
+    }
+    if (ep->kind == ST_ACT_STRIPE_CANCEL_PAYMENT && (v = json_object_get(p, "reason")) != NULL &&
+        !json_object_get(p, "cancellation_reason")) {
+        json_object_set(p, "cancellation_reason", v);
+        json_object_del(p, "reason");
+    }
     return p;
 }
 

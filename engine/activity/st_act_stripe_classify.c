@@ -53,7 +53,8 @@ static void outcome(st_act_result_t *out, const char *o)
     out->permanent = strcmp(o, ST_ACT_TRANSIENT) != 0;
 }
 
-/* next_action of a PaymentIntent: type, redirect URL, the whole object. */
+/* next_action of a PaymentIntent: type, the URL that finishes it (redirect_to_url.url, else
+ * use_stripe_sdk.stripe_js), the whole object. */
 static void keep_next_action(json_t *res, const json_t *pi)
 {
     const json_t *na = json_object_get(pi, "next_action");
@@ -64,6 +65,8 @@ static void keep_next_action(json_t *res, const json_t *pi)
     if (type)
         json_object_set_new(res, "next_action_type", json_string(type));
     const char *url = sget(json_object_get(na, "redirect_to_url"), "url");
+    if (url == NULL) /* no return_url given: the 3-D Secure page for Stripe.js */
+        url = sget(json_object_get(na, "use_stripe_sdk"), "stripe_js");
     if (url)
         json_object_set_new(res, "next_action_url", json_string(url));
 }

@@ -104,6 +104,11 @@ static const row_t rows[] = {
     {"pi use_stripe_sdk", ST_ACT_STRIPE_CREATE_PAYMENT, 0, 200, NULL, NULL,
      PI("requires_action", ",\"next_action\":{\"type\":\"use_stripe_sdk\",\"use_stripe_sdk\":{}}"),
      "requires_action", "", "next_action_type", "use_stripe_sdk"},
+    {"pi use_stripe_sdk 3ds url", ST_ACT_STRIPE_CREATE_PAYMENT, 0, 200, NULL, NULL,
+     PI("requires_action", ",\"next_action\":{\"type\":\"use_stripe_sdk\",\"use_stripe_sdk\":"
+                           "{\"type\":\"three_d_secure_redirect\",\"stripe_js\":"
+                           "\"https://hooks.stripe.com/3d_secure_2/hosted?pi=1\"}}"),
+     "requires_action", "", "next_action_url", "https://hooks.stripe.com/3d_secure_2/hosted?pi=1"},
     {"pi declined in object", ST_ACT_STRIPE_CONFIRM_PAYMENT, 0, 200, NULL, NULL,
      PI("requires_payment_method",
         ",\"last_payment_error\":{\"type\":\"card_error\",\"code\":\"card_declined\","
