@@ -176,7 +176,7 @@ START_TEST(help_usage_and_exit_codes)
 {
     static const char *const cmds[] = {"list",   "show",    "stuck",  "stats",  "flows",
                                        "deploy", "graph",   "signal", "cancel", "wake",
-                                       "retry",  "suspend", "resume", "clock"};
+                                       "retry",  "suspend", "resume", "clock",  "migrate"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         ck_assert_int_eq(run_env(NULL, cmds[i], "--help", NULL), 0);
         char want[64];
@@ -641,6 +641,90 @@ START_TEST(stats_clock_and_graph)
 }
 END_TEST
 
+static const char NAPPER_V2[] = "flow napper\n"
+                                "var note: string = \"moved\"\n"
+                                "state doze {\n"
+                                "  sleep 3d\n"
+                                "  on wake -> done\n"
+                                "}\n"
+                                "final done\n";
+
+static void write_text(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+START_TEST(migrate_moves_waiting_instances_with_a_checked_map)
+{
+    h_exec_start(&h, 0, NULL);
+    const char *a = copy_id(h_start(&h, "napper", "{}", NULL));
+    h_start(&h, "napper", "{}", NULL);
+    const char *slow = copy_id(h_start(&h, "slowretry", "{}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 2, 20));
+    ck_assert(h_until(&h, "SELECT count(*) FROM task_attempts", 1, 20));
+    char v1[65], v2[65], s1[65], s2[65];
+    snprintf(v1, sizeof v1, "%s",
+             h_text(&h, "SELECT current_hash FROM flows WHERE name = 'napper'"));
+    snprintf(s1, sizeof s1, "%s",
+             h_text(&h, "SELECT current_hash FROM flows WHERE name = 'slowretry'"));
+    h_deploy(&h, "napper_v2.flow", NAPPER_V2);
+    h_deploy(&h, "slowretry_v2.flow",
+             "flow slowretry\nstate call {\n  do test.fail_then_succeed(failures: 9)\n"
+             "  retry 6 times backoff 1h..2h\n  on ok -> done\n  on failed -> gave_up\n}\n"
+             "final done\nfail gave_up \"gave up\"\n");
+    snprintf(v2, sizeof v2, "%s",
+             h_text(&h, "SELECT current_hash FROM flows WHERE name = 'napper'"));
+    snprintf(s2, sizeof s2, "%s",
+             h_text(&h, "SELECT current_hash FROM flows WHERE name = 'slowretry'"));
+    char v1p[13], v2p[13];
+    snprintf(v1p, sizeof v1p, "%.12s", v1);
+    snprintf(v2p, sizeof v2p, "%.12s", v2);
+    /* Without a map, state nap has nowhere to go: the compiler says so. */
+    ck_assert_int_eq(CTL("migrate", v1p, v2p), 4);
+    ck_assert_ptr_nonnull(strstr(err_, "nap"));
+    char bad[] = "/tmp/ctl_map_XXXXXX", good[] = "/tmp/ctl_map_XXXXXX";
+    write_text(bad, "nap -> nowhere\n");
+    write_text(good, "# the state was renamed\nnap -> doze\n");
+    ck_assert_int_eq(CTL("migrate", v1p, v2p, "--map", bad), 4);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances WHERE state_name = 'nap'"), 2);
+    /* Dry run: lists, changes nothing. */
+    ck_assert_int_eq(CTL("--json", "migrate", v1p, v2p, "--map", good, "--dry-run"), 0);
+    json_t *j = jout();
+    ck_assert_int_eq(json_array_size(json_object_get(j, "would_move")), 2);
+    json_decref(j);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances WHERE state_name = 'nap'"), 2);
+    ck_assert_int_eq(CTL("migrate", v1p, v2p, "--map", good), 0);
+    ck_assert_ptr_nonnull(strstr(out, "moved 2 instance(s)"));
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM instances WHERE program_hash = '%s' AND state_name = 'doze'"
+             " AND vars->>'note' = 'moved'",
+             v2);
+    ck_assert_int_eq(h_scalar(&h, sql), 2);
+    /* The engine runs the moved instance on the new version. */
+    ck_assert_int_eq(CTL("wake", a), 0);
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 20));
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM history WHERE detail->>'action' = "
+                                  "'migrate'"),
+                     2);
+    h_assert_gapless(&h);
+    /* An instance running an activity is skipped with the reason. */
+    ck_assert_int_eq(CTL("--json", "migrate", s1, s2), 0);
+    j = jout();
+    ck_assert_int_eq(json_array_size(json_object_get(j, "moved")), 0);
+    json_t *sk = json_array_get(json_object_get(j, "skipped"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(sk, "id")), slow);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(sk, "why")), "running"));
+    json_decref(j);
+    ck_assert_int_eq(CTL("migrate", v1p, s2), 4); /* two different flows */
+    unlink(bad);
+    unlink(good);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("settlectl");
@@ -658,6 +742,7 @@ static Suite *suite(void)
     tcase_add_test(tc, signal_and_cancel_reach_the_flow);
     tcase_add_test(tc, suspend_resume_and_bulk_forms);
     tcase_add_test(tc, stats_clock_and_graph);
+    tcase_add_test(tc, migrate_moves_waiting_instances_with_a_checked_map);
     suite_add_tcase(s, tc);
     return s;
 }

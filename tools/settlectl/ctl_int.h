@@ -75,6 +75,7 @@ int ctl_cmd_retry(ctl_t *c, int argc, char **argv);
 int ctl_cmd_suspend(ctl_t *c, int argc, char **argv);
 int ctl_cmd_resume(ctl_t *c, int argc, char **argv);
 int ctl_cmd_clock(ctl_t *c, int argc, char **argv);
+int ctl_cmd_migrate(ctl_t *c, int argc, char **argv);
 
 /* ---- options ---- */
 

@@ -98,6 +98,17 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_suspend},
     {"resume", "ID | --all FILTERS [--reason TEXT]", "release suspended instances",
      "Puts suspended instances back to running (activity states) or waiting.\n", ctl_cmd_resume},
+    {"migrate", "FROM TO [--map FILE] [--dry-run]",
+     "move live instances of one Program version to another",
+     "FROM and TO are versions of one flow (hash prefixes, see `settlectl flows`).\n"
+     "The map file has one `OLD_STATE -> NEW_STATE` per line (# comments); a state\n"
+     "it does not mention keeps its name. The compiler checks the map first (same\n"
+     "kind of state, variables keep their type, no new inputs); with errors nothing\n"
+     "moves (exit 4). Instances waiting in a sleep/await state (or suspended there)\n"
+     "move, each in its own transaction recorded in history; instances running an\n"
+     "activity are skipped with the reason: run migrate again once they wait.\n"
+     "--dry-run lists what would move and changes nothing.\n",
+     ctl_cmd_migrate},
     {"clock", "show | advance DURATION", "the virtual clock of settled --clock virtual",
      "show: the virtual time the nodes reached and the time asked for.\n"
      "advance D: ask every virtual node to move time forward by D (3d, 12h).\n",
