@@ -207,7 +207,10 @@ static void sim_start(e2e_t *e)
     char url[128], seed[16], start[32];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", e->http_port);
     snprintf(seed, sizeof seed, "%u", e->o.seed ? e->o.seed : 7);
-    snprintf(start, sizeof start, "%lld", E2E_VIRTUAL_START);
+    /* In daemon mode settled checks webhook signatures against the wall
+     * clock (default tolerance): the sim starts at the real time then. */
+    snprintf(start, sizeof start, "%lld",
+             e->o.daemon ? (long long)time(NULL) : (long long)E2E_VIRTUAL_START);
     const char *argv[24];
     int n = 0;
     argv[n++] = "stripe-sim";
@@ -314,6 +317,113 @@ json_t *e2e_sim(e2e_t *e, const char *method, const char *path, const char *form
                      form, status);
 }
 
+/* ---- settled as a child process ---------------------------------------------------- */
+
+static const char *settled_bin(void)
+{
+    static char bin[1024];
+    const char *dir = getenv("SETTLE_BINARY_DIR");
+    ck_assert_msg(dir != NULL, "SETTLE_BINARY_DIR is not set (run the test through ctest)");
+    snprintf(bin, sizeof bin, "%s/engine/daemon/settled", dir);
+    return bin;
+}
+
+int e2e_settled(e2e_t *e, const char *const *args)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = "settled";
+    for (int i = 0; args[i] != NULL && n < 28; i++)
+        argv[n++] = args[i];
+    argv[n++] = "--dsn";
+    argv[n++] = e->dsn;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(126);
+        execv(settled_bin(), (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;
+}
+
+/* settled run --http, configured only through flags and the environment
+ * (docs/activities.md, docs/http-api.md), as an operator would run it. */
+static void daemon_start(e2e_t *e)
+{
+    char http[64], stripe[128], smtp[128], erp[300], tokens[128];
+    snprintf(http, sizeof http, "127.0.0.1:%u", e->http_port);
+    snprintf(stripe, sizeof stripe, "http://127.0.0.1:%u", e->sim_port);
+    snprintf(smtp, sizeof smtp, "smtp://127.0.0.1:%d", e->smtp_port);
+    snprintf(erp, sizeof erp, "%s", e->act.erp_url);
+    snprintf(tokens, sizeof tokens, "%s:write", E2E_API_TOKEN);
+    const char *bin = settled_bin();
+    e->settled_pid = fork();
+    ck_assert_int_ge(e->settled_pid, 0);
+    if (e->settled_pid == 0) {
+        setenv("STRIPE_API_BASE", stripe, 1);
+        setenv("STRIPE_API_KEY", E2E_STRIPE_KEY, 1);
+        setenv("SETTLE_SMTP_URL", smtp, 1);
+        setenv("SETTLE_SMTP_FROM", e->act.smtp_from, 1);
+        setenv("SETTLE_MAIL_DOMAIN", e->act.mail_domain, 1);
+        setenv("SETTLE_TEMPLATE_DIR", e->act.template_dir, 1);
+        setenv("SETTLE_ERP_URL", erp, 1);
+        setenv("SETTLE_WEBHOOK_SECRETS", E2E_WEBHOOK_SECRET, 1);
+        setenv("SETTLE_API_TOKENS", tokens, 1);
+        unsetenv("SETTLE_CRASH_AT");
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(126);
+        execl(bin, bin, "run", "--dsn", e->dsn, "--clock", e->o.virtual_clock ? "virtual" : "real",
+              "--http", http, "--node", "e2e-daemon", (char *)NULL);
+        _exit(127);
+    }
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/readyz", e->http_port);
+    for (int i = 0;; i++) {
+        int st;
+        ck_assert_msg(waitpid(e->settled_pid, &st, WNOHANG) == 0, "settled run exited (%d)", st);
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
+        long code = 0;
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(c);
+        if (code == 200)
+            break;
+        ck_assert_msg(i < 500, "settled's /readyz did not answer 200 in 10 s");
+        usleep(20000);
+    }
+}
+
+static void daemon_stop(e2e_t *e)
+{
+    kill(e->settled_pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 2000; i++) {
+        if (waitpid(e->settled_pid, &st, WNOHANG) == e->settled_pid) {
+            ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                          "settled did not exit cleanly on SIGTERM (status %d)", st);
+            return;
+        }
+        usleep(10000);
+    }
+    kill(e->settled_pid, SIGKILL);
+    waitpid(e->settled_pid, NULL, 0);
+    ck_abort_msg("settled did not stop within 20 s of SIGTERM");
+}
+
 /* ---- database, executor, API ------------------------------------------------- */
 
 void e2e_init(e2e_t *e, const e2e_opts_t *o)
@@ -342,9 +452,13 @@ void e2e_init(e2e_t *e, const e2e_opts_t *o)
                         .tokens = tokens,
                         .n_tokens = 1,
                         .threads = 2};
-    e->http = st_http_server_new(&hc, &err);
-    ck_assert_msg(e->http != NULL, "http: %s %s", err.msg, err.detail);
-    e->http_port = st_http_server_port(e->http);
+    if (o->daemon) {
+        e->http_port = (unsigned)free_port(); /* settled listens there */
+    } else {
+        e->http = st_http_server_new(&hc, &err);
+        ck_assert_msg(e->http != NULL, "http: %s %s", err.msg, err.detail);
+        e->http_port = st_http_server_port(e->http);
+    }
 
     sim_start(e);
     smtp_start(e);
@@ -365,6 +479,10 @@ void e2e_init(e2e_t *e, const e2e_opts_t *o)
     e->loop = ev_loop_new(EVFLAG_AUTO);
     ev_timer_init(&e->tick, on_tick, 0.005, 0.005);
     ev_timer_start(e->loop, &e->tick);
+    if (o->daemon) {
+        daemon_start(e);
+        return;
+    }
     st_exec_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.dsn = e->dsn;
@@ -379,6 +497,8 @@ void e2e_init(e2e_t *e, const e2e_opts_t *o)
 
 void e2e_fini(e2e_t *e)
 {
+    if (e->settled_pid > 0)
+        daemon_stop(e);
     if (e->x) {
         st_exec_shutdown(e->x);
         for (int i = 0; i < 4000 && !st_exec_stopped(e->x); i++)
@@ -389,18 +509,23 @@ void e2e_fini(e2e_t *e)
     ev_loop_destroy(e->loop);
     MHD_stop_daemon(e->erp);
     kill(e->sim_pid, SIGTERM);
-    waitpid(e->sim_pid, NULL, 0);
+    int st = 0;
+    waitpid(e->sim_pid, &st, 0);
     kill(e->smtp_pid, SIGTERM);
     waitpid(e->smtp_pid, NULL, 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", e->mail_dir);
     (void)system(cmd);
-    st_http_server_free(e->http);
+    if (e->http)
+        st_http_server_free(e->http);
     st_store_conn_free(e->ops);
     ev_loop_destroy(e->ops_loop);
     PQfinish(e->pg);
     st_test_drop_db(e->db);
     pthread_mutex_destroy(&e->erp_mu);
+    /* Last, so that a sanitizer report of the sim fails the test after the
+     * cleanup ran. */
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stripe-sim ended badly (status %d)", st);
 }
 
 char *e2e_read_src(const char *rel)
@@ -441,6 +566,19 @@ void e2e_deploy_file(e2e_t *e, const char *rel)
 const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
 {
     static st_ops_started_t s;
+    if (e->o.daemon) {
+        char url[128], *body;
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/instances", e->http_port);
+        ck_assert_int_ge(asprintf(&body, "{\"flow\": \"%s\", \"inputs\": %s}", flow, inputs_json),
+                         0);
+        long st = 0;
+        json_t *j = http_json("POST", url, E2E_API_TOKEN, "application/json", body, &st);
+        free(body);
+        ck_assert_msg(st == 201, "start %s through the API: %ld", flow, st);
+        snprintf(s.id, sizeof s.id, "%s", json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+        return s.id;
+    }
     st_err_t err;
     int64_t now = st_clock_now_us(st_exec_clock(e->x));
     int rc = st_ops_start(e->ops, flow, inputs_json, NULL, now, &s, &err);
@@ -468,6 +606,21 @@ void e2e_advance(e2e_t *e, int64_t seconds)
     ck_assert_msg(st == 200, "sim clock advance: %ld", st);
     json_decref(j);
     st_err_t err;
+    if (e->o.daemon) {
+        char d[32];
+        snprintf(d, sizeof d, "%llds", (long long)seconds);
+        const char *args[] = {"clock", "advance", d, NULL};
+        ck_assert_int_eq(e2e_settled(e, args), 0);
+        st_ops_clock_t c = {0, 0};
+        double t0 = mono();
+        for (;;) {
+            ck_assert_msg(st_ops_clock_show(e->pg, &c, &err) == 0, "clock: %s", err.msg);
+            if (c.now_us >= c.target_us)
+                return;
+            ck_assert_msg(mono() - t0 < 60, "settled's clock did not reach its target in 60 s");
+            usleep(5000);
+        }
+    }
     int64_t target = st_clock_now_us(st_exec_clock(e->x)) + seconds * 1000000;
     ck_assert_msg(st_exec_advance(e->x, seconds * 1000000, &err) == 0, "advance: %s", err.msg);
     /* The advance runs on the loop (the horizon loader pages stored wake
@@ -516,16 +669,23 @@ int e2e_until(e2e_t *e, const char *sql, long long want, double timeout_s)
             return 1;
         if (mono() - t0 > timeout_s)
             return 0;
-        for (int i = 0; i < 20; i++)
-            ev_run(e->loop, EVRUN_ONCE);
+        if (e->o.daemon)
+            usleep(10000);
+        else
+            for (int i = 0; i < 20; i++)
+                ev_run(e->loop, EVRUN_ONCE);
     }
 }
 
 void e2e_spin(e2e_t *e, double seconds)
 {
     double t0 = mono();
-    while (mono() - t0 < seconds)
-        ev_run(e->loop, EVRUN_ONCE);
+    while (mono() - t0 < seconds) {
+        if (e->o.daemon)
+            usleep(10000);
+        else
+            ev_run(e->loop, EVRUN_ONCE);
+    }
 }
 
 void e2e_assert_gapless(e2e_t *e)

@@ -50,6 +50,9 @@ typedef struct e2e_opts {
     int virtual_clock;  /* engine virtual clock + frozen sim clock */
     const char *faults; /* stripe-sim fault spec, or NULL */
     unsigned seed;      /* stripe-sim seed; 0: 7 */
+    int daemon;         /* run `settled run --http` as a child instead of the
+                         * in-process executor and HTTP server; configured only
+                         * through its command line and environment */
 } e2e_opts_t;
 
 typedef struct e2e {
@@ -61,7 +64,8 @@ typedef struct e2e {
     struct st_store_conn *ops;
     struct ev_loop *loop;
     ev_timer tick;
-    st_exec_t *x;
+    st_exec_t *x;      /* in-process mode */
+    pid_t settled_pid; /* daemon mode */
     st_act_config_t act;
     st_http_server_t *http;
     unsigned http_port;
@@ -86,15 +90,19 @@ void e2e_deploy_text(e2e_t *e, const char *name, const char *src);
 /* Read a file of the source tree (malloc'd). */
 char *e2e_read_src(const char *rel);
 
-/* Start an instance; returns its id in a static buffer. */
+/* Start an instance (in daemon mode through settled's flow API); returns
+ * its id in a static buffer. */
 const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json);
+/* Run settled (the binary of this build) with args; returns its exit code. */
+int e2e_settled(e2e_t *e, const char *const *args);
 /* Send a signal through settle's flow API (POST /v1/instances/ID/signals). */
 void e2e_api_signal(e2e_t *e, const char *id, const char *name);
 
 /* A request to stripe-sim (form-encoded body or NULL); returns the parsed
  * answer (caller decrefs) and the HTTP status in *status when not NULL. */
 json_t *e2e_sim(e2e_t *e, const char *method, const char *path, const char *form, long *status);
-/* Move virtual time forward by seconds (sim first, then the engine). */
+/* Move virtual time forward by seconds (sim first, then the engine: in
+ * daemon mode `settled clock advance`); returns once the engine got there. */
 void e2e_advance(e2e_t *e, int64_t seconds);
 
 /* Turn the executor's loop until sql returns want or timeout_s passes. */
