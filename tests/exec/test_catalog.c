@@ -3,6 +3,7 @@
  * runner's agree: every activity a flow may `do` has a driver, and the
  * driver produces exactly the outcomes the compiler makes flows handle.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "activity/st_act.h"
@@ -35,11 +36,29 @@ START_TEST(every_compiled_activity_has_a_driver_with_the_same_outcomes)
 }
 END_TEST
 
+/* A settled started without SETTLE_TEMPLATE_DIR finds the shipped
+ * templates, for every email the shipped flows send. */
+START_TEST(default_template_dir_holds_the_shipped_templates)
+{
+    st_act_config_t cfg;
+    st_act_config_defaults(&cfg);
+    const char *names[] = {"payment_failed", "update_card", "authenticate_payment"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.txt", cfg.template_dir, names[i]);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", path);
+        fclose(f);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("catalog");
     TCase *tc = tcase_create("catalog");
     tcase_add_test(tc, every_compiled_activity_has_a_driver_with_the_same_outcomes);
+    tcase_add_test(tc, default_template_dir_holds_the_shipped_templates);
     suite_add_tcase(s, tc);
     return s;
 }
