@@ -116,7 +116,7 @@ START_TEST(dunning_soft_decline_then_paid_by_webhook)
     result(&r, "sent", NULL, NULL);
     expect(&r, "wait", NULL);
     ck_assert_int_eq(r.inst->status, ST_CORE_WAITING);
-    ck_assert_int_eq(r.out.cmds[0].wake_at_us, r.now + DAY); /* smart: earliest for now */
+    ck_assert_int_eq(r.out.cmds[0].wake_at_us, r.now + 3 * DAY); /* smart: earliest (min_gap) */
     go(&r, ev_signal(0, "invoice.paid", NULL));
     expect(&r, "paid", "erp.post_payment");
     ck_assert_uint_eq(r.out.cmds[0].max_attempts, 11); /* "retry 10 times" + the first */
@@ -135,7 +135,7 @@ START_TEST(dunning_card_problem_times_out_and_writes_off)
     result(&r, "failed", NULL, NULL);
     expect(&r, "wait_for_card", NULL);
     const char *const *names;
-    ck_assert_uint_eq(st_core_instance_signals(r.p, r.inst, &names), 2);
+    ck_assert_uint_eq(st_core_instance_signals(r.p, r.inst, &names), 3);
     r.now = r.inst->wake_at_us;
     go(&r, ev_timer(0, r.inst->wake_seq));
     expect(&r, "give_up", "stripe.void_invoice");
