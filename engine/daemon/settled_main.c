@@ -45,6 +45,7 @@ static void usage(FILE *out)
         "      --lease-ttl-ms N        node lease (default 10000)\n"
         "      --history-days N        drop history partitions older than N days (default: keep)\n"
         "      --http [ADDR:]PORT      serve webhooks, the flow API and /metrics (port 0: any)\n"
+        "      --webhook-tolerance S   accepted signature age in seconds (default 300)\n"
         "                              secrets: SETTLE_WEBHOOK_SECRETS[_FILE], tokens:\n"
         "                              SETTLE_API_TOKENS[_FILE] (see docs/http-api.md)\n"
         "  migrate                     apply the schema migrations this binary carries\n"
@@ -119,7 +120,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* Parse "[ADDR:]PORT" and start the HTTP side with keys from the environment. */
 static st_http_server_t *start_http(const char *spec, const char *dsn, st_metrics_t *metrics,
-                                    st_err_t *err)
+                                    long tolerance_s, st_err_t *err)
 {
     char addr[64] = "127.0.0.1";
     const char *colon = strrchr(spec, ':');
@@ -137,6 +138,7 @@ static st_http_server_t *start_http(const char *spec, const char *dsn, st_metric
         .dsn = dsn,
         .webhook_secrets = (const char *const *)keys.secrets,
         .n_webhook_secrets = keys.n_secrets,
+        .tolerance_s = tolerance_s,
         .tokens = keys.tokens,
         .n_tokens = keys.n_tokens,
         .metrics = metrics,
@@ -166,11 +168,13 @@ static int cmd_run(int argc, char **argv)
                                          {"lease-ttl-ms", required_argument, NULL, 't'},
                                          {"http", required_argument, NULL, 'H'},
                                          {"history-days", required_argument, NULL, 'R'},
+                                         {"webhook-tolerance", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     st_exec_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
     const char *flag = NULL, *http = NULL;
+    long webhook_tolerance = 0;
     st_err_t err;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -180,6 +184,9 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'H':
             http = optarg;
+            break;
+        case 'W':
+            webhook_tolerance = parse_num("--webhook-tolerance", optarg, 1, 366L * 86400);
             break;
         case 'R':
             cfg.history_days = (uint32_t)parse_num("--history-days", optarg, 1, 36500);
@@ -221,7 +228,8 @@ static int cmd_run(int argc, char **argv)
     st_exec_t *x = NULL;
     st_http_server_t *srv = NULL;
     if (metrics == NULL || st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0 ||
-        (http != NULL && (srv = start_http(http, cfg.dsn, metrics, &err)) == NULL)) {
+        (http != NULL &&
+         (srv = start_http(http, cfg.dsn, metrics, webhook_tolerance, &err)) == NULL)) {
         if (metrics == NULL)
             st_err_set(&err, ST_NOMEM, "out of memory");
         report(&err);
