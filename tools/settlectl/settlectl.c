@@ -81,15 +81,15 @@ static const ctl_cmd_t commands[] = {
      "Bulk: --all with list's filters (--flow --version --state --status\n"
      "--older-than --key --waiting-for); shows a progress bar on a terminal.\n",
      ctl_cmd_cancel},
-    {"wake", "ID [--reason TEXT]", "fire a waiting instance's timer now",
+    {"wake", "ID | --all FILTERS [--reason TEXT]", "fire a waiting instance's timer now",
      "Moves the wake time of a sleeping (or await-with-timeout) instance to now,\n"
-     "so settled fires its wake/timeout arm at once.\n",
+     "so settled fires its wake/timeout arm at once. Bulk: --all with filters.\n",
      ctl_cmd_wake},
-    {"retry", "ID [--reason TEXT]", "re-run a permanently failed activity, same idempotency key",
+    {"retry", "ID | --all FILTERS [--reason TEXT]", "re-run a permanently failed activity, same idempotency key",
      "For an instance that failed because its activity failed permanently: puts\n"
      "it back into the activity's state with the task pending and a fresh retry\n"
      "budget. The idempotency key is unchanged, so Stripe and the ERP see at\n"
-     "most one effect.\n",
+     "most one effect. Bulk: --all with list's filters, e.g. --status failed.\n",
      ctl_cmd_retry},
     {"suspend", "ID | --all FILTERS [--reason TEXT]", "hold live instances",
      "A suspended instance is never claimed: no timer fires and no new activity\n"

@@ -243,24 +243,36 @@ static const char SHOW_SQL[] =
                                          " LEFT JOIN flows f ON f.name = i.flow WHERE i.id = "
                                          "$1::uuid";
 
-/* One timeline: history, activity attempts and signals, by time. Columns:
- * at, source, seq, a, b, c, d, e, f. */
+/* One timeline: history, activity attempts and signals. Ordered by step:
+ * an attempt belongs to the step that created its task (the seq in its
+ * idempotency key) or to the `retry` repair that re-ran it; a
+ * consumed signal comes just before the step that consumed it, a pending
+ * one at the end; within a step signals, then history, then attempts, by
+ * time. (Ordering by time alone would misplace the API's start row when
+ * the engine runs on a virtual clock.) Columns: at, source, seq, a..f. */
 static const char TIMELINE_SQL[] = "SELECT " CTL_TS(
     "x.at") ", x.src, x.seq, x.a, x.b, x.c, x.d, x.e, x.f FROM ("
-            " SELECT h.at, 0 AS ord, 'history' AS src, h.seq, h.kind AS a, h.from_state AS b,"
-            "   h.to_state AS c, h.actor AS d, h.detail::text AS e, NULL::text AS f"
+            " SELECT h.at, h.seq AS k, 1 AS ord, 'history' AS src, h.seq, h.kind AS a,"
+            "   h.from_state AS b, h.to_state AS c, h.actor AS d, h.detail::text AS e, NULL::text "
+            "AS f"
             "  FROM history h WHERE h.instance_id = $1::uuid"
             " UNION ALL"
-            " SELECT a.started_at, 1, 'attempt', t.seq, t.activity, a.attempt || '/' || "
-            "t.max_attempts,"
+            " SELECT a.started_at, COALESCE((SELECT max(h.seq) FROM history h"
+            "   WHERE h.instance_id = $1::uuid AND h.kind = 'repair' AND h.detail->>'action' = "
+            "'retry'"
+            "     AND (h.detail->>'task')::bigint = t.id"
+            "     AND a.attempt > (h.detail->>'attempts_before')::int),"
+            "   substring(t.idempotency_key from '_([0-9]+)$')::bigint, t.seq), 2,"
+            "   'attempt', t.seq, t.activity, a.attempt || '/' || t.max_attempts,"
             "   a.outcome, a.code, a.error, (a.latency_us / 1000)::text"
             "  FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.instance_id = $1::uuid"
             " UNION ALL"
-            " SELECT s.created_at, 2, 'signal', s.consumed_seq, s.name, s.source,"
+            " SELECT s.created_at, COALESCE(s.consumed_seq, 9223372036854775807), 0, 'signal',"
+            "   s.consumed_seq, s.name, s.source,"
             "   CASE WHEN s.consumed_at IS NULL THEN 'pending' ELSE 'consumed' END, NULL,"
             "   s.payload::text, NULL"
             "  FROM signals s WHERE s.instance_id = $1::uuid"
-            ") x ORDER BY x.at, x.ord, x.seq";
+            ") x ORDER BY x.k, x.ord, x.at";
 
 static const char TASKS_SQL[] =
     "SELECT t.id, t.seq, t.state_name, t.activity, t.status::text, t.attempt, t.max_attempts,"

@@ -1,6 +1,6 @@
 /*
  * st_ctl_repair.c — repairs: signal, cancel, wake, retry, suspend, resume,
- * one instance or (cancel, suspend, resume) every instance a filter picks.
+ * one instance or (all but signal) every instance a filter picks (--all).
  *
  * Layer: tools (settlectl). Safe against running settled nodes:
  *
@@ -639,12 +639,12 @@ int ctl_cmd_cancel(ctl_t *c, int argc, char **argv)
 
 int ctl_cmd_wake(ctl_t *c, int argc, char **argv)
 {
-    return run_repair(c, R_WAKE, 0, argc, argv);
+    return run_repair(c, R_WAKE, 1, argc, argv);
 }
 
 int ctl_cmd_retry(ctl_t *c, int argc, char **argv)
 {
-    return run_repair(c, R_RETRY, 0, argc, argv);
+    return run_repair(c, R_RETRY, 1, argc, argv);
 }
 
 int ctl_cmd_suspend(ctl_t *c, int argc, char **argv)
