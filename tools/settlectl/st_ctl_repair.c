@@ -261,6 +261,7 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
                 rc = ST_DB;
             } else {
                 json_object_set_new(detail, "signal", json_string(name));
+                json_object_set_new(out, "signal", json_string(name));
                 json_object_set_new(detail, "signal_id", json_integer(atoll(PQgetvalue(r, 0, 0))));
                 if (rp->kind == R_SIGNAL) {
                     json_t *pl = ctl_json_parse(rp->payload);
@@ -460,6 +461,17 @@ static void print_result(const json_t *r)
 {
     const char *action = json_string_value(json_object_get(r, "action"));
     const char *id = json_string_value(json_object_get(r, "id"));
+    if (strcmp(action, "signal") == 0 || strcmp(action, "cancel") == 0) {
+        printf("%s %s: %s stored for %s/%s (%s)\n", action, id,
+               json_string_value(json_object_get(r, "signal")),
+               json_string_value(json_object_get(r, "flow")),
+               json_string_value(json_object_get(r, "to_state")),
+               json_string_value(json_object_get(r, "status")));
+        if (json_object_get(r, "note"))
+            printf("  note: %s\n", json_string_value(json_object_get(r, "note")));
+        printf("  recorded; settled delivers it to the instance\n");
+        return;
+    }
     printf("%s %s: %s/%s (%s) -> %s (%s)\n", action, id,
            json_string_value(json_object_get(r, "flow")),
            json_string_value(json_object_get(r, "from_state")),
@@ -471,9 +483,7 @@ static void print_result(const json_t *r)
                json_string_value(json_object_get(r, "idempotency_key")));
     if (json_object_get(r, "note"))
         printf("  note: %s\n", json_string_value(json_object_get(r, "note")));
-    if (strcmp(action, "signal") == 0 || strcmp(action, "cancel") == 0)
-        printf("  recorded; settled delivers it to the instance\n");
-    else if (strcmp(action, "suspend") != 0)
+    if (strcmp(action, "suspend") != 0)
         printf("  recorded; a settled node picks the instance up at once (or at its start)\n");
     else
         printf("  recorded; no node will run it until `settlectl resume %s`\n", id);
