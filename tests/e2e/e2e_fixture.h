@@ -95,8 +95,10 @@ char *e2e_read_src(const char *rel);
 const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json);
 /* Run settled (the binary of this build) with args; returns its exit code. */
 int e2e_settled(e2e_t *e, const char *const *args);
-/* Send a signal through settle's flow API (POST /v1/instances/ID/signals). */
-void e2e_api_signal(e2e_t *e, const char *id, const char *name);
+/* Send a signal through settle's flow API (POST /v1/instances/ID/signals);
+ * 202, or with finished_ok also 409 (the instance already finished).
+ * Returns the status. */
+long e2e_api_signal(e2e_t *e, const char *id, const char *name, int finished_ok);
 
 /* A request to stripe-sim (form-encoded body or NULL); returns the parsed
  * answer (caller decrefs) and the HTTP status in *status when not NULL. */

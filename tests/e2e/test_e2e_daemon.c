@@ -133,7 +133,9 @@ START_TEST(shipped_flows_through_settled_run)
     snprintf(path, sizeof path, "/v1/customers/%s", field(c, 1, "customer"));
     json_decref(e2e_sim(&e, "POST", path, form, &st));
     ck_assert_int_eq(st, 200);
-    e2e_api_signal(&e, expired, "payment_method_updated");
+    /* A flow that also listens for payment_method.attached (correlated by
+     * customer) may already be charging the new card. */
+    e2e_api_signal(&e, expired, "payment_method_updated", 1);
     ck_assert_msg(reaches(&e, expired, "done", 30), "expired after new card: %s",
                   state_of(&e, expired));
 
@@ -171,9 +173,13 @@ START_TEST(shipped_flows_through_settled_run)
 
     json_t *mail = e2e_check_mail(&e);
     ck_assert_int_eq(e2e_mail_count(mail, "never@shop.example", "did not go through"), 4);
-    ck_assert_int_eq(e2e_mail_count(mail, "expired@shop.example", "Please update your card"), 1);
+    e2e_charges_t exp = e2e_customer_charges(&e, field(c, 1, "customer"));
+    ck_assert_int_eq(exp.succeeded, 1);
+    ck_assert_int_ge(exp.failed, 1); /* see test_e2e_dunning.c */
+    ck_assert_int_eq(e2e_mail_count(mail, "expired@shop.example", "Please update your card"),
+                     exp.failed);
     ck_assert_int_eq(e2e_mail_count(mail, "tds@shop.example", "Please confirm your payment"), 1);
-    ck_assert_int_eq(json_array_size(mail), 6);
+    ck_assert_int_eq(json_array_size(mail), 5 + exp.failed);
     json_decref(mail);
 
     ck_assert_int_eq(e2e_check_erp(&e), 3);

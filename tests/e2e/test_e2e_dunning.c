@@ -14,8 +14,8 @@
  *             off in the ERP → lost;
  *   expired — pm_card_chargeDeclinedExpiredCard: expired_card asks for a
  *             new card (update_card email); the customer attaches
- *             pm_card_visa, the API signal payment_method_updated arrives
- *             → charge → done.
+ *             pm_card_visa and makes it the default, the API signal
+ *             payment_method_updated arrives → charge → done.
  * Afterwards: no Stripe effect twice under one key, every mail's Message-ID
  * is its task's key, every ERP record's external id is its task's key.
  */
@@ -152,7 +152,10 @@ START_TEST(dunning_recovers_gives_up_and_asks_for_a_card)
                 e2e_text(&e, "SELECT state_name FROM instances WHERE id = '%s'", c[2].id),
                 "wait_for_card");
             update_card(&e, &c[2]);
-            e2e_api_signal(&e, c[2].id, "payment_method_updated");
+            /* A flow that also listens for payment_method.attached (correlated by
+             * customer) may already be charging the new card: then the API
+             * signal finds it finished, or waits unconsumed. */
+            e2e_api_signal(&e, c[2].id, "payment_method_updated", 1);
             char done[256];
             snprintf(done, sizeof done,
                      "SELECT count(*) FROM instances WHERE id = '%s' AND state_name = 'done'",
@@ -199,7 +202,10 @@ START_TEST(dunning_recovers_gives_up_and_asks_for_a_card)
     ck_assert_int_eq(ch1.succeeded, 0);
     ck_assert_int_eq(ch1.failed, 4);
     ck_assert_int_eq(ch2.succeeded, 1);
-    ck_assert_int_eq(ch2.failed, 1);
+    /* Each expired_card decline asks for a card once. Usually one; two when
+     * a flow that also wakes on payment_method.attached charged between the
+     * attach and the customer's choice of default card. */
+    ck_assert_int_ge(ch2.failed, 1);
     long long ok = 0;
     int effects = e2e_check_effects(&e, &ok, NULL);
     ck_assert_int_eq(ok, 2);
@@ -212,9 +218,9 @@ START_TEST(dunning_recovers_gives_up_and_asks_for_a_card)
     json_t *mail = e2e_check_mail(&e);
     ck_assert_int_eq(e2e_mail_count(mail, c[0].email, "did not go through"), ch0.failed);
     ck_assert_int_eq(e2e_mail_count(mail, c[1].email, "did not go through"), 4);
-    ck_assert_int_eq(e2e_mail_count(mail, c[2].email, "Please update your card"), 1);
+    ck_assert_int_eq(e2e_mail_count(mail, c[2].email, "Please update your card"), ch2.failed);
     ck_assert_int_eq(e2e_mail_count(mail, c[2].email, "did not go through"), 0);
-    ck_assert_int_eq(json_array_size(mail), ch0.failed + 4 + 1);
+    ck_assert_int_eq(json_array_size(mail), ch0.failed + 4 + ch2.failed);
     json_decref(mail);
 
     /* ERP: two payments, one write-off, keyed by the steps' keys. */
