@@ -6,6 +6,7 @@
  * jansson, and on the rows the repairs leave behind.
  */
 #include <fcntl.h>
+#include <pty.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +409,11 @@ START_TEST(stuck_failed_then_retry_runs_with_the_same_key)
                                   " WHERE flow = 'flaky' AND status <> 'completed'"),
                      0);
     h_assert_gapless(&h);
+    /* The timeline puts the re-run attempts under the repair that asked for them. */
+    ck_assert_int_eq(CTL("show", id), 0);
+    const char *rep = strstr(out, "repair     gave_up -> call  by settlectl:tester@");
+    const char *a4 = strstr(out, "attempt 4/8"), *a5 = strstr(out, "attempt 5/8");
+    ck_assert_msg(rep && a4 && a5 && a4 < rep && rep < a5, "%s", out);
     /* Not failed any more: refused with exit 4. */
     ck_assert_int_eq(CTL("retry", id), 4);
     ck_assert_ptr_nonnull(strstr(err_, "not failed"));
@@ -638,6 +644,28 @@ START_TEST(stats_clock_and_graph)
     ck_assert_ptr_nonnull(strstr(buf, "#ffcc80")); /* current state */
     ck_assert_ptr_nonnull(strstr(buf, "#bbdefb")); /* visited state */
     ck_assert_int_eq(CTL("graph", "nosuchflow"), 3);
+    /* With Graphviz installed an SVG is written next to the DOT; without,
+     * settlectl says how to get it. */
+    char dot2[] = "/tmp/ctl_graph_XXXXXX";
+    fd = mkstemp(dot2);
+    close(fd);
+    ck_assert_int_eq(CTL("graph", "napper", "-o", dot2), 0);
+    char svg[64];
+    snprintf(svg, sizeof svg, "%s.svg", dot2);
+    if (strstr(out, "not installed") != NULL) {
+        ck_assert_ptr_nonnull(strstr(out, "apt-get install graphviz"));
+        ck_assert_int_ne(access(svg, F_OK), 0);
+    } else {
+        ck_assert_msg(strstr(out, svg) != NULL, "%s", out);
+        f = fopen(svg, "r");
+        ck_assert_ptr_nonnull(f);
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "<svg"));
+        unlink(svg);
+    }
+    unlink(dot2);
 }
 END_TEST
 
@@ -725,6 +753,50 @@ START_TEST(migrate_moves_waiting_instances_with_a_checked_map)
 }
 END_TEST
 
+/* Run settlectl on a pseudo-terminal (stdout and stderr); its output into out. */
+static int run_tty(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    char bin[1024];
+    snprintf(bin, sizeof bin, "%s/tools/settlectl/settlectl", getenv("SETTLE_BINARY_DIR"));
+    int master = -1;
+    fflush(NULL);
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        setenv("SETTLE_DSN", h.dsn, 1);
+        execl(bin, bin, a1, a2, a3, a4, (char *)NULL);
+        _exit(127);
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t got = read(master, out + n, sizeof out - 1 - n);
+        if (got <= 0)
+            break; /* EIO once the child closed the terminal */
+        n += (size_t)got;
+    }
+    out[n] = '\0';
+    close(master);
+    int st = 0;
+    ck_assert(waitpid(pid, &st, 0) == pid);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+START_TEST(bulk_repairs_show_progress_on_a_terminal)
+{
+    for (int i = 0; i < 4; i++)
+        h_start(&h, "napper", "{}", NULL);
+    ck_assert_int_eq(run_tty("suspend", "--all", "--flow", "napper"), 0);
+    ck_assert_msg(strstr(out, "suspend  [##############################] 4/4") != NULL, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "suspend: 4 done, 0 refused of 4 matched"));
+    /* Not on a terminal: no bar. Not started yet: back to running. */
+    ck_assert_int_eq(CTL("resume", "--all", "--flow", "napper"), 0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances WHERE status = 'running'"), 4);
+    ck_assert_ptr_null(strstr(err_, "[#"));
+    ck_assert_ptr_null(strstr(out, "[#"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("settlectl");
@@ -743,6 +815,7 @@ static Suite *suite(void)
     tcase_add_test(tc, suspend_resume_and_bulk_forms);
     tcase_add_test(tc, stats_clock_and_graph);
     tcase_add_test(tc, migrate_moves_waiting_instances_with_a_checked_map);
+    tcase_add_test(tc, bulk_repairs_show_progress_on_a_terminal);
     suite_add_tcase(s, tc);
     return s;
 }

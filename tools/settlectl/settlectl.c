@@ -85,7 +85,8 @@ static const ctl_cmd_t commands[] = {
      "Moves the wake time of a sleeping (or await-with-timeout) instance to now,\n"
      "so settled fires its wake/timeout arm at once. Bulk: --all with filters.\n",
      ctl_cmd_wake},
-    {"retry", "ID | --all FILTERS [--reason TEXT]", "re-run a permanently failed activity, same idempotency key",
+    {"retry", "ID | --all FILTERS [--reason TEXT]",
+     "re-run a permanently failed activity, same idempotency key",
      "For an instance that failed because its activity failed permanently: puts\n"
      "it back into the activity's state with the task pending and a fresh retry\n"
      "budget. The idempotency key is unchanged, so Stripe and the ERP see at\n"

@@ -141,7 +141,8 @@ static int notify_work(ctl_t *c, st_err_t *err)
     return q_ok(c, "SELECT pg_notify('settle_work', '')", 0, NULL, err);
 }
 
-/* The status a suspended instance goes back to: its state's kind decides. */
+/* The status a suspended instance goes back to when its suspension is not
+ * in the history: its state's kind decides. */
 static int live_status(ctl_t *c, const row_t *w, const char **status, st_err_t *err)
 {
     st_core_program_t *p = NULL;
@@ -155,10 +156,14 @@ static int live_status(ctl_t *c, const row_t *w, const char **status, st_err_t *
 }
 
 /* Unsuspend in place (resume, and cancel of a suspended instance). */
-static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const char **to,
-                     st_err_t *err)
+static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const char *was,
+                     const char **to, st_err_t *err)
 {
-    int rc = live_status(c, w, to, err);
+    int rc = 0;
+    if (was != NULL && (strcmp(was, "running") == 0 || strcmp(was, "waiting") == 0))
+        *to = strcmp(was, "running") == 0 ? "running" : "waiting";
+    else
+        rc = live_status(c, w, to, err);
     if (rc != 0)
         return rc;
     const char *p[3] = {w->id, *to, reason_before};
@@ -176,18 +181,23 @@ static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const 
     return rc;
 }
 
-/* The wait reason the instance had before its last suspension. */
-static char *reason_before_suspend(ctl_t *c, const row_t *w, st_err_t *err)
+/* The wait reason and status the instance had before its last
+ * suspension (*was: NULL when unknown); the reason is returned. */
+static char *before_suspend(ctl_t *c, const row_t *w, char **was, st_err_t *err)
 {
     const char *p[1] = {w->id};
+    *was = NULL;
     PGresult *r = ctl_q(c,
-                        "SELECT detail->>'reason_before' FROM history WHERE instance_id = $1::uuid"
+                        "SELECT detail->>'reason_before', detail->>'was' FROM history"
+                        " WHERE instance_id = $1::uuid"
                         " AND kind = 'repair' AND detail->>'action' = 'suspend'"
                         " ORDER BY seq DESC, at DESC LIMIT 1",
                         1, p, err);
     if (r == NULL)
         return NULL;
     char *s = PQntuples(r) && ctl_val(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    if (PQntuples(r) && ctl_val(r, 0, 1))
+        *was = strdup(PQgetvalue(r, 0, 1));
     PQclear(r);
     return s;
 }
@@ -223,9 +233,11 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
                 snprintf(note, sizeof note,
                          "the instance is suspended: the signal waits until `settlectl resume`");
             } else {
-                char *before = reason_before_suspend(c, w, err);
-                rc = unsuspend(c, w, before, &to_status, err);
+                char *was = NULL;
+                char *before = before_suspend(c, w, &was, err);
+                rc = unsuspend(c, w, before, was, &to_status, err);
                 free(before);
+                free(was);
                 json_object_set_new(detail, "resumed", json_true());
             }
         }
@@ -400,9 +412,11 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
                         w->status);
             break;
         }
-        char *before = reason_before_suspend(c, w, err);
-        rc = unsuspend(c, w, before, &to_status, err);
+        char *was = NULL;
+        char *before = before_suspend(c, w, &was, err);
+        rc = unsuspend(c, w, before, was, &to_status, err);
         free(before);
+        free(was);
         break;
     }
     }
