@@ -167,13 +167,22 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * locked row version (EvalPlanQual) sees an owner claimed meanwhile by
      * a live node and skips the row. */
     Q(LEASE_CLAIM,
+      /* Two lookups on the partial index instances_live (owner_node), one
+       * for unowned rows and one for rows of lapsed nodes, so a claim costs
+       * what it finds, not a scan of every live instance. */
       "WITH lapsed AS MATERIALIZED ("
-      "  SELECT id FROM nodes WHERE lease_until < clock_timestamp() OR stopped_at IS NOT NULL),"
-      " cand AS ("
+      "  SELECT array_agg(id) AS ids FROM nodes"
+      "   WHERE lease_until < clock_timestamp() OR stopped_at IS NOT NULL),"
+      " unowned AS ("
+      "  SELECT i.id FROM instances i"
+      "   WHERE i.status IN ('running', 'waiting') AND i.owner_node IS NULL"
+      "   LIMIT $2 FOR UPDATE SKIP LOCKED),"
+      " orphaned AS ("
       "  SELECT i.id FROM instances i"
       "   WHERE i.status IN ('running', 'waiting')"
-      "     AND (i.owner_node IS NULL OR i.owner_node IN (SELECT id FROM lapsed))"
-      "   ORDER BY i.id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+      "     AND i.owner_node = ANY ((SELECT ids FROM lapsed)::bigint[])"
+      "   LIMIT $2 FOR UPDATE SKIP LOCKED),"
+      " cand AS (SELECT id FROM unowned UNION ALL SELECT id FROM orphaned LIMIT $2)"
       " UPDATE instances i SET owner_node = $1, lease_epoch = i.lease_epoch + 1"
       "  FROM cand WHERE i.id = cand.id RETURNING " ST_STORE_INSTANCE_COLS),
 
