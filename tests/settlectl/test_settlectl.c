@@ -446,6 +446,18 @@ START_TEST(stuck_explains_declines_and_long_retries)
     /* Retrying instances cannot be `retry`d: the engine still owns that. */
     ck_assert_int_eq(CTL("retry", slow), 4);
     ck_assert_ptr_nonnull(strstr(err_, "still retrying"));
+    /* Suspending it while the engine holds it, then resuming at once, is
+     * refused until its attempt's timeout has passed (or --force). */
+    ck_assert_int_eq(CTL("suspend", slow), 0);
+    ck_assert_int_eq(CTL("resume", slow), 4);
+    ck_assert_ptr_nonnull(strstr(err_, "--force"));
+    ck_assert_str_eq(h_text(&h, "SELECT status::text FROM instances WHERE flow = 'slowretry'"),
+                     "suspended");
+    ck_assert_int_eq(CTL("resume", slow, "--force"), 0);
+    ck_assert(h_until(&h,
+                      "SELECT count(*) FROM instances WHERE flow = 'slowretry'"
+                      " AND status = 'running' AND owner_node IS NOT NULL",
+                      1, 20));
     /* A decline is not a failed activity to re-run either. */
     ck_assert_int_eq(CTL("--json", "stuck", "--flow", "decliner"), 5);
     j = jout();

@@ -77,7 +77,8 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_signal},
     {"cancel", "ID | --all FILTERS [--reason TEXT]", "cancel instances (runs their cancel path)",
      "Asks the engine to cancel: the flow's `on cancel` path runs (or it ends as\n"
-     "cancelled). A suspended instance is resumed so that it can run the path.\n"
+     "cancelled). A suspended instance is resumed so that it can run the path\n"
+     "(with resume's wait for an attempt in flight; --force skips it).\n"
      "Bulk: --all with list's filters (--flow --version --state --status\n"
      "--older-than --key --waiting-for); shows a progress bar on a terminal.\n",
      ctl_cmd_cancel},
@@ -97,8 +98,12 @@ static const ctl_cmd_t commands[] = {
      "attempt starts (one already running finishes; its result is discarded\n"
      "and re-fetched with the same idempotency key on resume).\n",
      ctl_cmd_suspend},
-    {"resume", "ID | --all FILTERS [--reason TEXT]", "release suspended instances",
-     "Puts suspended instances back to running (activity states) or waiting.\n", ctl_cmd_resume},
+    {"resume", "ID | --all FILTERS [--reason TEXT] [--force]", "release suspended instances",
+     "Puts suspended instances back to the status they were suspended from.\n"
+     "An instance in an activity state is resumed only once the activity's timeout\n"
+     "has passed since the suspension (an attempt started before it may still be\n"
+     "running on a node); --force skips that wait.\n",
+     ctl_cmd_resume},
     {"migrate", "FROM TO [--map FILE] [--dry-run]",
      "move live instances of one Program version to another",
      "FROM and TO are versions of one flow (hash prefixes, see `settlectl flows`).\n"

@@ -40,6 +40,7 @@ typedef struct repair {
     const char *signal;  /* R_SIGNAL */
     const char *payload; /* R_SIGNAL: JSON object text */
     const char *reason;  /* --reason, may be NULL */
+    int force;           /* --force: resume without waiting out an attempt */
 } repair_t;
 
 /* The locked row. */
@@ -49,12 +50,13 @@ typedef struct row {
     long long seq;
     char *wait_reason; /* NULL when none */
     long long updated_us;
+    long long db_now_us; /* the database clock, for the resume gate */
     int has_wake;
 } row_t;
 
 static const char LOCK_SQL[] =
     "SELECT id, flow, program_hash, state, state_name, status::text, seq, wait_reason,"
-    "  settle_us(updated_at), wake_at IS NOT NULL"
+    "  settle_us(updated_at), wake_at IS NOT NULL, settle_us(clock_timestamp())"
     " FROM instances WHERE id = $1::uuid FOR UPDATE";
 
 static const char HIST_SQL[] =
@@ -105,6 +107,7 @@ static int lock_row(ctl_t *c, const char *id, row_t *w, st_err_t *err)
     w->wait_reason = ctl_val(r, 0, 7) ? strdup(PQgetvalue(r, 0, 7)) : NULL;
     w->updated_us = atoll(PQgetvalue(r, 0, 8));
     w->has_wake = PQgetvalue(r, 0, 9)[0] == 't';
+    w->db_now_us = atoll(PQgetvalue(r, 0, 10));
     PQclear(r);
     return 0;
 }
@@ -156,14 +159,54 @@ static int live_status(ctl_t *c, const row_t *w, const char **status, st_err_t *
 }
 
 /* Unsuspend in place (resume, and cancel of a suspended instance). */
+/*
+ * An attempt a node started before the suspension may still run: the node
+ * keeps the instance in memory until its result comes back, and if that
+ * node re-claimed the row meanwhile it would skip it (a write in flight)
+ * and then drop it on the conflict, leaving the row owned by a live node
+ * that no longer runs it. So a running instance is resumed only once its
+ * task's timeout (plus a margin) has passed since the suspension, on the
+ * database clock; --force skips the wait.
+ */
+static int attempt_gate(ctl_t *c, const row_t *w, long long since_us, int force, st_err_t *err)
+{
+    if (force || since_us <= 0)
+        return 0;
+    char seqb[32];
+    snprintf(seqb, sizeof seqb, "%lld", w->seq);
+    const char *p[2] = {w->id, seqb};
+    PGresult *r = ctl_q(c,
+                        "SELECT timeout_ms FROM tasks WHERE instance_id = $1::uuid"
+                        " AND seq = $2::bigint AND status IN ('pending', 'running')"
+                        " ORDER BY id DESC LIMIT 1",
+                        2, p, err);
+    if (r == NULL)
+        return ST_DB;
+    long long timeout_us = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) * 1000 : 0;
+    PQclear(r);
+    long long left = since_us + timeout_us + 2000000 - w->db_now_us;
+    if (timeout_us > 0 && left > 0) {
+        st_err_set(err, ST_STATE,
+                   "instance %s was suspended %llds ago; an attempt started before that may "
+                   "still be running",
+                   w->id, (w->db_now_us - since_us) / 1000000);
+        st_err_hint(err, "try again in %llds (the activity's timeout), or pass --force",
+                    left / 1000000 + 1);
+        return ST_STATE;
+    }
+    return 0;
+}
+
 static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const char *was,
-                     const char **to, st_err_t *err)
+                     long long since_us, int force, const char **to, st_err_t *err)
 {
     int rc = 0;
     if (was != NULL && (strcmp(was, "running") == 0 || strcmp(was, "waiting") == 0))
         *to = strcmp(was, "running") == 0 ? "running" : "waiting";
     else
         rc = live_status(c, w, to, err);
+    if (rc == 0 && strcmp(*to, "running") == 0)
+        rc = attempt_gate(c, w, since_us, force, err);
     if (rc != 0)
         return rc;
     const char *p[3] = {w->id, *to, reason_before};
@@ -183,12 +226,15 @@ static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const 
 
 /* The wait reason and status the instance had before its last
  * suspension (*was: NULL when unknown); the reason is returned. */
-static char *before_suspend(ctl_t *c, const row_t *w, char **was, st_err_t *err)
+static char *before_suspend(ctl_t *c, const row_t *w, char **was, long long *since_us,
+                            st_err_t *err)
 {
     const char *p[1] = {w->id};
     *was = NULL;
+    *since_us = 0;
     PGresult *r = ctl_q(c,
-                        "SELECT detail->>'reason_before', detail->>'was' FROM history"
+                        "SELECT detail->>'reason_before', detail->>'was',"
+                        " (detail->>'suspended_db_us')::bigint FROM history"
                         " WHERE instance_id = $1::uuid"
                         " AND kind = 'repair' AND detail->>'action' = 'suspend'"
                         " ORDER BY seq DESC, at DESC LIMIT 1",
@@ -198,6 +244,8 @@ static char *before_suspend(ctl_t *c, const row_t *w, char **was, st_err_t *err)
     char *s = PQntuples(r) && ctl_val(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
     if (PQntuples(r) && ctl_val(r, 0, 1))
         *was = strdup(PQgetvalue(r, 0, 1));
+    if (PQntuples(r) && ctl_val(r, 0, 2))
+        *since_us = atoll(PQgetvalue(r, 0, 2));
     PQclear(r);
     return s;
 }
@@ -234,8 +282,9 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
                          "the instance is suspended: the signal waits until `settlectl resume`");
             } else {
                 char *was = NULL;
-                char *before = before_suspend(c, w, &was, err);
-                rc = unsuspend(c, w, before, was, &to_status, err);
+                long long since = 0;
+                char *before = before_suspend(c, w, &was, &since, err);
+                rc = unsuspend(c, w, before, was, since, rp->force, &to_status, err);
                 free(before);
                 free(was);
                 json_object_set_new(detail, "resumed", json_true());
@@ -401,6 +450,7 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
         if (rc == 0)
             rc = move_count(c, w->flow, w->status, "suspended", err);
         json_object_set_new(detail, "was", json_string(w->status));
+        json_object_set_new(detail, "suspended_db_us", json_integer(w->db_now_us));
         if (w->wait_reason)
             json_object_set_new(detail, "reason_before", json_string(w->wait_reason));
         to_status = "suspended";
@@ -413,8 +463,9 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
             break;
         }
         char *was = NULL;
-        char *before = before_suspend(c, w, &was, err);
-        rc = unsuspend(c, w, before, was, &to_status, err);
+        long long since = 0;
+        char *before = before_suspend(c, w, &was, &since, err);
+        rc = unsuspend(c, w, before, was, since, rp->force, &to_status, err);
         free(before);
         free(was);
         break;
@@ -608,11 +659,13 @@ static int run_repair(ctl_t *c, repair_kind_t kind, int bulk_ok, int argc, char 
     ctl_filter_t f = {0};
     int all = 0, dry = 0;
     const ctl_opt_t opts[] = {{"reason", 1, &rp.reason, NULL},
+                              {"force", 0, NULL, &rp.force},
                               {"all", 0, NULL, &all},
                               {"dry-run", 0, NULL, &dry},
                               CTL_FILTER_OPTS(f),
                               {0}};
-    const ctl_opt_t single[] = {{"reason", 1, &rp.reason, NULL}, {0}};
+    const ctl_opt_t single[] = {
+        {"reason", 1, &rp.reason, NULL}, {"force", 0, NULL, &rp.force}, {0}};
     const char *pos[1] = {0};
     int n = ctl_opts_parse(c, cmd, argc, argv, bulk_ok ? opts : single, pos, 1);
     if (n < 0)
