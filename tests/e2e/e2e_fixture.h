@@ -4,14 +4,17 @@
  * the flow API) in-process, stripe-sim as a child process posting its
  * signed webhooks to that server, a real SMTP server (aiosmtpd, through
  * tests/activity/smtp_sink.py), an ERP sink (libmicrohttpd, in-process)
- * and the executor on a libev loop in this process.
+ * and the executor on a libev loop in this process. In daemon mode the
+ * engine and the HTTP side are `settled run --http` instead, a child
+ * process configured only through its flags and environment.
  *
  * Invariants the fixture keeps so that assertions mean something:
  *   * the executor reaches the outside world only through the activity
  *     configuration built here (stripe-sim, the SMTP sink, the ERP sink);
  *   * with a virtual clock, stripe-sim runs a frozen clock that starts at
- *     the same instant, and e2e_advance moves both by the same amount, the
- *     simulator first, so Stripe never lags behind the engine;
+ *     the same instant (daemon mode: both at the wall-clock time), and
+ *     e2e_advance moves both by the same amount, the simulator first, so
+ *     Stripe never lags behind the engine;
  *   * the ERP sink keeps every request (duplicates included) in memory
  *     under a mutex; readers take copies through e2e_erp_*.
  */
