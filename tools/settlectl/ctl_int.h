@@ -158,8 +158,10 @@ int ctl_core_program(ctl_t *c, const char *hash, struct st_core_program **out, s
 /* SQL expression for "now" on the flows' clock: the virtual clock when one
  * ran (settle_clock), else the database clock. */
 #define CTL_NOW_SQL "COALESCE((SELECT settle_ts(now_us) FROM settle_clock), now())"
+/* ISO 8601 UTC format for to_char(ts AT TIME ZONE 'UTC', CTL_ISO). */
+#define CTL_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 /* A timestamptz column as ISO 8601 UTC text. */
-#define CTL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define CTL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', " CTL_ISO ")"
 
 /* ---- formatting ---- */
 

@@ -110,19 +110,19 @@ int ctl_cmd_deploy(ctl_t *c, int argc, char **argv)
     return rc;
 }
 
-static const char FLOWS_SQL[] = "SELECT p.name, p.hash, " CTL_TS(
-    "p.deployed_at") ", p.deployed_by,"
-                     "  COALESCE(f.current_hash = p.hash, false), p.retired_at IS NOT NULL,"
-                     "  count(i.id) FILTER (WHERE i.status = 'running'),"
-                     "  count(i.id) FILTER (WHERE i.status = 'waiting'),"
-                     "  count(i.id) FILTER (WHERE i.status = 'suspended'),"
-                     "  count(i.id) FILTER (WHERE i.status = 'failed')"
-                     " FROM programs p LEFT JOIN flows f ON f.name = p.name"
-                     " LEFT JOIN instances i ON i.program_hash = p.hash"
-                     "  AND i.status IN ('running', 'waiting', 'suspended', 'failed')"
-                     " GROUP BY p.name, p.hash, p.deployed_at, p.deployed_by, f.current_hash, "
-                     "p.retired_at"
-                     " ORDER BY p.name, p.deployed_at DESC, p.hash";
+static const char FLOWS_SQL[] =
+    "SELECT p.name, p.hash, to_char((p.deployed_at) AT TIME ZONE 'UTC', " CTL_ISO
+    "), p.deployed_by,"
+    "  COALESCE(f.current_hash = p.hash, false), p.retired_at IS NOT NULL,"
+    "  count(i.id) FILTER (WHERE i.status = 'running'),"
+    "  count(i.id) FILTER (WHERE i.status = 'waiting'),"
+    "  count(i.id) FILTER (WHERE i.status = 'suspended'),"
+    "  count(i.id) FILTER (WHERE i.status = 'failed')"
+    " FROM programs p LEFT JOIN flows f ON f.name = p.name"
+    " LEFT JOIN instances i ON i.program_hash = p.hash"
+    "  AND i.status IN ('running', 'waiting', 'suspended', 'failed')"
+    " GROUP BY p.name, p.hash, p.deployed_at, p.deployed_by, f.current_hash, p.retired_at"
+    " ORDER BY p.name, p.deployed_at DESC, p.hash";
 
 int ctl_cmd_flows(ctl_t *c, int argc, char **argv)
 {
@@ -199,10 +199,9 @@ static char *highlight(const char *dot, const Settle__V1__Program *p, const PGre
     for (int i = 0; i < PQntuples(visited); i++) {
         int s = state_index(p, PQgetvalue(visited, i, 0));
         if (s >= 0 && strcmp(PQgetvalue(visited, i, 0), current) != 0)
-            n += (size_t)snprintf(out + n, cap - n,
-                                  "  s%d [style=filled, fillcolor=\"#bbdefb\", color=\"#1565c0\", "
-                                  "penwidth=2];\n",
-                                  s);
+            n += (size_t)snprintf(
+                out + n, cap - n,
+                "  s%d [style=filled, fillcolor=\"#bbdefb\", color=\"#1565c0\", penwidth=2];\n", s);
     }
     int cur = state_index(p, current);
     if (cur >= 0)

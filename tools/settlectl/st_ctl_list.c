@@ -16,26 +16,21 @@
 #include "store/st_store.h"
 
 static const char FILTER_SQL[] =
-    "SELECT i.id, i.flow, i.program_hash, i.state_name, i.status::text, " CTL_TS(
-        "i.updated_at") ","
-                        "  i.business_key, i.wait_reason, " CTL_TS(
-                            "i.wake_at") ", i.seq"
-                                         " FROM instances i"
-                                         " WHERE ($1::text IS NULL OR i.flow = $1::text)"
-                                         "   AND ($2::text IS NULL OR left(i.program_hash, "
-                                         "length($2::text)) = $2::text)"
-                                         "   AND ($3::text IS NULL OR i.state_name = $3::text)"
-                                         "   AND ($4::settle_status IS NULL OR i.status = "
-                                         "$4::settle_status)"
-                                         "   AND ($5::bigint IS NULL OR i.updated_at "
-                                         "<= " CTL_NOW_SQL
-                                         "        - $5::bigint * interval '1 microsecond')"
-                                         "   AND ($6::text IS NULL OR i.business_key = $6::text)"
-                                         "   AND ($7::text[] IS NULL OR (i.status = 'waiting'"
-                                         "        AND i.program_hash || ':' || i.state_name = "
-                                         "ANY($7::text[])))"
-                                         "   AND ($8::uuid IS NULL OR i.id > $8::uuid)"
-                                         " ORDER BY i.id LIMIT $9::int";
+    "SELECT i.id, i.flow, i.program_hash, i.state_name, i.status::text,"
+    "  to_char((i.updated_at) AT TIME ZONE 'UTC', " CTL_ISO "),"
+    "  i.business_key, i.wait_reason, to_char((i.wake_at) AT TIME ZONE 'UTC', " CTL_ISO "), i.seq"
+    " FROM instances i"
+    " WHERE ($1::text IS NULL OR i.flow = $1::text)"
+    "   AND ($2::text IS NULL OR left(i.program_hash, length($2::text)) = $2::text)"
+    "   AND ($3::text IS NULL OR i.state_name = $3::text)"
+    "   AND ($4::settle_status IS NULL OR i.status = $4::settle_status)"
+    "   AND ($5::bigint IS NULL OR i.updated_at <= " CTL_NOW_SQL
+    "        - $5::bigint * interval '1 microsecond')"
+    "   AND ($6::text IS NULL OR i.business_key = $6::text)"
+    "   AND ($7::text[] IS NULL OR (i.status = 'waiting'"
+    "        AND i.program_hash || ':' || i.state_name = ANY($7::text[])))"
+    "   AND ($8::uuid IS NULL OR i.id > $8::uuid)"
+    " ORDER BY i.id LIMIT $9::int";
 
 int ctl_filter_empty(const ctl_filter_t *f)
 {
@@ -231,17 +226,14 @@ int ctl_cmd_list(ctl_t *c, int argc, char **argv)
 
 static const char SHOW_SQL[] =
     "SELECT i.id, i.flow, i.program_hash, i.state_name, i.status::text, i.seq,"
-    "  " CTL_TS(
-        "i.wake_at") ", i.wait_reason, i.business_key, i.owner_node, n.name,"
-                     "  " CTL_TS("i.created_at") ", " CTL_TS(
-                         "i.updated_at") ", i.vars::text,"
-                                         "  COALESCE(f.current_hash = i.program_hash, false),"
-                                         "  n.id IS NOT NULL AND n.stopped_at IS NULL AND "
-                                         "n.lease_until > clock_timestamp()"
-                                         " FROM instances i LEFT JOIN nodes n ON n.id = "
-                                         "i.owner_node"
-                                         " LEFT JOIN flows f ON f.name = i.flow WHERE i.id = "
-                                         "$1::uuid";
+    "  to_char((i.wake_at) AT TIME ZONE 'UTC', " CTL_ISO
+    "), i.wait_reason, i.business_key, i.owner_node, n.name,"
+    "  to_char((i.created_at) AT TIME ZONE 'UTC', " CTL_ISO
+    "), to_char((i.updated_at) AT TIME ZONE 'UTC', " CTL_ISO "), i.vars::text,"
+    "  COALESCE(f.current_hash = i.program_hash, false),"
+    "  n.id IS NOT NULL AND n.stopped_at IS NULL AND n.lease_until > clock_timestamp()"
+    " FROM instances i LEFT JOIN nodes n ON n.id = i.owner_node"
+    " LEFT JOIN flows f ON f.name = i.flow WHERE i.id = $1::uuid";
 
 /* One timeline: history, activity attempts and signals. Ordered by step:
  * an attempt belongs to the step that created its task (the seq in its
@@ -250,35 +242,33 @@ static const char SHOW_SQL[] =
  * one at the end; within a step signals, then history, then attempts, by
  * time. (Ordering by time alone would misplace the API's start row when
  * the engine runs on a virtual clock.) Columns: at, source, seq, a..f. */
-static const char TIMELINE_SQL[] = "SELECT " CTL_TS(
-    "x.at") ", x.src, x.seq, x.a, x.b, x.c, x.d, x.e, x.f FROM ("
-            " SELECT h.at, h.seq AS k, 1 AS ord, 'history' AS src, h.seq, h.kind AS a,"
-            "   h.from_state AS b, h.to_state AS c, h.actor AS d, h.detail::text AS e, NULL::text "
-            "AS f"
-            "  FROM history h WHERE h.instance_id = $1::uuid"
-            " UNION ALL"
-            " SELECT a.started_at, COALESCE((SELECT max(h.seq) FROM history h"
-            "   WHERE h.instance_id = $1::uuid AND h.kind = 'repair' AND h.detail->>'action' = "
-            "'retry'"
-            "     AND (h.detail->>'task')::bigint = t.id"
-            "     AND a.attempt > (h.detail->>'attempts_before')::int),"
-            "   substring(t.idempotency_key from '_([0-9]+)$')::bigint, t.seq), 2,"
-            "   'attempt', t.seq, t.activity, a.attempt || '/' || t.max_attempts,"
-            "   a.outcome, a.code, a.error, (a.latency_us / 1000)::text"
-            "  FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.instance_id = $1::uuid"
-            " UNION ALL"
-            " SELECT s.created_at, COALESCE(s.consumed_seq, 9223372036854775807), 0, 'signal',"
-            "   s.consumed_seq, s.name, s.source,"
-            "   CASE WHEN s.consumed_at IS NULL THEN 'pending' ELSE 'consumed' END, NULL,"
-            "   s.payload::text, NULL"
-            "  FROM signals s WHERE s.instance_id = $1::uuid"
-            ") x ORDER BY x.k, x.ord, x.at";
+static const char TIMELINE_SQL[] =
+    "SELECT to_char((x.at) AT TIME ZONE 'UTC', " CTL_ISO
+    "), x.src, x.seq, x.a, x.b, x.c, x.d, x.e, x.f FROM ("
+    " SELECT h.at, h.seq AS k, 1 AS ord, 'history' AS src, h.seq, h.kind AS a,"
+    "   h.from_state AS b, h.to_state AS c, h.actor AS d, h.detail::text AS e, NULL::text AS f"
+    "  FROM history h WHERE h.instance_id = $1::uuid"
+    " UNION ALL"
+    " SELECT a.started_at, COALESCE((SELECT max(h.seq) FROM history h"
+    "   WHERE h.instance_id = $1::uuid AND h.kind = 'repair' AND h.detail->>'action' = 'retry'"
+    "     AND (h.detail->>'task')::bigint = t.id"
+    "     AND a.attempt > (h.detail->>'attempts_before')::int),"
+    "   substring(t.idempotency_key from '_([0-9]+)$')::bigint, t.seq), 2,"
+    "   'attempt', t.seq, t.activity, a.attempt || '/' || t.max_attempts,"
+    "   a.outcome, a.code, a.error, (a.latency_us / 1000)::text"
+    "  FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.instance_id = $1::uuid"
+    " UNION ALL"
+    " SELECT s.created_at, COALESCE(s.consumed_seq, 9223372036854775807), 0, 'signal',"
+    "   s.consumed_seq, s.name, s.source,"
+    "   CASE WHEN s.consumed_at IS NULL THEN 'pending' ELSE 'consumed' END, NULL,"
+    "   s.payload::text, NULL"
+    "  FROM signals s WHERE s.instance_id = $1::uuid) x ORDER BY x.k, x.ord, x.at";
 
 static const char TASKS_SQL[] =
     "SELECT t.id, t.seq, t.state_name, t.activity, t.status::text, t.attempt, t.max_attempts,"
-    "  t.idempotency_key, " CTL_TS(
-        "t.not_before") ", t.outcome, t.last_error"
-                        " FROM tasks t WHERE t.instance_id = $1::uuid ORDER BY t.id";
+    "  t.idempotency_key, to_char((t.not_before) AT TIME ZONE 'UTC', " CTL_ISO
+    "), t.outcome, t.last_error"
+    " FROM tasks t WHERE t.instance_id = $1::uuid ORDER BY t.id";
 
 static void print_timeline_row(const PGresult *r, int i)
 {

@@ -187,8 +187,8 @@ static int attempt_gate(ctl_t *c, const row_t *w, long long since_us, int force,
     long long left = since_us + timeout_us + 2000000 - w->db_now_us;
     if (timeout_us > 0 && left > 0) {
         st_err_set(err, ST_STATE,
-                   "instance %s was suspended %llds ago; an attempt started before that may "
-                   "still be running",
+                   "instance %s was suspended %llds ago; an attempt started before that may still "
+                   "be running",
                    w->id, (w->db_now_us - since_us) / 1000000);
         st_err_hint(err, "try again in %llds (the activity's timeout), or pass --force",
                     left / 1000000 + 1);
@@ -291,10 +291,10 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
             }
         }
         if (rc == 0 && rp->kind == R_SIGNAL && note[0] == '\0' && strcmp(w->status, "waiting")) {
-            snprintf(note, sizeof note,
-                     "the instance is %s now: the signal is kept and delivered when it waits for "
-                     "it",
-                     w->status);
+            snprintf(
+                note, sizeof note,
+                "the instance is %s now: the signal is kept and delivered when it waits for it",
+                w->status);
         } else if (rc == 0 && rp->kind == R_SIGNAL && note[0] == '\0') {
             st_core_program_t *p = NULL;
             rc = ctl_core_program(c, w->hash, &p, err);
@@ -305,10 +305,10 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
                 for (size_t i = 0; i < n; i++)
                     wanted |= strcmp(names[i], name) == 0;
                 if (!wanted)
-                    snprintf(note, sizeof note,
-                             "state %s does not wait for %s: the signal is kept until a state "
-                             "that does",
-                             w->state_name, name);
+                    snprintf(
+                        note, sizeof note,
+                        "state %s does not wait for %s: the signal is kept until a state that does",
+                        w->state_name, name);
                 st_core_program_free(p);
             }
         }
@@ -355,12 +355,12 @@ static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_e
     }
     case R_RETRY: {
         if (strcmp(w->status, "failed") != 0) {
-            rc = refuse(err,
-                        strcmp(w->status, "running") == 0
-                            ? "the engine is still retrying it; `settlectl show` has the next "
-                              "attempt time"
-                            : "retry re-runs the activity of a failed instance only",
-                        "instance %s is %s, not failed", w->id, w->status);
+            rc = refuse(
+                err,
+                strcmp(w->status, "running") == 0
+                    ? "the engine is still retrying it; `settlectl show` has the next attempt time"
+                    : "retry re-runs the activity of a failed instance only",
+                "instance %s is %s, not failed", w->id, w->status);
             break;
         }
         const char *p1[1] = {w->id};

@@ -16,6 +16,11 @@
 #include "ops/st_ops.h"
 #include "st_flowc.h"
 
+/* Time columns as ISO text (named, so the statement below stays readable). */
+#define TS_NOT_BEFORE CTL_TS("t.not_before")
+#define TS_WAKE_AT    CTL_TS("i.wake_at")
+#define TS_LEASE      CTL_TS("n.lease_until")
+
 /* Columns: kind, id, flow, state, status, age_us, a, b, c, d, e, f. */
 static const char STUCK_SQL[] =
     "WITH now_ AS (SELECT settle_us(" CTL_NOW_SQL ") AS us),"
@@ -37,78 +42,49 @@ static const char STUCK_SQL[] =
     /* an activity retrying for too long */
     " SELECT 2, 'retrying', i.id, i.flow, i.state_name, i.status::text,"
     "   (SELECT us FROM now_) - settle_us(fa.first), t.activity,"
-    "   t.attempt || '/' || t.max_attempts, " CTL_TS(
-        "t.not_before") ", la.outcome, la.code,"
-                        "   COALESCE(t.last_error, la.error)"
-                        "  FROM instances i JOIN tasks t ON t.instance_id = i.id AND t.seq = i.seq"
-                        "   AND t.status IN ('pending', 'running')"
-                        "  JOIN LATERAL (SELECT min(started_at) AS first FROM task_attempts a"
-                        "    WHERE a.task_id = t.id) fa ON fa.first IS NOT NULL"
-                        "  LEFT JOIN LATERAL (SELECT * FROM task_attempts a WHERE a.task_id = t.id"
-                        "    ORDER BY a.attempt DESC LIMIT 1) la ON true"
-                        "  WHERE i.status = 'running' AND ($3::text IS NULL OR i.flow = $3::text)"
-                        "    AND settle_us(fa.first) <= (SELECT us FROM now_) - $1::bigint"
-                        " UNION ALL"
-                        /* a wait whose time passed without the timer firing */
-                        " SELECT 3, 'late', i.id, i.flow, i.state_name, i.status::text,"
-                        "   (SELECT us FROM now_) - settle_us(i.wake_at), " CTL_TS(
-                            "i.wake_at") ", i.wait_reason,"
-                                         "   NULL, NULL, NULL, NULL"
-                                         "  FROM instances i WHERE i.status = 'waiting' AND "
-                                         "i.wake_at IS NOT NULL"
-                                         "    AND ($3::text IS NULL OR i.flow = $3::text)"
-                                         "    AND settle_us(i.wake_at) <= (SELECT us FROM now_) - "
-                                         "$2::bigint"
-                                         " UNION ALL"
-                                         /* owner gone, or nobody alive to run it */
-                                         " SELECT 4, 'orphaned', i.id, i.flow, i.state_name, "
-                                         "i.status::text,"
-                                         "   settle_us(clock_timestamp()) - "
-                                         "settle_us(COALESCE(n.lease_until, i.updated_at)),"
-                                         "   n.id::text, n.name, " CTL_TS(
-                                             "n.lease_until") ", (SELECT n FROM live_nodes)::text,"
-                                                              "   NULL, NULL"
-                                                              "  FROM instances i LEFT JOIN nodes "
-                                                              "n ON n.id = i.owner_node"
-                                                              "  WHERE i.status IN ('running', "
-                                                              "'waiting') AND ($3::text IS NULL OR "
-                                                              "i.flow = $3::text)"
-                                                              "    AND ((n.id IS NOT NULL AND "
-                                                              "(n.lease_until < clock_timestamp()"
-                                                              "          OR n.stopped_at IS NOT "
-                                                              "NULL))"
-                                                              "      OR (SELECT n FROM live_nodes) "
-                                                              "= 0)"
-                                                              " UNION ALL"
-                                                              /* live on a version that is no longer
-                                                                 the deployed one */
-                                                              " SELECT 5, 'old_version', i.id, "
-                                                              "i.flow, i.state_name, "
-                                                              "i.status::text,"
-                                                              "   (SELECT us FROM now_) - "
-                                                              "settle_us(i.updated_at), "
-                                                              "i.program_hash, f.current_hash,"
-                                                              "   NULL, NULL, NULL, NULL"
-                                                              "  FROM instances i JOIN flows f ON "
-                                                              "f.name = i.flow"
-                                                              "  WHERE i.status IN ('running', "
-                                                              "'waiting', 'suspended') AND "
-                                                              "i.program_hash <> f.current_hash"
-                                                              "    AND ($3::text IS NULL OR i.flow "
-                                                              "= $3::text)"
-                                                              " UNION ALL"
-                                                              " SELECT 6, 'suspended', i.id, "
-                                                              "i.flow, i.state_name, "
-                                                              "i.status::text,"
-                                                              "   (SELECT us FROM now_) - "
-                                                              "settle_us(i.updated_at), "
-                                                              "i.wait_reason,"
-                                                              "   NULL, NULL, NULL, NULL, NULL"
-                                                              "  FROM instances i WHERE i.status = "
-                                                              "'suspended' AND ($3::text IS NULL "
-                                                              "OR i.flow = $3::text)"
-                                                              ") x ORDER BY x.o, x.age DESC, x.id "
-                                                              "LIMIT $4::int";
+    "   t.attempt || '/' || t.max_attempts, " TS_NOT_BEFORE ", la.outcome, la.code,"
+    "   COALESCE(t.last_error, la.error)"
+    "  FROM instances i JOIN tasks t ON t.instance_id = i.id AND t.seq = i.seq"
+    "   AND t.status IN ('pending', 'running')"
+    "  JOIN LATERAL (SELECT min(started_at) AS first FROM task_attempts a"
+    "    WHERE a.task_id = t.id) fa ON fa.first IS NOT NULL"
+    "  LEFT JOIN LATERAL (SELECT * FROM task_attempts a WHERE a.task_id = t.id"
+    "    ORDER BY a.attempt DESC LIMIT 1) la ON true"
+    "  WHERE i.status = 'running' AND ($3::text IS NULL OR i.flow = $3::text)"
+    "    AND settle_us(fa.first) <= (SELECT us FROM now_) - $1::bigint"
+    " UNION ALL"
+    /* a wait whose time passed without the timer firing */
+    " SELECT 3, 'late', i.id, i.flow, i.state_name, i.status::text,"
+    "   (SELECT us FROM now_) - settle_us(i.wake_at), " TS_WAKE_AT ", i.wait_reason,"
+    "   NULL, NULL, NULL, NULL"
+    "  FROM instances i WHERE i.status = 'waiting' AND i.wake_at IS NOT NULL"
+    "    AND ($3::text IS NULL OR i.flow = $3::text)"
+    "    AND settle_us(i.wake_at) <= (SELECT us FROM now_) - $2::bigint"
+    " UNION ALL"
+    /* owner gone, or nobody alive to run it */
+    " SELECT 4, 'orphaned', i.id, i.flow, i.state_name, i.status::text,"
+    "   settle_us(clock_timestamp()) - settle_us(COALESCE(n.lease_until, i.updated_at)),"
+    "   n.id::text, n.name, " TS_LEASE ", (SELECT n FROM live_nodes)::text, NULL, NULL"
+    "  FROM instances i LEFT JOIN nodes n ON n.id = i.owner_node"
+    "  WHERE i.status IN ('running', 'waiting') AND ($3::text IS NULL OR i.flow = $3::text)"
+    "    AND ((n.id IS NOT NULL AND (n.lease_until < clock_timestamp()"
+    "          OR n.stopped_at IS NOT NULL))"
+    "      OR (SELECT n FROM live_nodes) = 0)"
+    " UNION ALL"
+    /* live on a version that is no longer the deployed one */
+    " SELECT 5, 'old_version', i.id, i.flow, i.state_name, i.status::text,"
+    "   (SELECT us FROM now_) - settle_us(i.updated_at), i.program_hash, f.current_hash,"
+    "   NULL, NULL, NULL, NULL"
+    "  FROM instances i JOIN flows f ON f.name = i.flow"
+    "  WHERE i.status IN ('running', 'waiting', 'suspended') AND i.program_hash <> f.current_hash"
+    "    AND ($3::text IS NULL OR i.flow = $3::text)"
+    " UNION ALL"
+    /* held by an operator */
+    " SELECT 6, 'suspended', i.id, i.flow, i.state_name, i.status::text,"
+    "   (SELECT us FROM now_) - settle_us(i.updated_at), i.wait_reason,"
+    "   NULL, NULL, NULL, NULL, NULL"
+    "  FROM instances i WHERE i.status = 'suspended' AND ($3::text IS NULL OR i.flow = $3::text)) "
+    "x ORDER BY x.o, x.age DESC, x.id LIMIT $4::int";
 
 typedef struct advice {
     char why[512];
@@ -126,8 +102,8 @@ static void decline_advice(const char *code, advice_t *a, const char *id)
     }
     const char *step;
     if (strcmp(d.retry, "after_update") == 0)
-        step = "ask the customer for new card details; when they updated them, start the flow "
-               "again";
+        step =
+            "ask the customer for new card details; when they updated them, start the flow again";
     else if (strcmp(d.retry, "with_auth") == 0)
         step = "bring the customer on-session to authenticate (3-D Secure), then start again";
     else if (strcmp(d.retry, "no") == 0)
@@ -157,8 +133,8 @@ static void explain(const PGresult *r, int i, advice_t *a)
             snprintf(a->why, sizeof a->why, "%s failed permanently after %s attempt(s): %s", B,
                      D ? D : "?", F ? F : (A ? A : "no error recorded"));
             snprintf(a->next, sizeof a->next,
-                     "fix the cause (credentials, request, the service), then `settlectl retry "
-                     "%s` (same idempotency key)",
+                     "fix the cause (credentials, request, the service), then `settlectl retry %s` "
+                     "(same idempotency key)",
                      id);
         } else {
             snprintf(a->why, sizeof a->why, "reached a fail state %s ago: %s", age,
@@ -175,8 +151,8 @@ static void explain(const PGresult *r, int i, advice_t *a)
             decline_advice(E, a, id);
         } else {
             snprintf(a->next, sizeof a->next,
-                     "check the service the activity calls; the engine retries until the "
-                     "attempts run out (next at %s); `settlectl cancel %s` stops it",
+                     "check the service the activity calls; the engine retries until the attempts "
+                     "run out (next at %s); `settlectl cancel %s` stops it",
                      C ? C : "?", id);
         }
     } else if (strcmp(kind, "late") == 0) {
@@ -194,8 +170,8 @@ static void explain(const PGresult *r, int i, advice_t *a)
             snprintf(a->why, sizeof a->why, "no settled node is alive to run it");
         if (D && atoll(D) > 0)
             snprintf(a->next, sizeof a->next,
-                     "a live node takes it over at its next claim round; if it stays here, "
-                     "check the nodes' logs");
+                     "a live node takes it over at its next claim round; if it stays here, check "
+                     "the nodes' logs");
         else
             snprintf(a->next, sizeof a->next,
                      "start settled (`settled run`); it claims orphaned instances at start-up");
@@ -313,24 +289,22 @@ int ctl_cmd_stats(ctl_t *c, int argc, char **argv)
                        1, p1, &err)
                : NULL;
     PGresult *oldest =
-        tput ? ctl_q(c,
-                     "SELECT id, flow, state_name, " CTL_TS(
-                         "updated_at") ","
-                                       " settle_us(" CTL_NOW_SQL ") - settle_us(updated_at)"
-                                       " FROM instances WHERE status = 'waiting' ORDER BY "
-                                       "updated_at, id LIMIT 1",
-                     0, NULL, &err)
-             : NULL;
-    PGresult *nodes =
-        oldest
-            ? ctl_q(
-                  c,
-                  "SELECT id, name, " CTL_TS(
-                      "lease_until") " FROM nodes"
-                                     " WHERE stopped_at IS NULL AND lease_until > clock_timestamp()"
-                                     " ORDER BY id",
-                  0, NULL, &err)
+        tput
+            ? ctl_q(c,
+                    "SELECT id, flow, state_name, to_char((updated_at) AT TIME ZONE 'UTC', " CTL_ISO
+                    "),"
+                    " settle_us(" CTL_NOW_SQL ") - settle_us(updated_at)"
+                    " FROM instances WHERE status = 'waiting' ORDER BY updated_at, id LIMIT 1",
+                    0, NULL, &err)
             : NULL;
+    PGresult *nodes =
+        oldest ? ctl_q(c,
+                       "SELECT id, name, to_char((lease_until) AT TIME ZONE 'UTC', " CTL_ISO
+                       ") FROM nodes"
+                       " WHERE stopped_at IS NULL AND lease_until > clock_timestamp()"
+                       " ORDER BY id",
+                       0, NULL, &err)
+               : NULL;
     if (nodes == NULL) {
         PQclear(counts);
         PQclear(states);
