@@ -586,6 +586,15 @@ const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
     return s.id;
 }
 
+long e2e_api_post(e2e_t *e, const char *path, const char *json_body)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", e->http_port, path);
+    long st = 0;
+    json_decref(http_json("POST", url, E2E_API_TOKEN, "application/json", json_body, &st));
+    return st;
+}
+
 long e2e_api_signal(e2e_t *e, const char *id, const char *name, int finished_ok)
 {
     char url[256], body[256];

@@ -98,6 +98,8 @@ char *e2e_read_src(const char *rel);
 const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json);
 /* Run settled (the binary of this build) with args; returns its exit code. */
 int e2e_settled(e2e_t *e, const char *const *args);
+/* POST a JSON body to settle's flow API; returns the status. */
+long e2e_api_post(e2e_t *e, const char *path, const char *json_body);
 /* Send a signal through settle's flow API (POST /v1/instances/ID/signals);
  * 202, or with finished_ok also 409 (the instance already finished).
  * Returns the status. */

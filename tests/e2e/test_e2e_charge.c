@@ -14,7 +14,8 @@
  *   pending — pm_card_pendingRefund: the refund is pending; a sim day later
  *             refund.updated (succeeded) arrives by webhook → refunded.
  * Afterwards: one charge per paid PaymentIntent, no effect twice under a
- * key, mail and ERP records keyed by their steps.
+ * key, mail and ERP records keyed by their steps. A second case (virtual
+ * clock) abandons one authentication and cancels another through the API.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -231,12 +232,73 @@ START_TEST(charges_with_and_without_3ds_and_refunds)
 }
 END_TEST
 
+/*
+ * Abandoned and cancelled authentications, on the virtual clock: one
+ * customer never opens the 3-D Secure link, so a day later the flow cancels
+ * the PaymentIntent; another's charge is cancelled through the flow API
+ * while it waits. Both end not_paid with the PaymentIntent canceled at the
+ * sim (`cancellation_reason` abandoned) and nothing charged.
+ */
+START_TEST(abandoned_and_cancelled_authentications_release_the_payment)
+{
+    e2e_t e;
+    e2e_opts_t o = {.virtual_clock = 1, .seed = 8};
+    e2e_init(&e, &o);
+    e2e_deploy_file(&e, "workflows/charge.flow");
+    static const char *const cards[] = {"pm_card_threeDSecure2Required",
+                                        "pm_card_threeDSecure2Required"};
+    cust_t c[2];
+    load_book(&e, c, cards, 2);
+    char gone[40], cancel[40];
+    snprintf(gone, sizeof gone, "%s", start_charge(&e, &c[0], 5000, "order-gone"));
+    snprintf(cancel, sizeof cancel, "%s", start_charge(&e, &c[1], 6000, "order-cancel"));
+    ck_assert_msg(reaches(&e, gone, "wait_for_authentication", 30), "%s", where(&e, gone));
+    ck_assert_msg(reaches(&e, cancel, "wait_for_authentication", 30), "%s", where(&e, cancel));
+
+    char url[160];
+    snprintf(url, sizeof url, "/v1/instances/%s/cancel", cancel);
+    long st = e2e_api_post(&e, url, "{\"reason\": \"customer changed their mind\"}");
+    ck_assert_int_eq(st, 202);
+    ck_assert_msg(reaches(&e, cancel, "not_paid", 30), "cancelled: %s", where(&e, cancel));
+    ck_assert_str_eq(e2e_text(&e, "SELECT state_name FROM instances WHERE id = '%s'", gone),
+                     "wait_for_authentication");
+
+    e2e_advance(&e, 86400 + 60); /* the 1d authentication window lapses */
+    ck_assert_msg(reaches(&e, gone, "not_paid", 30), "abandoned: %s", where(&e, gone));
+    e2e_assert_gapless(&e);
+
+    const char *ids[2] = {gone, cancel};
+    for (int i = 0; i < 2; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "/v1/payment_intents/%s", var(&e, ids[i], "pi_id"));
+        long s2 = 0;
+        json_t *pi = e2e_sim(&e, "GET", path, NULL, &s2);
+        ck_assert_int_eq(s2, 200);
+        ck_assert_str_eq(json_string_value(json_object_get(pi, "status")), "canceled");
+        ck_assert_str_eq(json_string_value(json_object_get(pi, "cancellation_reason")),
+                         "abandoned");
+        json_decref(pi);
+        e2e_charges_t ch = e2e_customer_charges(&e, c[i].customer);
+        ck_assert_int_eq(ch.succeeded, 0);
+    }
+    long long ok = 0;
+    e2e_check_effects(&e, &ok, NULL);
+    ck_assert_int_eq(ok, 0);
+    ck_assert_int_eq(e2e_check_erp(&e), 0);
+    json_t *mail = e2e_check_mail(&e);
+    ck_assert_int_eq(json_array_size(mail), 2); /* the two authentication links */
+    json_decref(mail);
+    e2e_fini(&e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("e2e_charge");
     TCase *tc = tcase_create("charge");
     tcase_set_timeout(tc, 150);
     tcase_add_test(tc, charges_with_and_without_3ds_and_refunds);
+    tcase_add_test(tc, abandoned_and_cancelled_authentications_release_the_payment);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
