@@ -12,6 +12,12 @@
  * database, side by side in one run.
  *
  *   bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] [--only batched|unbatched]
+ *                [--finished N]
+ *
+ * With --finished N, the batched run is repeated in a database already
+ * holding N finished instances (each with its history rows and its done
+ * task), so the two figures show whether a long-lived installation slows
+ * the hot path.
  *
  * The DSN names the cluster (--dsn, SETTLE_BENCH_DSN or SETTLE_TEST_DSN);
  * the benchmark creates and drops its own databases there.
@@ -159,13 +165,63 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
         ev_break(loop, EVBREAK_ALL);
 }
 
-static void run(const char *admin_dsn, const char *label, int disabled, int n, int k)
+/* N completed instances of the flow with two history rows and a done task
+ * each, inserted in chunks of a million, then VACUUM ANALYZE as an
+ * operator's autovacuum would have done by then. */
+static void preload(const char *dsn, long long n)
+{
+    PGconn *c = connect_db(dsn);
+    PGresult *r = PQexec(c, "SELECT current_hash FROM flows WHERE name = 'bench'");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        die("preload", PQerrorMessage(c));
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    for (long long from = 0; from < n; from += 1000000) {
+        long long to = from + 1000000 < n ? from + 1000000 : n;
+        char q[2048];
+        snprintf(q, sizeof q,
+                 "WITH ins AS (INSERT INTO instances (id, flow, program_hash, state, state_name, "
+                 "status, vars, seq, created_at, updated_at) SELECT gen_random_uuid(), 'bench', "
+                 "'%s', 3, 'done', 'completed', '{\"n\": 1, \"i\": 1}', 2, "
+                 "now() - interval '1 day', now() - interval '1 day' "
+                 "FROM generate_series(%lld, %lld) RETURNING id, created_at), "
+                 "h AS (INSERT INTO history (instance_id, seq, at, kind, to_state) "
+                 "SELECT id, s, created_at + s * interval '1 ms', 'transition', 'done' "
+                 "FROM ins, generate_series(0, 1) s) "
+                 "INSERT INTO tasks (instance_id, seq, state_name, activity, args, "
+                 "idempotency_key, status, attempt, max_attempts, timeout_ms, not_before, "
+                 "outcome, created_at, updated_at) SELECT id, 1, 'work', 'test.echo', '{}', "
+                 "'settle_' || id || '_1', 'done', 1, 1, 1000, created_at, 'ok', created_at, "
+                 "created_at FROM ins",
+                 hash, from, to - 1);
+        sql(c, q);
+        fprintf(stderr, "  preloaded %lld finished instances\n", to);
+    }
+    char q[256];
+    snprintf(q, sizeof q,
+             "INSERT INTO flow_counts (flow, status, n) VALUES ('bench', 'completed', %lld) "
+             "ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + %lld",
+             n, n);
+    sql(c, q);
+    sql(c, "VACUUM ANALYZE");
+    PQfinish(c);
+}
+
+static void run(const char *admin_dsn, const char *label, int disabled, int n, int k,
+                long long finished)
 {
     char db[64], dsn[1024];
     snprintf(db, sizeof db, "bench_engine_%d", (int)getpid());
     prepare(admin_dsn, db, dsn, sizeof dsn);
+    if (finished > 0) {
+        start_flows(dsn, 0, k); /* deploy only */
+        preload(dsn, finished);
+    }
     start_flows(dsn, n, k);
     PGconn *c = connect_db(dsn);
+    long long before = scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = "
+                                 "'completed'");
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_exec_cfg_t cfg;
@@ -186,7 +242,7 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
     poll_w_t pw;
     ev_timer_init(&pw.t, on_poll, 0.02, 0.02);
     pw.t.data = c;
-    pw.want = n;
+    pw.want = before + n;
     ev_timer_start(loop, &pw.t);
     ev_run(loop, 0);
     double secs = mono() - t0;
@@ -198,12 +254,14 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
 
     /* Flow latency: first transition after start to completion. */
     PGresult *r = PQexec(c, "WITH f AS (SELECT extract(epoch FROM max(at) - min(at)) AS s "
-                            "FROM history WHERE kind <> 'start' GROUP BY instance_id) "
+                            "FROM history WHERE kind <> 'start' AND at > now() - "
+                            "interval '12 hours' GROUP BY instance_id) "
                             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
                             "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM f");
     double p50 = atof(PQgetvalue(r, 0, 0)) * 1000, p99 = atof(PQgetvalue(r, 0, 1)) * 1000;
     PQclear(r);
-    long long steps = scalar(c, "SELECT sum(seq) FROM instances");
+    long long steps = scalar(c, "SELECT sum(seq) FROM instances WHERE created_at > now() - "
+                                "interval '12 hours'");
     PQfinish(c);
     PGconn *admin = connect_db(admin_dsn);
     char q[128];
@@ -221,9 +279,11 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
                                          {"only", required_argument, NULL, 'o'},
+                                         {"finished", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int n = 20000, k = 5, c;
+    long long finished = 0;
     const char *dsn = getenv("SETTLE_BENCH_DSN"), *only = NULL;
     if (dsn == NULL)
         dsn = getenv("SETTLE_TEST_DSN");
@@ -241,6 +301,9 @@ int main(int argc, char **argv)
         case 'o':
             only = optarg;
             break;
+        case 'f':
+            finished = atoll(optarg);
+            break;
         default:
             printf("usage: bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] "
                    "[--only batched|unbatched]\n");
@@ -253,8 +316,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (only == NULL || strcmp(only, "batched") == 0)
-        run(dsn, "batched", 0, n, k);
+        run(dsn, "batched", 0, n, k, 0);
     if (only == NULL || strcmp(only, "unbatched") == 0)
-        run(dsn, "unbatched", 1, n, k);
+        run(dsn, "unbatched", 1, n, k, 0);
+    if (finished > 0) {
+        char label[32];
+        snprintf(label, sizeof label, "+%lldM old", finished / 1000000);
+        run(dsn, label, 0, n, k, finished);
+    }
     return 0;
 }
