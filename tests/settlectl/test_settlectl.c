@@ -405,12 +405,12 @@ START_TEST(stuck_failed_then_retry_runs_with_the_same_key)
     ck_assert_str_eq(json_string_value(json_object_get(j, "idempotency_key")), key);
     json_decref(j);
     if (!h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 1, 20)) {
-        fprintf(stderr, "DEBUG inst: %s\n",
+        fprintf(stderr, "after retry, instance: %s\n",
                 h_text(&h, "SELECT row_to_json(i)::text FROM instances i"));
-        fprintf(stderr, "DEBUG task: %s\n", h_text(&h, "SELECT row_to_json(t)::text FROM tasks t"));
-        fprintf(stderr, "DEBUG att: %s\n",
+        fprintf(stderr, "  task: %s\n", h_text(&h, "SELECT row_to_json(t)::text FROM tasks t"));
+        fprintf(stderr, "  attempts: %s\n",
                 h_text(&h, "SELECT json_agg(a)::text FROM task_attempts a"));
-        fprintf(stderr, "DEBUG nodes: %s\n", h_text(&h, "SELECT json_agg(n)::text FROM nodes n"));
+        fprintf(stderr, "  nodes: %s\n", h_text(&h, "SELECT json_agg(n)::text FROM nodes n"));
         ck_abort_msg("not completed after retry");
     }
     ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks"), 1);

@@ -81,7 +81,9 @@ static const char STUCK_SQL[] =
     " UNION ALL"
     /* held by an operator */
     " SELECT 6, 'suspended', i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(i.updated_at), i.wait_reason,"
+    "   (SELECT us FROM now_) - settle_us(COALESCE((SELECT max(h.at) FROM history h"
+    "     WHERE h.instance_id = i.id AND h.kind = 'repair'"
+    "       AND h.detail->>'action' = 'suspend'), i.updated_at)), i.wait_reason,"
     "   NULL, NULL, NULL, NULL, NULL"
     "  FROM instances i WHERE i.status = 'suspended' AND ($3::text IS NULL OR i.flow = $3::text)) "
     "x ORDER BY x.o, x.age DESC, x.id LIMIT $4::int";
@@ -183,7 +185,7 @@ static void explain(const PGresult *r, int i, advice_t *a)
                  "it may finish on its pinned version; if that version is wrong, move it with "
                  "`settlectl migrate` (compiler-checked map) or cancel it");
     } else {
-        snprintf(a->why, sizeof a->why, "suspended %s ago: %s", age, A ? A : "by an operator");
+        snprintf(a->why, sizeof a->why, "%s (%s ago)", A ? A : "suspended by an operator", age);
         snprintf(a->next, sizeof a->next, "`settlectl resume %s` when the cause is fixed", id);
     }
 }
