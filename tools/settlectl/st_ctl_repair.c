@@ -19,6 +19,10 @@
  *     still holds keeps its in-memory task and timers, which stay valid only
  *     while seq is unchanged (a bumped seq would turn that task's result
  *     stale and leave the instance running with no task).
+ *   * resume (and cancel, which resumes a suspended instance) of an
+ *     instance in an activity state waits until the task's timeout has
+ *     passed since the suspension (attempt_gate), so no attempt started
+ *     before it can still be in flight on a node that re-claims the row.
  *   * A repair's history row uses the current seq (retry: the new one) and
  *     a time after every history row of that seq, on the flows' clock.
  *   * flow_counts changes in the same transaction as a status it counts.
