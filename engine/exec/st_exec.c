@@ -251,6 +251,7 @@ static void claim_round(st_exec_t *x)
 static void reload_round(st_exec_t *x)
 {
     exec_inst_t *list = x->reload_head;
+    int running = 0;
     x->reload_head = NULL;
     while (list != NULL) {
         exec_inst_t *in = list;
@@ -266,9 +267,17 @@ static void reload_round(st_exec_t *x)
         } else {
             if (in->core->status == ST_CORE_WAITING && in->core->has_wake)
                 exec_timer_set_wake(x, in, in->core->wake_at_us);
+            if (in->core->status == ST_CORE_RUNNING && !in->task.inflight) {
+                /* Whatever we knew of its task may be stale: take it from
+                 * the store again (same key), below. */
+                exec_task_clear(&in->task);
+                running = 1;
+            }
             exec_kick(x, in);
         }
     }
+    if (running)
+        recover_tasks(x);
 }
 
 void exec_reload_later(st_exec_t *x, exec_inst_t *in)

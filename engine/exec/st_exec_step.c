@@ -404,9 +404,11 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
         if (in->core->status == ST_CORE_WAITING)
             in->check_signals = 1;
     } else if (rc == ST_CONFLICT) {
+        /* Another node took it, or this node re-claimed it (new epoch) while
+         * the write was in flight: re-read the row; the reload keeps it only
+         * if the row is ours, and forgets it otherwise. */
         x->stats.conflicts++;
-        exec_log(x, "instance lost to another node or already advanced; forgetting it");
-        in->dead = 1;
+        exec_reload_later(x, in);
     } else {
         exec_log(x, "checkpoint outcome unknown (%s); re-reading the instance later",
                  err ? err->msg : "?");

@@ -261,6 +261,29 @@ START_TEST(restart_resumes_everything)
 }
 END_TEST
 
+START_TEST(a_new_epoch_under_a_live_node_is_taken_up_not_dropped)
+{
+    /* A node that re-claims its own instances (its lease lapsed and came
+     * back) bumps their epoch while checkpoints are in flight: those
+     * conflict. The node must re-read the rows it still owns and carry
+     * on, re-dispatching their tasks under the same keys. */
+    h_exec_start(&h, 0, NULL);
+    for (int i = 0; i < 20; i++)
+        h_start(&h, "steps", "{\"n\": 20}", NULL);
+    ck_assert(
+        h_until(&h, "SELECT CASE WHEN sum(seq) > 60 THEN 1 ELSE 0 END FROM instances", 1, 20));
+    PQclear(st_test_exec(h.pg, "UPDATE instances SET lease_epoch = lease_epoch + 1 "
+                               "WHERE status IN ('running', 'waiting')"));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", 20, 60));
+    h_assert_gapless(&h);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks WHERE status <> 'done'"), 0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks"), 20 * 20);
+    st_exec_stats_t st;
+    st_exec_get_stats(h.x, &st);
+    ck_assert_uint_gt(st.conflicts, 0);
+}
+END_TEST
+
 START_TEST(graceful_shutdown_releases_leases)
 {
     h_exec_start(&h, 1, NULL);
@@ -290,6 +313,7 @@ static Suite *suite(void)
     tcase_add_test(tc, signal_not_awaited_is_never_consumed);
     tcase_add_test(tc, cancel_runs_the_cancel_path);
     tcase_add_test(tc, restart_resumes_everything);
+    tcase_add_test(tc, a_new_epoch_under_a_live_node_is_taken_up_not_dropped);
     tcase_add_test(tc, graceful_shutdown_releases_leases);
     suite_add_tcase(s, tc);
     return s;
