@@ -4,8 +4,8 @@
  * The executor keeps in memory the instances it is working on: those with a
  * checkpoint or an activity in flight, and waiting ones whose wake time is
  * inside the timer horizon. A waiting instance further out lives only in
- * PostgreSQL; the horizon loader brings a stub (id, seq, wake entry) back
- * when its time comes, and the stub is filled from its row when it fires.
+ * PostgreSQL; the horizon loader brings a shell (id, seq, wake entry) back
+ * when its time comes, and the shell is filled from its row when it fires.
  *
  * Invariants:
  *   * inst->core is the last *committed* state; a step works on a clone and
@@ -74,10 +74,10 @@ typedef struct exec_inst {
     st_store_uuid_t id;
     st_exec_t *x;             /* the executor it belongs to (for callbacks) */
     struct exec_inst *hnext;  /* hash chain */
-    exec_prog_t *prog;        /* NULL for a stub */
-    st_core_instance_t *core; /* committed state; NULL for a stub */
+    exec_prog_t *prog;        /* NULL for a shell */
+    st_core_instance_t *core; /* committed state; NULL for a shell */
     int64_t epoch;            /* lease epoch from the claim */
-    int64_t stub_seq;         /* a stub's seq from its wake row */
+    int64_t shell_seq;         /* a shell's seq from its wake row */
     st_timer_entry_t wake;    /* sleep / await timer */
     st_timer_entry_t retry;   /* next attempt of a transient failure */
     exec_task_t task;
@@ -148,10 +148,10 @@ void exec_inst_evict(st_exec_t *x, exec_inst_t *in);
 void exec_inst_free_all(st_exec_t *x);
 int exec_prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err);
 void exec_prog_free_all(st_exec_t *x);
-/* Fill in from a stored row (claim, recovery, stub wake-up). */
+/* Fill in from a stored row (claim, recovery, shell wake-up). */
 int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row,
                        st_err_t *err);
-/* Load a row by id into in (a stub or a signalled instance). */
+/* Load a row by id into in (a shell or a signalled instance). */
 int exec_inst_load(st_exec_t *x, exec_inst_t *in, st_err_t *err);
 
 /* st_exec_step.c — events and checkpoints */

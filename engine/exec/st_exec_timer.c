@@ -5,7 +5,7 @@
  * the next attempt of a transient failure. Wake times beyond the horizon are
  * not kept: the instance is dropped from memory and the horizon loader pages
  * its wake time (instances.wake_at) back in from PostgreSQL when the horizon
- * reaches it, as a stub that is filled from its row when it fires.
+ * reaches it, as a shell that is filled from its row when it fires.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static void on_fire(st_timer_entry_t *e, void *arg)
     exec_ev_t *ev = exec_ev_new(ST_CORE_EV_TIMER_FIRED);
     if (ev == NULL)
         return;
-    ev->wake_seq = in->core != NULL ? in->core->wake_seq : in->stub_seq;
+    ev->wake_seq = in->core != NULL ? in->core->wake_seq : in->shell_seq;
     x->stats.timers_fired++;
     exec_deliver(x, in, ev);
 }
@@ -59,7 +59,7 @@ static int load_page(st_exec_t *x, int64_t to, int64_t *after_us, st_store_uuid_
             in = exec_inst_add(x, &w->instance);
             if (in == NULL)
                 return st_err_set(err, ST_NOMEM, "out of memory loading wake times");
-            in->stub_seq = w->seq;
+            in->shell_seq = w->seq;
         }
         in->evict = 0;
         st_timer_wheel_rearm(x->wheel, &in->wake, w->wake_at_us);
