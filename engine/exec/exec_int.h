@@ -77,7 +77,7 @@ typedef struct exec_inst {
     exec_prog_t *prog;        /* NULL for a shell */
     st_core_instance_t *core; /* committed state; NULL for a shell */
     int64_t epoch;            /* lease epoch from the claim */
-    int64_t shell_seq;         /* a shell's seq from its wake row */
+    int64_t shell_seq;        /* a shell's seq from its wake row */
     st_timer_entry_t wake;    /* sleep / await timer */
     st_timer_entry_t retry;   /* next attempt of a transient failure */
     exec_task_t task;
