@@ -88,16 +88,31 @@ const char *fc_suggest(fc_arena_t *a, const char *name, const char *const *names
 
 /* ---- tokens (flowc_lex.c) ---- */
 
-#define FC_KEYWORDS(X)                                                                      \
-    X(FLOW, "flow")                                                                         \
-    X(INPUT, "input")                                                                       \
-    X(VAR, "var")                                                                           \
-    X(CORRELATE, "correlate")                                                               \
-    X(STATE, "state")                                                                       \
-    X(FINAL, "final")                                                                       \
-    X(FAIL, "fail") X(ON, "on") X(DO, "do") X(SLEEP, "sleep") X(AWAIT, "await") X(IF, "if") \
-        X(ELSE, "else") X(SET, "set") X(TIMEOUT, "timeout") X(RETRY, "retry") X(AND, "and") \
-            X(OR, "or") X(NOT, "not") X(TRUE, "true") X(FALSE, "false")
+/* One keyword a line: the formatter would fold this table. */
+/* clang-format off */
+#define FC_KEYWORDS(X)         \
+    X(FLOW, "flow")            \
+    X(INPUT, "input")          \
+    X(VAR, "var")              \
+    X(CORRELATE, "correlate")  \
+    X(STATE, "state")          \
+    X(FINAL, "final")          \
+    X(FAIL, "fail")            \
+    X(ON, "on")                \
+    X(DO, "do")                \
+    X(SLEEP, "sleep")          \
+    X(AWAIT, "await")          \
+    X(IF, "if")                \
+    X(ELSE, "else")            \
+    X(SET, "set")              \
+    X(TIMEOUT, "timeout")      \
+    X(RETRY, "retry")          \
+    X(AND, "and")              \
+    X(OR, "or")                \
+    X(NOT, "not")              \
+    X(TRUE, "true")            \
+    X(FALSE, "false")
+/* clang-format on */
 
 typedef enum {
     FC_T_EOF,

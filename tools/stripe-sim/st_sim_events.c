@@ -70,7 +70,7 @@ static void deliver(st_sim_t *sim, json_t *subs, const char *id, const char *raw
     }
 }
 
-/* Serialise one event around the object's text and store a small stub. */
+/* Serialise one event around the object's text and store a small index record. */
 static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const char *obj_text)
 {
     const char *id = json_string_value(json_object_get(ev, "id"));
