@@ -3,10 +3,13 @@
  */
 #include "http_fixture.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <ev.h>
@@ -217,4 +220,73 @@ const char *fx_json_str(const fx_resp_t *r, const char *field)
         snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
     json_decref(j);
     return buf;
+}
+
+/* ---- stripe-sim ---------------------------------------------------------- */
+
+void fx_sim_start(fx_sim_t *s, const fx_t *f, const char *bin)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", f->port);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(bin, "stripe-sim", "--port", "0", "--quiet", "--seed", "11", "--webhook", url,
+              "--webhook-secret", FX_SECRET_NEW, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *out = fdopen(fds[0], "r");
+    char line[256] = "";
+    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "stripe-sim did not start");
+    ck_assert_int_eq(sscanf(line, "stripe-sim listening on 127.0.0.1:%u", &s->port), 1);
+    fclose(out);
+}
+
+void fx_sim_stop(fx_sim_t *s)
+{
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+}
+
+typedef struct sim_text {
+    char s[4096];
+} sim_text_t;
+
+static size_t sim_keep(char *p, size_t size, size_t n, void *ud)
+{
+    sim_text_t *t = ud;
+    size_t used = strlen(t->s), room = sizeof t->s - 1 - used;
+    size_t take = size * n < room ? size * n : room;
+    memcpy(t->s + used, p, take);
+    t->s[used + take] = '\0';
+    return size * n;
+}
+
+json_t *fx_sim_post(const fx_sim_t *s, const char *path, const char *fields)
+{
+    char url[256];
+    sim_text_t body = {""};
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", s->port, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Authorization: Bearer sk_test_settle_http_0000000000000000");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, fields);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sim_keep);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)&body);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    ck_assert_msg(status == 200, "stripe-sim %s: %ld %s", path, status, body.s);
+    json_t *j = json_loads(body.s, 0, NULL);
+    ck_assert_msg(j != NULL, "stripe-sim %s: not JSON: %s", path, body.s);
+    return j;
 }

@@ -69,4 +69,17 @@ const char *fx_text(fx_t *f, const char *sql); /* static buffer */
 /* JSON field of the response body as text (static buffer), "" if absent. */
 const char *fx_json_str(const fx_resp_t *r, const char *field);
 
+/* A stripe-sim child process that posts every event, signed with
+ * FX_SECRET_NEW, to the fixture's /webhooks/stripe. */
+typedef struct fx_sim {
+    int pid;
+    unsigned port;
+} fx_sim_t;
+
+void fx_sim_start(fx_sim_t *s, const fx_t *f, const char *bin);
+void fx_sim_stop(fx_sim_t *s);
+/* POST form fields to the simulator's path with the test key; fails the
+ * test unless it answers 200. Returns the decoded body (json_decref it). */
+struct json_t *fx_sim_post(const fx_sim_t *s, const char *path, const char *fields);
+
 #endif

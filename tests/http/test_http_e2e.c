@@ -48,73 +48,11 @@ static const char FLOW_PAY[] =
     "final paid\n"
     "final not_paid\n";
 
-typedef struct sim {
-    pid_t pid;
-    unsigned port;
-} sim_t;
-
-/* Start stripe-sim posting every event to the fixture's webhook route. */
-static void sim_start(sim_t *s, const fx_t *f)
-{
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", f->port);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(STRIPE_SIM_BIN, "stripe-sim", "--port", "0", "--quiet", "--seed", "11", "--webhook",
-              url, "--webhook-secret", FX_SECRET_NEW, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *out = fdopen(fds[0], "r");
-    char line[256] = "";
-    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "stripe-sim did not start");
-    ck_assert_int_eq(sscanf(line, "stripe-sim listening on 127.0.0.1:%u", &s->port), 1);
-    fclose(out);
-}
-
-static void sim_stop(sim_t *s)
-{
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
-}
-
-typedef struct text {
-    char s[4096];
-} text_t;
-
-static size_t keep(char *p, size_t size, size_t n, void *ud)
-{
-    text_t *t = ud;
-    size_t used = strlen(t->s), room = sizeof t->s - 1 - used;
-    memcpy(t->s + used, p, size * n < room ? size * n : room);
-    t->s[used + (size * n < room ? size * n : room)] = '\0';
-    return size * n;
-}
-
 /* A customer at the simulator; its id into out. */
-static void sim_customer(const sim_t *s, char *out, size_t cap)
+static void sim_customer(const fx_sim_t *s, char *out, size_t cap)
 {
-    char url[128];
-    text_t body = {""};
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/customers", s->port);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h =
-        curl_slist_append(NULL, "Authorization: Bearer sk_test_settle_http_0000000000000000");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "email=e2e%40example.com");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)&body);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    json_t *j = json_loads(body.s, 0, NULL);
-    ck_assert_msg(json_string_value(json_object_get(j, "id")) != NULL, "customer: %s", body.s);
+    json_t *j = fx_sim_post(s, "/v1/customers", "email=e2e%40example.com");
+    ck_assert_msg(json_string_value(json_object_get(j, "id")) != NULL, "customer without id");
     snprintf(out, cap, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
 }
@@ -139,8 +77,8 @@ START_TEST(flow_is_woken_by_a_stripe_webhook)
     fx_t f;
     fx_open(&f, 1);
     fx_deploy(&f, "pay_and_wait.flow", FLOW_PAY);
-    sim_t s;
-    sim_start(&s, &f);
+    fx_sim_t s;
+    fx_sim_start(&s, &f, STRIPE_SIM_BIN);
     char cus[128];
     sim_customer(&s, cus, sizeof cus);
 
@@ -204,7 +142,7 @@ START_TEST(flow_is_woken_by_a_stripe_webhook)
     st_exec_free(x);
     ev_timer_stop(loop, &t);
     ev_loop_destroy(loop);
-    sim_stop(&s);
+    fx_sim_stop(&s);
     fx_close(&f);
 }
 END_TEST

@@ -35,76 +35,11 @@ static const char FLOW_WAIT_PAYMENT[] = "flow wait_payment\n"
                                         "final paid\n"
                                         "final expired\n";
 
-typedef struct sim {
-    pid_t pid;
-    unsigned port;
-} sim_t;
-
-/* Start stripe-sim posting every event to the fixture's webhook route. */
-static void sim_start(sim_t *s, const fx_t *f)
-{
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/webhooks/stripe", f->port);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(STRIPE_SIM_BIN, "stripe-sim", "--port", "0", "--quiet", "--seed", "11", "--webhook",
-              url, "--webhook-secret", FX_SECRET_NEW, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *out = fdopen(fds[0], "r");
-    char line[256] = "";
-    ck_assert_msg(fgets(line, sizeof line, out) != NULL, "stripe-sim did not start");
-    ck_assert_int_eq(sscanf(line, "stripe-sim listening on 127.0.0.1:%u", &s->port), 1);
-    fclose(out);
-}
-
-static void sim_stop(sim_t *s)
-{
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
-}
-
-typedef struct text {
-    char s[4096];
-} text_t;
-
-static size_t keep(char *p, size_t size, size_t n, void *ud)
-{
-    text_t *t = ud;
-    size_t used = strlen(t->s), room = sizeof t->s - 1 - used;
-    memcpy(t->s + used, p, size * n < room ? size * n : room);
-    t->s[used + (size * n < room ? size * n : room)] = '\0';
-    return size * n;
-}
-
 /* Create and confirm a PaymentIntent at the simulator; its id into out. */
-static void confirm_payment(const sim_t *s, char *out, size_t cap)
+static void confirm_payment(const fx_sim_t *s, char *out, size_t cap)
 {
-    char url[128];
-    text_t body = {""};
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/payment_intents", s->port);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h =
-        curl_slist_append(NULL, "Authorization: Bearer sk_test_settle_http_0000000000000000");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
-                     "amount=4990&currency=eur&payment_method=pm_card_visa&confirm=true");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)&body);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    ck_assert_msg(status == 200, "create payment intent: %ld %s", status, body.s);
-    json_t *j = json_loads(body.s, 0, NULL);
+    json_t *j = fx_sim_post(s, "/v1/payment_intents",
+                            "amount=4990&currency=eur&payment_method=pm_card_visa&confirm=true");
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "succeeded");
     snprintf(out, cap, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
@@ -147,8 +82,8 @@ static void run(int correlate_first_late)
     char id[64];
     snprintf(id, sizeof id, "%s", fx_json_str(&r, "id"));
     fx_resp_free(&r);
-    sim_t s;
-    sim_start(&s, &f);
+    fx_sim_t s;
+    fx_sim_start(&s, &f, STRIPE_SIM_BIN);
     char pi[128], sql[512];
     confirm_payment(&s, pi, sizeof pi);
     if (correlate_first_late) {
@@ -166,7 +101,7 @@ static void run(int correlate_first_late)
              "e.payload->'data'->'object'->>'id' = '%s'",
              id, pi);
     ck_assert_msg(until(&f, sql, 1), "payment_intent.succeeded for %s never reached %s", pi, id);
-    sim_stop(&s);
+    fx_sim_stop(&s);
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events WHERE type = "
                                    "'payment_intent.succeeded'"),
                      1);
