@@ -33,7 +33,7 @@
 
 #include "exec/st_exec.h"
 #include "ops/st_ops.h"
-#include "store/st_migrate.h"
+#include "bench_db.h"
 
 static const char FLOW[] = "flow bench\n"
                            "input n: int\n"
@@ -51,77 +51,16 @@ static const char FLOW[] = "flow bench\n"
                            "final done\n"
                            "fail broken \"echo failed\"\n";
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_engine: %s: %s\n", what, why);
-    exit(1);
-}
-
-static PGconn *connect_db(const char *dsn)
-{
-    PGconn *c = PQconnectdb(dsn);
-    if (PQstatus(c) != CONNECTION_OK)
-        die("cannot connect", PQerrorMessage(c));
-    return c;
-}
-
-static void sql(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(q, PQerrorMessage(c));
-    PQclear(r);
-}
-
-static long long scalar(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(q, PQerrorMessage(c));
-    long long v = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-/* Fresh database with the schema and the flow deployed; returns its DSN. */
-static void prepare(const char *admin_dsn, const char *db, char *dsn, size_t cap)
-{
-    char q[256];
-    PGconn *admin = connect_db(admin_dsn);
-    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    sql(admin, q);
-    snprintf(q, sizeof q, "CREATE DATABASE %s", db);
-    sql(admin, q);
-    PQfinish(admin);
-    snprintf(dsn, cap, "%s dbname=%s", admin_dsn, db);
-    PGconn *c = connect_db(dsn);
-    st_err_t err;
-    if (st_migrate_apply(c, NULL, &err) != 0)
-        die("migrate", err.msg);
-    PQfinish(c);
-}
-
-/* Deploy and start n unowned instances in batches of one transaction. */
-static void start_flows(const char *dsn, int n, int k)
+/* Start n unowned instances of the Program `hash`, a transaction per
+ * thousand. */
+static void start_flows(const char *dsn, const char *hash, int n, int k)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_err_t err;
     st_store_conn_cfg_t cc = {.dsn = dsn};
     st_store_conn_t *c = st_store_conn_new(loop, &cc, &err);
     if (c == NULL)
-        die("store", err.msg);
-    st_ops_deployed_t d;
-    char *diags = NULL;
-    if (st_ops_deploy(c, "bench.flow", FLOW, strlen(FLOW), &d, &diags, &err) != 0)
-        die("deploy", err.msg);
-    free(diags);
+        bench_die("store", err.msg);
     char vars[64];
     snprintf(vars, sizeof vars, "{\"n\": %d}", k);
     enum { CHUNK = 1000 };
@@ -133,7 +72,7 @@ static void start_flows(const char *dsn, int n, int k)
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             in[i] = (st_store_start_t){.flow = "bench",
-                                       .program_hash = d.hash,
+                                       .program_hash = hash,
                                        .state_name = "work",
                                        .status = ST_STORE_RUNNING,
                                        .vars_json = vars,
@@ -141,7 +80,7 @@ static void start_flows(const char *dsn, int n, int k)
                                        .now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
         }
         if (st_store_start_many(c, in, (size_t)m, out, &err) != 0)
-            die("start", err.msg);
+            bench_die("start", err.msg);
         done += m;
     }
     free(in);
@@ -160,7 +99,7 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
     PGconn *c = w->data;
     (void)revents;
     /* flow_counts, not COUNT(*): the same counter operators read. */
-    if (scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = 'completed'") >=
+    if (bench_scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = 'completed'") >=
         ((poll_w_t *)w)->want)
         ev_break(loop, EVBREAK_ALL);
 }
@@ -168,15 +107,9 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 /* N completed instances of the flow with two history rows and a done task
  * each, inserted in chunks of a million, then VACUUM ANALYZE as an
  * operator's autovacuum would have done by then. */
-static void preload(const char *dsn, long long n)
+static void preload(const char *dsn, const char *hash, long long n)
 {
-    PGconn *c = connect_db(dsn);
-    PGresult *r = PQexec(c, "SELECT current_hash FROM flows WHERE name = 'bench'");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-        die("preload", PQerrorMessage(c));
-    char hash[65];
-    snprintf(hash, sizeof hash, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
+    PGconn *c = bench_connect(dsn);
     for (long long from = 0; from < n; from += 1000000) {
         long long to = from + 1000000 < n ? from + 1000000 : n;
         char q[2048];
@@ -195,7 +128,7 @@ static void preload(const char *dsn, long long n)
                  "'settle_' || id || '_1', 'done', 1, 1, 1000, created_at, 'ok', created_at, "
                  "created_at FROM ins",
                  hash, from, to - 1);
-        sql(c, q);
+        bench_sql(c, q);
         fprintf(stderr, "  preloaded %lld finished instances\n", to);
     }
     char q[256];
@@ -203,25 +136,24 @@ static void preload(const char *dsn, long long n)
              "INSERT INTO flow_counts (flow, status, n) VALUES ('bench', 'completed', %lld) "
              "ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + %lld",
              n, n);
-    sql(c, q);
-    sql(c, "VACUUM ANALYZE");
+    bench_sql(c, q);
+    bench_sql(c, "VACUUM ANALYZE");
     PQfinish(c);
 }
 
 static void run(const char *admin_dsn, const char *label, int disabled, int n, int k,
                 long long finished)
 {
-    char db[64], dsn[1024];
+    char db[64], dsn[1024], hash[65];
     snprintf(db, sizeof db, "bench_engine_%d", (int)getpid());
-    prepare(admin_dsn, db, dsn, sizeof dsn);
-    if (finished > 0) {
-        start_flows(dsn, 0, k); /* deploy only */
-        preload(dsn, finished);
-    }
-    start_flows(dsn, n, k);
-    PGconn *c = connect_db(dsn);
-    long long before = scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = "
-                                 "'completed'");
+    bench_fresh_db(admin_dsn, db, dsn, sizeof dsn);
+    bench_deploy(dsn, "bench.flow", FLOW, hash);
+    if (finished > 0)
+        preload(dsn, hash, finished);
+    start_flows(dsn, hash, n, k);
+    PGconn *c = bench_connect(dsn);
+    long long before = bench_scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = "
+                                       "'completed'");
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_exec_cfg_t cfg;
@@ -236,16 +168,16 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
     cfg.act = &act;
     st_err_t err;
     st_exec_t *x = NULL;
-    double t0 = mono();
+    double t0 = bench_mono();
     if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0)
-        die("exec", err.msg);
+        bench_die("exec", err.msg);
     poll_w_t pw;
     ev_timer_init(&pw.t, on_poll, 0.02, 0.02);
     pw.t.data = c;
     pw.want = before + n;
     ev_timer_start(loop, &pw.t);
     ev_run(loop, 0);
-    double secs = mono() - t0;
+    double secs = bench_mono() - t0;
     ev_timer_stop(loop, &pw.t);
     st_exec_stats_t st;
     st_exec_get_stats(x, &st);
@@ -260,14 +192,10 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
                             "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM f");
     double p50 = atof(PQgetvalue(r, 0, 0)) * 1000, p99 = atof(PQgetvalue(r, 0, 1)) * 1000;
     PQclear(r);
-    long long steps = scalar(c, "SELECT sum(seq) FROM instances WHERE created_at > now() - "
-                                "interval '12 hours'");
+    long long steps = bench_scalar(c, "SELECT sum(seq) FROM instances WHERE created_at > now() - "
+                                      "interval '12 hours'");
     PQfinish(c);
-    PGconn *admin = connect_db(admin_dsn);
-    char q[128];
-    snprintf(q, sizeof q, "DROP DATABASE %s WITH (FORCE)", db);
-    sql(admin, q);
-    PQfinish(admin);
+    bench_drop_db(admin_dsn, db);
     printf("%-10s %6d flows x %d steps: %6.2f s  %8.0f flows/s  %8.0f durable steps/s  "
            "flow latency p50 %.0f ms p99 %.0f ms  %.1f checkpoints/transaction\n",
            label, n, k, secs, n / secs, steps / secs, p50, p99,

@@ -28,7 +28,7 @@
 
 #include "exec/st_exec.h"
 #include "ops/st_ops.h"
-#include "store/st_migrate.h"
+#include "bench_db.h"
 
 #define T0_US   (1767225600LL * 1000000) /* 2026-01-01T00:00:00Z, virtual */
 #define HOUR_US (3600LL * 1000000)
@@ -49,13 +49,6 @@ typedef struct job {
     double secs;
 } job_t;
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static long rss_kb(void)
 {
     long pages = 0, resident = 0;
@@ -68,38 +61,12 @@ static long rss_kb(void)
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_sleepers: %s: %s\n", what, why);
-    exit(1);
-}
-
-static void sql(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(q, PQerrorMessage(c));
-    PQclear(r);
-}
-
-static long long scalar(PGconn *c, const char *q)
-{
-    PGresult *r = PQexec(c, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(q, PQerrorMessage(c));
-    long long v = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 /* Insert the sleepers in chunks of one million rows, one transaction each. */
 static void *insert_rows(void *arg)
 {
     job_t *j = arg;
-    double t0 = mono();
-    PGconn *c = PQconnectdb(j->dsn);
-    if (PQstatus(c) != CONNECTION_OK)
-        die("insert connection", PQerrorMessage(c));
+    double t0 = bench_mono();
+    PGconn *c = bench_connect(j->dsn);
     for (long long from = 0; from < j->n; from += 1000000) {
         long long to = from + 1000000 < j->n ? from + 1000000 : j->n;
         char q[2048];
@@ -111,7 +78,7 @@ static void *insert_rows(void *arg)
                  "'{}', 1, settle_ts(%lld + %lld + floor(random() * %lld)::bigint), "
                  "'sleeping', %lld, 1, now(), now() FROM generate_series(%lld, %lld) i",
                  j->hash, T0_US, HOUR_US, 29 * 24 * HOUR_US, j->node, from, to - 1);
-        sql(c, q);
+        bench_sql(c, q);
         fprintf(stderr, "  %lld rows\n", to);
     }
     char q[256];
@@ -119,10 +86,10 @@ static void *insert_rows(void *arg)
              "INSERT INTO flow_counts (flow, status, n) VALUES ('sleeper', 'waiting', %lld) "
              "ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + %lld",
              j->n, j->n);
-    sql(c, q);
-    sql(c, "ANALYZE instances");
+    bench_sql(c, q);
+    bench_sql(c, "ANALYZE instances");
     PQfinish(c);
-    j->secs = mono() - t0;
+    j->secs = bench_mono() - t0;
     j->done = 1;
     return NULL;
 }
@@ -130,37 +97,6 @@ static void *insert_rows(void *arg)
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)w, (void)revents;
-}
-
-static void prepare(const char *admin, const char *db, char *dsn, size_t cap, char hash[65])
-{
-    char q[256];
-    PGconn *c = PQconnectdb(admin);
-    if (PQstatus(c) != CONNECTION_OK)
-        die("connect", PQerrorMessage(c));
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    snprintf(q, sizeof q, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    sql(c, q);
-    snprintf(q, sizeof q, "CREATE DATABASE %s", db);
-    sql(c, q);
-    PQfinish(c);
-    snprintf(dsn, cap, "%s dbname=%s", admin, db);
-    c = PQconnectdb(dsn);
-    st_err_t err;
-    if (st_migrate_apply(c, NULL, &err) != 0)
-        die("migrate", err.msg);
-    PQfinish(c);
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    st_store_conn_cfg_t cc = {.dsn = dsn};
-    st_store_conn_t *sc = st_store_conn_new(loop, &cc, &err);
-    st_ops_deployed_t d;
-    char *diags = NULL;
-    if (sc == NULL || st_ops_deploy(sc, "sleeper.flow", FLOW, strlen(FLOW), &d, &diags, &err))
-        die("deploy", err.msg);
-    free(diags);
-    memcpy(hash, d.hash, 65);
-    st_store_conn_free(sc);
-    ev_loop_destroy(loop);
 }
 
 int main(int argc, char **argv)
@@ -190,7 +126,8 @@ int main(int argc, char **argv)
     job.n = n;
     char db[64];
     snprintf(db, sizeof db, "bench_sleepers_%d", (int)getpid());
-    prepare(admin, db, job.dsn, sizeof job.dsn, job.hash);
+    bench_fresh_db(admin, db, job.dsn, sizeof job.dsn);
+    bench_deploy(job.dsn, "sleeper.flow", FLOW, job.hash);
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_exec_cfg_t cfg;
@@ -205,7 +142,7 @@ int main(int argc, char **argv)
     st_err_t err;
     st_exec_t *x = NULL;
     if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0)
-        die("exec", err.msg);
+        bench_die("exec", err.msg);
     st_exec_stats_t st;
     st_exec_get_stats(x, &st);
     job.node = st.node_id;
@@ -225,10 +162,10 @@ int main(int argc, char **argv)
     char q[256];
     snprintf(q, sizeof q, "SELECT count(*) FROM instances WHERE wake_at < settle_ts(%lld)",
              T0_US + hours * HOUR_US);
-    long long due = scalar(pg, q);
-    double t0 = mono();
+    long long due = bench_scalar(pg, q);
+    double t0 = bench_mono();
     if (st_exec_advance(x, hours * HOUR_US, &err) != 0)
-        die("advance", err.msg);
+        bench_die("advance", err.msg);
     uint64_t most = 0;
     for (;;) {
         ev_run(loop, EVRUN_ONCE);
@@ -237,7 +174,7 @@ int main(int argc, char **argv)
         if ((long long)st.completed >= due)
             break;
     }
-    double secs = mono() - t0;
+    double secs = bench_mono() - t0;
     long rss2 = rss_kb();
     printf("sleepers: %lld flows asleep in PostgreSQL (inserted in %.0f s)\n", n, job.secs);
     printf("engine RSS: %ld MiB at start, %ld MiB with all of them asleep, %ld MiB after "
@@ -250,9 +187,6 @@ int main(int argc, char **argv)
     st_exec_free(x);
     ev_loop_destroy(loop);
     PQfinish(pg);
-    PGconn *a = PQconnectdb(admin);
-    snprintf(q, sizeof q, "DROP DATABASE %s WITH (FORCE)", db);
-    sql(a, q);
-    PQfinish(a);
+    bench_drop_db(admin, db);
     return 0;
 }
