@@ -401,7 +401,12 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
             in->task.id = 0; /* its result, when it comes, is stale */
         exec_timer_cancel_all(x, in);
         apply(x, in, c);
-        if (in->core->status == ST_CORE_WAITING)
+        /* Signals stored before the wait began: only a state that waits for
+         * signals can take one (a stored cancel was delivered when it
+         * arrived, by its notification), so plain sleeps cost no query. */
+        const char *const *names = NULL;
+        if (in->core->status == ST_CORE_WAITING &&
+            st_core_instance_signals(in->prog->p, in->core, &names) > 0)
             in->check_signals = 1;
     } else if (rc == ST_CONFLICT) {
         /* Another node took it, or this node re-claimed it (new epoch) while
