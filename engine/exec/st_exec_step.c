@@ -429,7 +429,11 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
 
 void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
 {
-    if (in->core == NULL || in->dead || in->ck != NULL)
+    if (in->ck != NULL) {
+        in->check_signals = 1; /* look again once the checkpoint is done */
+        return;
+    }
+    if (in->core == NULL || in->dead)
         return;
     const char *const *names = NULL;
     size_t n = st_core_instance_signals(in->prog->p, in->core, &names);
