@@ -5,45 +5,73 @@
  *   POST /v1/payment_intents amount=..&currency=usd&customer=cus_..
  *        &payment_method=pm_..&confirm=true&off_session=true
  * on a customer with a saved card (made once before the run), each with its
- * own Idempotency-Key (as the engine sends them), through one
- * libcurl multi handle, for a fixed time after a warm-up, and prints
- * requests per second and the status mix. With --sim it starts the
+ * own Idempotency-Key (as the engine sends them), for a fixed time after a
+ * warm-up, and prints requests per second, the status mix and the CPU time
+ * the client and the sim spent per request. With --sim it starts the
  * simulator itself on a free port and stops it afterwards.
+ *
+ * The client shares the machine's cores with the sim, so it is built to
+ * cost little: raw non-blocking sockets on one epoll set, one request
+ * template whose fixed-width key counter is patched in place, answers
+ * parsed only for the status and Content-Length. --pipeline D keeps D
+ * requests in flight per connection (HTTP/1.1 pipelining; 1 = one at a
+ * time, as the engine's client does).
  *
  * With --token every request instead names the test token pm_card_visa,
  * which makes the sim create a new PaymentMethod each time.
  *
- * Usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N)
- *                     [--connections N] [--seconds S] [--token]
+ * Usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N [--sim-pid P])
+ *                     [--connections N] [--seconds S] [--pipeline D] [--token]
+ *
+ * Invariant: every request on a connection gets exactly one answer, in
+ * order; a connection that closes or sends something unparsable counts its
+ * requests in flight as "other" and is reopened.
  */
-#include <curl/curl.h>
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONN 1024
+#define MAX_CONN     1024
+#define MAX_PIPELINE 64
+#define RBUF         (256 * 1024)
+#define KEY_DIGITS   12
 
 typedef struct bench {
-    CURLM *multi;
-    char url[128];
-    char body[256]; /* the confirm-payment form body */
+    int port;
     long connections;
+    int pipeline;
     double seconds;
-    long done, ok, declined, other; /* completed requests in the window */
+    char req[1024]; /* request template; key digits at key_at */
+    size_t req_len, key_at;
+    unsigned long seq;              /* idempotency keys */
+    long done, ok, declined, other; /* answers in the window */
     int measuring;
-    unsigned long seq; /* idempotency keys */
+    int epfd;
 } bench_t;
 
-typedef struct slot {
-    CURL *easy;
-    struct curl_slist *headers;
-    char key_header[96];
-} slot_t;
+typedef struct conn {
+    int fd;
+    int inflight;   /* requests sent, not answered */
+    char *rbuf;     /* answer bytes (RBUF) */
+    size_t rlen;    /* bytes in rbuf */
+    char *wbuf;     /* bytes not yet written */
+    size_t wlen;    /* bytes in wbuf */
+    size_t wcap;    /* capacity of wbuf */
+    int want_write; /* EPOLLOUT armed */
+} conn_t;
 
 static double now_s(void)
 {
@@ -52,137 +80,325 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *u)
+static int dial(int port, int nonblock)
 {
-    (void)p;
-    (void)u;
-    return size * n;
+    int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
-/* POST form to path with curl easy; copies the answer's "id" into id. */
+/*
+ * One complete answer at the start of buf? Returns its length (0: need
+ * more bytes, -1: not HTTP or no Content-Length) and its status.
+ */
+static long parse_answer(const char *buf, size_t len, int *status, const char **body)
+{
+    const char *end = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+    if (!end)
+        return len > RBUF / 2 ? -1 : 0;
+    if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0)
+        return -1;
+    *status = atoi(buf + 9);
+    long clen = -1;
+    for (const char *p = buf; p < end; p++) {
+        if (p[0] == '\n' && strncasecmp(p + 1, "Content-Length:", 15) == 0) {
+            clen = strtol(p + 16, NULL, 10);
+            break;
+        }
+    }
+    if (clen < 0)
+        return -1;
+    size_t total = (size_t)(end + 4 - buf) + (size_t)clen;
+    if (body)
+        *body = end + 4;
+    return total <= len ? (long)total : 0;
+}
+
+/* Build the request for method/path/form (with a key when key_at is non-NULL). */
+static size_t build(char *out, size_t cap, const char *path, const char *form, size_t *key_at)
+{
+    int n = snprintf(out, cap,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer sk_test_bench\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: %zu\r\n",
+                     path, strlen(form));
+    if (key_at) {
+        n += snprintf(out + n, cap - (size_t)n, "Idempotency-Key: bench-%d-", (int)getpid());
+        *key_at = (size_t)n;
+        n += snprintf(out + n, cap - (size_t)n, "%0*d\r\n", KEY_DIGITS, 0);
+    }
+    n += snprintf(out + n, cap - (size_t)n, "\r\n%s", form);
+    return (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* POST form to path on a blocking connection; copies the answer's "id" into id. */
 static int post_id(int port, const char *path, const char *form, char *id, size_t cap)
 {
-    char url[160], buf[8192] = "";
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-    FILE *mem = fmemopen(buf, sizeof(buf) - 1, "w");
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer sk_test_bench");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    const char *p = strstr(buf, "\"id\":\"");
-    if (rc != CURLE_OK || !p)
+    char req[1024], buf[16384];
+    size_t n = build(req, sizeof(req), path, form, NULL), len = 0;
+    int fd = dial(port, 0), status = 0;
+    const char *body = NULL;
+    long got = 0;
+    if (fd < 0 || n == 0 || write(fd, req, n) != (ssize_t)n) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while (got == 0 && len < sizeof(buf) - 1) {
+        ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+        got = parse_answer(buf, len, &status, &body);
+    }
+    close(fd);
+    const char *p = got > 0 && status == 200 ? strstr(body, "\"id\":\"") : NULL;
+    if (!p)
         return -1;
     p += 6;
-    size_t n = strcspn(p, "\"");
-    if (n >= cap)
+    size_t k = strcspn(p, "\"");
+    if (k >= cap)
         return -1;
-    memcpy(id, p, n);
-    id[n] = '\0';
+    memcpy(id, p, k);
+    id[k] = '\0';
     return 0;
 }
 
-/* A customer with pm_card_visa attached; fills b->body. */
-static int setup_customer(bench_t *b, int port)
+/* A customer with pm_card_visa attached; returns the confirm-payment form. */
+static int setup_customer(int port, char *form, size_t cap)
 {
-    char cus[64], pm[64], form[160];
+    char cus[64], pm[64], f[160];
     if (post_id(port, "/v1/customers", "email=bench%40example.com", cus, sizeof(cus)) < 0)
         return -1;
-    snprintf(form, sizeof(form), "customer=%s", cus);
-    if (post_id(port, "/v1/payment_methods/pm_card_visa/attach", form, pm, sizeof(pm)) < 0)
+    snprintf(f, sizeof(f), "customer=%s", cus);
+    if (post_id(port, "/v1/payment_methods/pm_card_visa/attach", f, pm, sizeof(pm)) < 0)
         return -1;
-    snprintf(b->body, sizeof(b->body),
+    snprintf(form, cap,
              "amount=2000&currency=usd&customer=%s&payment_method=%s&confirm=true&off_session=true",
              cus, pm);
     return 0;
 }
 
-/* (Re)arm one slot with a fresh idempotency key and add it to the multi. */
-static void arm(bench_t *b, slot_t *s)
+static void watch(bench_t *b, conn_t *c, int op)
 {
-    curl_slist_free_all(s->headers);
-    snprintf(s->key_header, sizeof(s->key_header), "Idempotency-Key: bench-%d-%lu", (int)getpid(),
-             ++b->seq);
-    s->headers = curl_slist_append(NULL, "Authorization: Bearer sk_test_bench");
-    s->headers = curl_slist_append(s->headers, s->key_header);
-    s->headers = curl_slist_append(s->headers, "Expect:");
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    curl_multi_add_handle(b->multi, s->easy);
+    struct epoll_event ev = {.events = EPOLLIN | (c->want_write ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(b->epfd, op, c->fd, &ev);
 }
 
-static void setup_slot(bench_t *b, slot_t *s)
+/* Write what is queued; arms EPOLLOUT while the socket is full. -1: broken. */
+static int flush(bench_t *b, conn_t *c)
 {
-    s->easy = curl_easy_init();
-    curl_easy_setopt(s->easy, CURLOPT_URL, b->url);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, b->body);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(b->body));
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
-    arm(b, s);
-}
-
-static void harvest(bench_t *b)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(b->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        slot_t *s;
-        long code = 0;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        curl_multi_remove_handle(b->multi, m->easy_handle);
-        if (b->measuring) {
-            b->done++;
-            if (m->data.result == CURLE_OK && code == 200)
-                b->ok++;
-            else if (code == 402)
-                b->declined++;
-            else
-                b->other++;
-        }
-        arm(b, s);
-    }
-}
-
-static void run(bench_t *b)
-{
-    slot_t *slots = calloc((size_t)b->connections, sizeof(slot_t));
-    b->multi = curl_multi_init();
-    curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS, b->connections);
-    for (long i = 0; i < b->connections; i++)
-        setup_slot(b, &slots[i]);
-    double start = now_s(), warm = start + 0.5, end = warm + b->seconds;
-    int running = 1;
-    while (running) {
-        double t = now_s();
-        if (!b->measuring && t >= warm)
-            b->measuring = 1;
-        if (t >= end)
+    size_t off = 0;
+    while (off < c->wlen) {
+        ssize_t w = send(c->fd, c->wbuf + off, c->wlen - off, MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        curl_multi_perform(b->multi, &running);
-        harvest(b);
-        curl_multi_poll(b->multi, NULL, 0, 50, NULL);
-        running = 1;
+        if (w < 0)
+            return -1;
+        off += (size_t)w;
     }
-    printf("confirm-payment%s: %ld requests in %.1f s over %ld connections = %.0f req/s "
-           "(200: %ld, 402: %ld, other: %ld)\n",
-           strstr(b->body, "customer=") ? " (saved card, off-session)" : " (pm_card_visa token)",
-           b->done, b->seconds, b->connections, b->done / b->seconds, b->ok, b->declined, b->other);
-    for (long i = 0; i < b->connections; i++) {
-        curl_multi_remove_handle(b->multi, slots[i].easy);
-        curl_easy_cleanup(slots[i].easy);
-        curl_slist_free_all(slots[i].headers);
+    memmove(c->wbuf, c->wbuf + off, c->wlen - off);
+    c->wlen -= off;
+    int want = c->wlen > 0;
+    if (want != c->want_write) {
+        c->want_write = want;
+        watch(b, c, EPOLL_CTL_MOD);
     }
-    curl_multi_cleanup(b->multi);
-    free(slots);
+    return 0;
+}
+
+/* Queue n requests with fresh keys, then write them in one go. */
+static int send_more(bench_t *b, conn_t *c, int n)
+{
+    if (c->wlen + (size_t)n * b->req_len > c->wcap) {
+        size_t cap = c->wlen + (size_t)n * b->req_len;
+        char *p = realloc(c->wbuf, cap);
+        if (!p)
+            return -1;
+        c->wbuf = p;
+        c->wcap = cap;
+    }
+    for (int i = 0; i < n; i++) {
+        char *r = c->wbuf + c->wlen;
+        memcpy(r, b->req, b->req_len);
+        unsigned long k = ++b->seq;
+        for (int d = KEY_DIGITS - 1; d >= 0; d--, k /= 10)
+            r[b->key_at + (size_t)d] = (char)('0' + k % 10);
+        c->wlen += b->req_len;
+    }
+    c->inflight += n;
+    return flush(b, c);
+}
+
+static void count(bench_t *b, int status)
+{
+    if (!b->measuring)
+        return;
+    b->done++;
+    if (status == 200)
+        b->ok++;
+    else if (status == 402)
+        b->declined++;
+    else
+        b->other++;
+}
+
+static int conn_open(bench_t *b, conn_t *c)
+{
+    c->fd = dial(b->port, 1);
+    c->rlen = c->wlen = 0;
+    c->inflight = 0;
+    c->want_write = 0;
+    if (c->fd < 0)
+        return -1;
+    watch(b, c, EPOLL_CTL_ADD);
+    return send_more(b, c, b->pipeline);
+}
+
+/* Broken connection: its requests in flight count as failed; open a new one. */
+static void conn_reset(bench_t *b, conn_t *c)
+{
+    for (int i = 0; i < c->inflight; i++)
+        count(b, 0);
+    epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (conn_open(b, c) < 0)
+        fprintf(stderr, "st-bench-sim: cannot reconnect: %s\n", strerror(errno));
+}
+
+/* Read what arrived, count complete answers, send as many new requests. */
+static void on_readable(bench_t *b, conn_t *c)
+{
+    ssize_t r = recv(c->fd, c->rbuf + c->rlen, RBUF - c->rlen, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (r <= 0) {
+        conn_reset(b, c);
+        return;
+    }
+    c->rlen += (size_t)r;
+    size_t off = 0;
+    int answered = 0, status;
+    long n;
+    while ((n = parse_answer(c->rbuf + off, c->rlen - off, &status, NULL)) > 0) {
+        off += (size_t)n;
+        answered++;
+        count(b, status);
+    }
+    if (n < 0 || answered > c->inflight) {
+        conn_reset(b, c);
+        return;
+    }
+    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+    c->rlen -= off;
+    c->inflight -= answered;
+    if (answered && send_more(b, c, answered) < 0)
+        conn_reset(b, c);
+}
+
+/* Serve the connections' events until the monotonic time t_end. */
+static void run_until(bench_t *b, double t_end)
+{
+    struct epoll_event evs[64];
+    while (now_s() < t_end) {
+        int n = epoll_wait(b->epfd, evs, 64, 50);
+        for (int i = 0; i < n; i++) {
+            conn_t *c = evs[i].data.ptr;
+            if ((evs[i].events & EPOLLOUT) && flush(b, c) < 0) {
+                conn_reset(b, c);
+                continue;
+            }
+            if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                on_readable(b, c);
+        }
+    }
+}
+
+/* CPU seconds (user + system) of this process, and of pid (all threads) or -1. */
+static double cpu_self(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static double cpu_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void report(const bench_t *b, int token, double client_cpu, double sim_cpu)
+{
+    double n = b->done > 0 ? (double)b->done : 1;
+    printf("confirm-payment%s: %ld requests in %.1f s over %ld connections (pipeline %d) = "
+           "%.0f req/s (200: %ld, 402: %ld, other: %ld)\n",
+           token ? " (pm_card_visa token)" : " (saved card, off-session)", b->done, b->seconds,
+           b->connections, b->pipeline, b->done / b->seconds, b->ok, b->declined, b->other);
+    printf("cpu: client %.1f us/request (%.0f%% of a core)", client_cpu * 1e6 / n,
+           100 * client_cpu / b->seconds);
+    if (sim_cpu >= 0)
+        printf(", sim %.1f us/request (%.0f%% of a core), total %.1f us/request", sim_cpu * 1e6 / n,
+               100 * sim_cpu / b->seconds, (client_cpu + sim_cpu) * 1e6 / n);
+    printf("\n");
+}
+
+/* Open the connections, warm up for 0.5 s, then measure. */
+static int bench(bench_t *b, int token, pid_t sim_pid)
+{
+    conn_t *conns = calloc((size_t)b->connections, sizeof(conn_t));
+    b->epfd = epoll_create1(0);
+    int rc = conns && b->epfd >= 0 ? 0 : -1;
+    for (long i = 0; rc == 0 && i < b->connections; i++) {
+        conns[i].rbuf = malloc(RBUF);
+        if (!conns[i].rbuf || conn_open(b, &conns[i]) < 0)
+            rc = -1;
+    }
+    if (rc == 0) {
+        run_until(b, now_s() + 0.5);
+        double c0 = cpu_self(), s0 = cpu_of(sim_pid), t0 = now_s();
+        b->measuring = 1;
+        run_until(b, t0 + b->seconds);
+        b->measuring = 0;
+        double c1 = cpu_self(), s1 = cpu_of(sim_pid);
+        b->seconds = now_s() - t0;
+        report(b, token, c1 - c0, s0 >= 0 && s1 >= 0 ? s1 - s0 : -1);
+    } else {
+        fprintf(stderr, "st-bench-sim: cannot open %ld connections: %s\n", b->connections,
+                strerror(errno));
+    }
+    for (long i = 0; conns && i < b->connections; i++) {
+        if (conns[i].fd > 0)
+            close(conns[i].fd);
+        free(conns[i].rbuf);
+        free(conns[i].wbuf);
+    }
+    free(conns);
+    if (b->epfd >= 0)
+        close(b->epfd);
+    return rc;
 }
 
 /* Start stripe-sim on a free port; returns its pid and fills *port. */
@@ -209,68 +425,103 @@ static pid_t start_sim(const char *path, const char *threads, int *port)
     return *port ? pid : -1;
 }
 
-int main(int argc, char **argv)
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N [--sim-pid P])\n"
+                 "                    [--connections N] [--seconds S] [--pipeline D] [--token]\n"
+                 "  --sim PATH       start this stripe-sim on a free port (and stop it after)\n"
+                 "  --port N         bench a running sim; --sim-pid P reports its CPU too\n"
+                 "  --connections N  keep-alive connections (default 32)\n"
+                 "  --seconds S      measured time after a 0.5 s warm-up (default 5)\n"
+                 "  --pipeline D     requests in flight per connection (default 1)\n"
+                 "  --token          pay with pm_card_visa (a new PaymentMethod each time)\n");
+}
+
+static int parse_args(int argc, char **argv, bench_t *b, const char **sim, const char **threads,
+                      pid_t *sim_pid, int *token)
 {
     static const struct option opts[] = {{"sim", required_argument, NULL, 's'},
                                          {"sim-threads", required_argument, NULL, 't'},
                                          {"port", required_argument, NULL, 'p'},
+                                         {"sim-pid", required_argument, NULL, 'P'},
                                          {"connections", required_argument, NULL, 'c'},
                                          {"seconds", required_argument, NULL, 'd'},
+                                         {"pipeline", required_argument, NULL, 'l'},
                                          {"token", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    bench_t b = {.connections = 32, .seconds = 5};
-    const char *sim = NULL, *threads = "2";
-    int port = 0, c, token = 0;
+    int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            sim = optarg;
+            *sim = optarg;
             break;
         case 't':
-            threads = optarg;
+            *threads = optarg;
             break;
         case 'p':
-            port = atoi(optarg);
+            b->port = atoi(optarg);
+            break;
+        case 'P':
+            *sim_pid = (pid_t)atoi(optarg);
             break;
         case 'c':
-            b.connections = atol(optarg);
+            b->connections = atol(optarg);
             break;
         case 'd':
-            b.seconds = atof(optarg);
+            b->seconds = atof(optarg);
+            break;
+        case 'l':
+            b->pipeline = atoi(optarg);
             break;
         case 'k':
-            token = 1;
+            *token = 1;
             break;
+        case 'h':
+            usage(stdout);
+            return 1;
         default:
-            fprintf(stderr, "usage: st-bench-sim (--sim PATH [--sim-threads N] | --port N) "
-                            "[--connections N] [--seconds S] [--token]\n");
-            return 2;
+            return -1;
         }
     }
-    if ((!sim && !port) || b.connections < 1 || b.connections > MAX_CONN || b.seconds <= 0) {
-        fprintf(stderr, "st-bench-sim: need --sim PATH or --port N (see --help)\n");
-        return 2;
+    if ((!*sim && !b->port) || b->connections < 1 || b->connections > MAX_CONN || b->seconds <= 0 ||
+        b->pipeline < 1 || b->pipeline > MAX_PIPELINE) {
+        fprintf(stderr,
+                "st-bench-sim: need --sim PATH or --port N; 1..%d connections, "
+                "1..%d pipelined requests, seconds > 0\n",
+                MAX_CONN, MAX_PIPELINE);
+        return -1;
     }
-    pid_t pid = 0;
-    if (sim && (pid = start_sim(sim, threads, &port)) < 0) {
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench_t b = {.connections = 32, .seconds = 5, .pipeline = 1, .epfd = -1};
+    const char *sim = NULL, *threads = "2";
+    pid_t sim_pid = 0, pid = 0;
+    int token = 0, rc = parse_args(argc, argv, &b, &sim, &threads, &sim_pid, &token);
+    if (rc != 0) {
+        if (rc < 0)
+            usage(stderr);
+        return rc < 0 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (sim && (pid = sim_pid = start_sim(sim, threads, &b.port)) < 0) {
         fprintf(stderr, "st-bench-sim: cannot start %s\n", sim);
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(b.url, sizeof(b.url), "http://127.0.0.1:%d/v1/payment_intents", port);
-    if (token)
-        snprintf(b.body, sizeof(b.body),
-                 "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true");
-    if (!token && setup_customer(&b, port) < 0) {
-        fprintf(stderr, "st-bench-sim: cannot create the bench customer\n");
-        b.ok = 0;
+    char form[256] = "amount=2000&currency=usd&payment_method=pm_card_visa&confirm=true";
+    if (!token && setup_customer(b.port, form, sizeof(form)) < 0) {
+        fprintf(stderr, "st-bench-sim: cannot create the bench customer on port %d\n", b.port);
+        rc = 1;
     } else {
-        run(&b);
+        b.req_len = build(b.req, sizeof(b.req), "/v1/payment_intents", form, &b.key_at);
+        rc = b.req_len && bench(&b, token, sim_pid) == 0 && b.ok > 0 ? 0 : 1;
     }
-    curl_global_cleanup();
     if (pid > 0) {
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
     }
-    return b.ok > 0 ? 0 : 1;
+    return rc;
 }
