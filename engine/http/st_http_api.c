@@ -57,9 +57,8 @@ static const char *opt_string(json_t *obj, const char *name, size_t max, int *ba
     return s;
 }
 
-/* The start request's fields; 0 or resp set to 422. */
-static int start_args(st_http_req_t *req, json_t *body, const char **flow, json_t **inputs,
-                      const char **key, st_http_resp_t *resp)
+int st_http_start_args(json_t *body, const char *idem, const char **flow, json_t **inputs,
+                       const char **key, st_http_resp_t *resp)
 {
     static const char *const allowed[] = {"flow", "inputs", "business_key", NULL};
     static const char hint[] =
@@ -79,7 +78,6 @@ static int start_args(st_http_req_t *req, json_t *body, const char **flow, json_
         return ST_INVAL;
     }
     *key = opt_string(body, "business_key", KEY_MAX_LEN, &bad);
-    const char *idem = st_http_req_header(req, "Idempotency-Key");
     if (*key == NULL && idem != NULL) {
         *key = idem;
         bad = idem[0] == '\0' || strlen(idem) > KEY_MAX_LEN;
@@ -113,7 +111,8 @@ void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp)
         return;
     const char *flow = NULL, *key = NULL;
     json_t *inputs = NULL;
-    if (start_args(req, body, &flow, &inputs, &key, resp) != 0) {
+    if (st_http_start_args(body, st_http_req_header(req, "Idempotency-Key"), &flow, &inputs, &key,
+                           resp) != 0) {
         json_decref(body);
         return;
     }
@@ -184,30 +183,37 @@ static int name_ok(const char *s)
     return 1;
 }
 
-void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp)
+int st_http_signal_args(json_t *body, const char **name, json_t **payload, st_http_resp_t *resp)
 {
     static const char *const allowed[] = {"name", "payload", NULL};
     static const char hint[] = "send {\"name\": \"SIGNAL\", \"payload\": {...}}";
-    if (st_http_check_id(req->params[0], resp) != 0)
-        return;
-    json_t *body = st_http_body_object(req, resp);
-    if (body == NULL || only_fields(body, allowed, hint, resp) != 0) {
-        json_decref(body);
-        return;
-    }
-    const char *name = json_string_value(json_object_get(body, "name"));
-    json_t *payload = json_object_get(body, "payload");
-    if (!name_ok(name))
+    if (only_fields(body, allowed, hint, resp) != 0)
+        return ST_INVAL;
+    *name = json_string_value(json_object_get(body, "name"));
+    *payload = json_object_get(body, "payload");
+    if (!name_ok(*name))
         st_http_resp_error(resp, 422, "invalid_request", hint,
                            "\"name\" must be a signal name without spaces (at most 200 "
                            "characters), e.g. \"invoice.paid\"");
-    else if (strncmp(name, "settle.", 7) == 0)
+    else if (strncmp(*name, "settle.", 7) == 0)
         st_http_resp_error(resp, 422, "invalid_request",
                            "to cancel, POST /v1/instances/{id}/cancel",
                            "signal names starting with 'settle.' are reserved");
-    else if (payload != NULL && !json_is_object(payload))
+    else if (*payload != NULL && !json_is_object(*payload))
         st_http_resp_error(resp, 422, "invalid_request", hint, "\"payload\" must be an object");
-    else {
+    else
+        return 0;
+    return ST_INVAL;
+}
+
+void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp)
+{
+    if (st_http_check_id(req->params[0], resp) != 0)
+        return;
+    json_t *body = st_http_body_object(req, resp);
+    const char *name = NULL;
+    json_t *payload = NULL;
+    if (body != NULL && st_http_signal_args(body, &name, &payload, resp) == 0) {
         json_t *empty = payload ? NULL : json_object();
         store_signal(req, name, payload ? payload : empty, resp);
         json_decref(empty);
@@ -215,28 +221,35 @@ void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp)
     json_decref(body);
 }
 
-void st_http_h_cancel(st_http_req_t *req, st_http_resp_t *resp)
+json_t *st_http_cancel_args(const char *ctype, const char *body, size_t len, st_http_resp_t *resp)
 {
     static const char *const allowed[] = {"reason", NULL};
+    if (len == 0) /* the body is optional: {"reason": "..."} */
+        return json_object();
+    json_t *obj = st_http_body_parse(ctype, body, len, resp);
+    if (obj == NULL)
+        return NULL;
+    if (only_fields(obj, allowed, "send {\"reason\": \"why\"} or no body", resp) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    if (json_object_get(obj, "reason") && !json_is_string(json_object_get(obj, "reason"))) {
+        st_http_resp_error(resp, 422, "invalid_request", "send {\"reason\": \"why\"}",
+                           "\"reason\" must be a string");
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+void st_http_h_cancel(st_http_req_t *req, st_http_resp_t *resp)
+{
     if (st_http_check_id(req->params[0], resp) != 0)
         return;
-    json_t *body = NULL;
-    if (req->len > 0) { /* the body is optional: {"reason": "..."} */
-        body = st_http_body_object(req, resp);
-        if (body == NULL)
-            return;
-        if (only_fields(body, allowed, "send {\"reason\": \"why\"} or no body", resp) != 0) {
-            json_decref(body);
-            return;
-        }
-        if (json_object_get(body, "reason") && !json_is_string(json_object_get(body, "reason"))) {
-            st_http_resp_error(resp, 422, "invalid_request", "send {\"reason\": \"why\"}",
-                               "\"reason\" must be a string");
-            json_decref(body);
-            return;
-        }
-    }
-    json_t *payload = body ? body : json_object();
+    json_t *payload =
+        st_http_cancel_args(st_http_req_header(req, "Content-Type"), req->body, req->len, resp);
+    if (payload == NULL)
+        return;
     store_signal(req, "settle.cancel", payload, resp);
     json_decref(payload);
 }

@@ -120,15 +120,14 @@ void st_http_h_get(st_http_req_t *req, st_http_resp_t *resp)
         st_http_resp_json(resp, 200, o);
 }
 
-/* Validate the list's query arguments into params; 0 or resp set to 422. */
-static int list_args(st_http_req_t *req, const char *params[6], char limit_buf[16],
-                     st_http_resp_t *resp)
+const char *const st_http_list_query[ST_HTTP_LIST_NQ] = {"flow",         "status", "state",
+                                                         "business_key", "cursor", "limit"};
+
+int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6],
+                      char limit_buf[16], st_http_resp_t *resp)
 {
-    params[0] = st_http_req_query(req, "flow");
-    params[1] = st_http_req_query(req, "status");
-    params[2] = st_http_req_query(req, "state");
-    params[3] = st_http_req_query(req, "business_key");
-    params[4] = st_http_req_query(req, "cursor");
+    for (int i = 0; i < 5; i++)
+        params[i] = q[i];
     st_store_status_t st;
     if (params[1] != NULL && st_store_status_parse(params[1], &st) != 0) {
         st_http_resp_error(resp, 422, "invalid_request",
@@ -144,7 +143,7 @@ static int list_args(st_http_req_t *req, const char *params[6], char limit_buf[1
                            "cursor '%.64s' is not valid", params[4]);
         return ST_INVAL;
     }
-    const char *lim = st_http_req_query(req, "limit");
+    const char *lim = q[5];
     char *end = NULL;
     long n = lim ? strtol(lim, &end, 10) : LIST_DEFAULT;
     if (lim != NULL && (end == lim || *end != '\0' || n < 1 || n > LIST_MAX)) {
@@ -159,9 +158,11 @@ static int list_args(st_http_req_t *req, const char *params[6], char limit_buf[1
 
 void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp)
 {
-    const char *params[6];
+    const char *q[ST_HTTP_LIST_NQ], *params[6];
     char limit_buf[16];
-    if (list_args(req, params, limit_buf, resp) != 0)
+    for (int i = 0; i < ST_HTTP_LIST_NQ; i++)
+        q[i] = st_http_req_query(req, st_http_list_query[i]);
+    if (st_http_list_args(q, params, limit_buf, resp) != 0)
         return;
     long limit = strtol(limit_buf, NULL, 10) - 1;
     st_http_db_t *db = NULL;

@@ -54,9 +54,9 @@ static int token_role(const st_http_server_t *s, const char *token)
     return role;
 }
 
-int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp)
+int st_http_auth_header(const st_http_server_t *s, const char *h, int need, const char *method,
+                        const char *path, st_http_resp_t *resp)
 {
-    const st_http_server_t *s = req->srv;
     if (s->n_tokens == 0) {
         resp->www_auth = 1;
         st_http_resp_error(resp, 401, "unauthorized",
@@ -65,7 +65,6 @@ int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp)
                            "no API tokens are configured on this server");
         return ST_AUTH;
     }
-    const char *h = st_http_req_header(req, "Authorization");
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
         resp->www_auth = 1;
         st_http_resp_error(resp, 401, "unauthorized",
@@ -89,8 +88,14 @@ int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp)
     if (role < need) {
         st_http_resp_error(resp, 403, "forbidden",
                            "use a token with the write role for this request",
-                           "this token may only read; %s %s changes data", req->method, req->path);
+                           "this token may only read; %s %s changes data", method, path);
         return ST_AUTH;
     }
     return 0;
+}
+
+int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp)
+{
+    return st_http_auth_header(req->srv, st_http_req_header(req, "Authorization"), need,
+                               req->method, req->path, resp);
 }

@@ -109,6 +109,13 @@ void st_http_wh_batch_release(st_http_wh_batch_t *b);
 /* Queue the job; its callback fires once, on the committer thread, after
  * its event and signals are committed (or failed: job->rc). */
 void st_http_wh_batch_enqueue(st_http_wh_batch_t *b, st_http_wh_job_t *job);
+/* The batch statement's six parameters for the jobs [first, first+n) of a
+ * list: PostgreSQL array literals {"..",".."} of event ids, types,
+ * payloads, pair-to-job indexes (1-based), keys and values, every element
+ * quoted with '"' and '\' backslash-escaped. Pure. 0 with params[k]
+ * malloc'd (the caller frees them), or ST_NOMEM with all six NULL. */
+int st_http_wh_batch_params(const st_http_wh_job_t *first, unsigned n, char *params[6],
+                            st_err_t *err);
 
 /* ---- server, request, response ----------------------------------------- */
 
@@ -204,6 +211,8 @@ void st_http_resp_db(st_http_resp_t *resp, const st_err_t *err);
 /* Parse the JSON object body of req: 415 (content type), 400 (syntax) or
  * 422 (not an object) set resp and return NULL. */
 json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp);
+/* The same from a Content-Type value (NULL: absent) and a body; pure. */
+json_t *st_http_body_parse(const char *ctype, const char *body, size_t len, st_http_resp_t *resp);
 /* 1 when the Content-Type is application/json (parameters allowed). */
 int st_http_is_json_type(const char *ctype);
 /* "2026-01-02T03:04:05.678901Z" for int64 microseconds; null for NO_TIME. */
@@ -215,10 +224,20 @@ int st_http_auth_init(st_http_server_t *s, const st_http_token_t *tokens, unsign
                       st_err_t *err);
 /* 0 when req carries a token allowed `need`; else resp is 401 or 403. */
 int st_http_auth_check(st_http_req_t *req, int need, st_http_resp_t *resp);
+/* The same decision from an Authorization header value (NULL: absent);
+ * method and path only name the request in a 403. Pure. */
+int st_http_auth_header(const st_http_server_t *s, const char *authorization, int need,
+                        const char *method, const char *path, st_http_resp_t *resp);
 
 /* ---- handlers ------------------------------------------------------------ */
 
 void st_http_h_webhook(st_http_req_t *req, st_http_resp_t *resp);
+/* The webhook handler's event parsing, pure (no I/O): 0 with job->event_id,
+ * type, payload (= body) and the correlation pairs set, borrowing from *ev;
+ * else ST_PARSE and resp set to 400. The caller frees *ev (also set, maybe
+ * NULL, on failure); body must stay alive as long as the job. */
+int st_http_wh_event_parse(const char *body, size_t len, json_t **ev, st_http_wh_job_t *job,
+                           st_http_resp_t *resp);
 /* The answer to a webhook whose job has completed (after resume). */
 void st_http_webhook_finish(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp);
@@ -231,7 +250,30 @@ void st_http_h_healthz(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_readyz(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_openapi(st_http_req_t *req, st_http_resp_t *resp);
 
+/* ---- request arguments, pure (st_http_api.c) ------------------------------ */
+
+/* POST /v1/instances: the body's flow, inputs (NULL when absent) and
+ * business key (else the Idempotency-Key header `idem`, NULL when absent),
+ * borrowed from body/idem; 0 or ST_INVAL with resp set to 422. */
+int st_http_start_args(json_t *body, const char *idem, const char **flow, json_t **inputs,
+                       const char **key, st_http_resp_t *resp);
+/* POST .../signals: the signal name and payload (NULL when absent),
+ * borrowed from body; 0 or ST_INVAL with resp set to 422. */
+int st_http_signal_args(json_t *body, const char **name, json_t **payload, st_http_resp_t *resp);
+/* POST .../cancel: the settle.cancel payload (new reference; {} for an
+ * empty body), or NULL with resp set to 415, 400 or 422. */
+json_t *st_http_cancel_args(const char *ctype, const char *body, size_t len, st_http_resp_t *resp);
+
 /* ---- reads (st_http_api_read.c) ------------------------------------------ */
+
+/* GET /v1/instances query arguments, in the order of st_http_list_query. */
+#define ST_HTTP_LIST_NQ 6
+extern const char *const st_http_list_query[ST_HTTP_LIST_NQ];
+/* Check the list's arguments q (NULL: absent) into the statement's six
+ * parameters (flow, status, state, business_key, cursor, limit + 1 written
+ * to limit_buf); 0 or ST_INVAL with resp set to 422. Pure. */
+int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6],
+                      char limit_buf[16], st_http_resp_t *resp);
 
 /* 0 when text is a UUID; else resp is 404 (it cannot name an instance). */
 int st_http_check_id(const char *text, st_http_resp_t *resp);

@@ -91,9 +91,8 @@ int st_http_is_json_type(const char *ctype)
     return ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ';
 }
 
-json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp)
+json_t *st_http_body_parse(const char *ct, const char *body, size_t len, st_http_resp_t *resp)
 {
-    const char *ct = st_http_req_header(req, "Content-Type");
     if (!st_http_is_json_type(ct)) {
         if (ct == NULL)
             st_http_resp_error(resp, 415, "unsupported_media_type",
@@ -106,7 +105,7 @@ json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp)
         return NULL;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(req->body ? req->body : "", req->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
         st_http_resp_error(resp, 400, "invalid_json", "send one well-formed JSON object",
                            "the body is not valid JSON: %s at line %d column %d", jerr.text,
@@ -120,6 +119,11 @@ json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp)
         return NULL;
     }
     return j;
+}
+
+json_t *st_http_body_object(st_http_req_t *req, st_http_resp_t *resp)
+{
+    return st_http_body_parse(st_http_req_header(req, "Content-Type"), req->body, req->len, resp);
 }
 
 json_t *st_http_json_time(int64_t us)

@@ -78,12 +78,11 @@ static void map_object(json_t *obj, st_http_wh_job_t *job)
         add_pair(job, related_fields[i], id_of(json_object_get(obj, related_fields[i])));
 }
 
-/* Check the event's shape; 0 and the job filled, or resp set to 400. */
-static int parse_event(st_http_req_t *req, json_t **evp, st_http_wh_job_t *job,
-                       st_http_resp_t *resp)
+int st_http_wh_event_parse(const char *body, size_t len, json_t **evp, st_http_wh_job_t *job,
+                           st_http_resp_t *resp)
 {
     json_error_t jerr;
-    json_t *ev = json_loadb(req->body ? req->body : "", req->len, 0, &jerr);
+    json_t *ev = json_loadb(body ? body : "", len, 0, &jerr);
     *evp = ev;
     if (ev == NULL) {
         st_http_resp_error(resp, 400, "invalid_json",
@@ -105,7 +104,7 @@ static int parse_event(st_http_req_t *req, json_t **evp, st_http_wh_job_t *job,
     }
     job->event_id = id;
     job->type = type;
-    job->payload = req->body;
+    job->payload = body;
     map_object(obj, job);
     return 0;
 }
@@ -165,7 +164,7 @@ void st_http_h_webhook(st_http_req_t *req, st_http_resp_t *resp)
         return;
     }
     req->job = job;
-    if (parse_event(req, &req->event, job, resp) != 0) {
+    if (st_http_wh_event_parse(req->body, req->len, &req->event, job, resp) != 0) {
         count(req, "rejected");
         return; /* job and event are freed with the request */
     }

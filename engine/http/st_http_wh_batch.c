@@ -259,14 +259,14 @@ static PGresult *run_locked(st_http_wh_batch_t *b, const char *const *params, st
     return out;
 }
 
-/* Run the statement for the jobs [first, first+n) of the list. */
-static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n, st_err_t *err)
+int st_http_wh_batch_params(const st_http_wh_job_t *first, unsigned n, char *params[6],
+                            st_err_t *err)
 {
     arr_t a[6] = {{0}};
     for (int k = 0; k < 6; k++)
         arr_put(&a[k], "{", 1);
     unsigned idx = 0;
-    for (st_http_wh_job_t *j = first; j != NULL && idx < n; j = j->next) {
+    for (const st_http_wh_job_t *j = first; j != NULL && idx < n; j = j->next) {
         idx++;
         arr_add(&a[0], j->event_id);
         arr_add(&a[1], j->type);
@@ -276,24 +276,39 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
             arr_add(&a[4], j->keys[c]);
             arr_add(&a[5], j->values[c]);
         }
+    }
+    int oom = 0;
+    for (int k = 0; k < 6; k++) {
+        arr_put(&a[k], "}", 1);
+        oom |= a[k].oom;
+    }
+    for (int k = 0; k < 6; k++) {
+        if (oom) {
+            free(a[k].p);
+            a[k].p = NULL;
+        }
+        params[k] = a[k].p;
+    }
+    return oom ? st_err_set(err, ST_NOMEM, "no memory for a webhook batch") : 0;
+}
+
+/* Run the statement for the jobs [first, first+n) of the list. */
+static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n, st_err_t *err)
+{
+    char *params[6];
+    unsigned idx = 0;
+    for (st_http_wh_job_t *j = first; j != NULL && idx < n; j = j->next, idx++) {
         j->is_new = 0;
         j->signals = 0;
         j->parked = 0;
     }
-    int oom = 0;
-    const char *params[6];
-    for (int k = 0; k < 6; k++) {
-        arr_put(&a[k], "}", 1);
-        oom |= a[k].oom;
-        params[k] = a[k].p;
-    }
-    int rc = oom ? st_err_set(err, ST_NOMEM, "no memory for a webhook batch") : 0;
+    int rc = st_http_wh_batch_params(first, n, params, err);
     PGresult *r = NULL;
     if (rc == 0 && b->parking) {
-        if ((r = run_locked(b, params, err)) == NULL)
+        if ((r = run_locked(b, (const char *const *)params, err)) == NULL)
             rc = ST_DB;
     } else if (rc == 0) {
-        r = PQexecPrepared(b->pg, WH_STMT, 6, params, NULL, NULL, 0);
+        r = PQexecPrepared(b->pg, WH_STMT, 6, (const char *const *)params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = st_err_set(err, ST_DB, "storing webhook events failed");
             st_err_detail(err, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(b->pg));
@@ -312,7 +327,7 @@ static int run_batch(st_http_wh_batch_t *b, st_http_wh_job_t *first, unsigned n,
     }
     PQclear(r);
     for (int k = 0; k < 6; k++)
-        free(a[k].p);
+        free(params[k]); /* NULL after a failure to build them */
     atomic_fetch_add(&b->commits, 1);
     return rc;
 }
