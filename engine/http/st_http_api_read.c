@@ -15,6 +15,7 @@
  * null. Cursors are opaque to clients.
  */
 #include "http/st_http_int.h"
+#include "http/st_http_input.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,8 +127,16 @@ const char *const st_http_list_query[ST_HTTP_LIST_NQ] = {"flow",         "status
 int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6],
                       char limit_buf[16], st_http_resp_t *resp)
 {
-    for (int i = 0; i < 5; i++)
-        params[i] = q[i];
+    for (int i = 0; i < ST_HTTP_LIST_NQ; i++) {
+        if (i < 5)
+            params[i] = q[i];
+        if (q[i] != NULL && !st_http_input_utf8_ok(q[i], strlen(q[i]))) {
+            st_http_resp_error(
+                resp, 422, "invalid_request", "percent-encode UTF-8 text in query parameters",
+                "query parameter '%s' is not valid UTF-8 text", st_http_list_query[i]);
+            return ST_INVAL;
+        }
+    }
     st_store_status_t st;
     if (params[1] != NULL && st_store_status_parse(params[1], &st) != 0) {
         st_http_resp_error(resp, 422, "invalid_request",

@@ -6,10 +6,12 @@
  *
  * Invariants: every error body has the shape
  *   {"error": {"type": "...", "message": "what happened", "hint": "what to do"}}
- * with a non-empty message and hint; callers never pass secrets into
+ * with a non-empty message and hint, always valid UTF-8 (quoted client
+ * bytes that are not become '?'); callers never pass secrets into
  * messages (errors from st_webhook_sig and the store are already redacted).
  */
 #include "http/st_http_int.h"
+#include "http/st_http_input.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,8 +47,15 @@ void st_http_resp_json(st_http_resp_t *resp, unsigned status, json_t *body)
 static void error_body(st_http_resp_t *resp, unsigned status, const char *type, const char *msg,
                        const char *hint)
 {
-    json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "message", msg, "hint",
-                          hint && *hint ? hint : "see docs/http-api.md");
+    /* Messages quote client input (a path, a header, a truncated name):
+     * scrub it to UTF-8, or jansson refuses the string and the client
+     * would get a 500 instead of its 4xx. */
+    char m[ST_ERR_MSG_MAX], h[ST_ERR_MSG_MAX];
+    snprintf(m, sizeof m, "%s", msg);
+    snprintf(h, sizeof h, "%s", hint && *hint ? hint : "see docs/http-api.md");
+    st_http_input_utf8_scrub(m);
+    st_http_input_utf8_scrub(h);
+    json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "message", m, "hint", h);
     st_http_resp_json(resp, status, e);
 }
 
