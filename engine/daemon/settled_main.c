@@ -23,7 +23,9 @@
 #include "common/st_dsn.h"
 #include "common/st_err.h"
 #include "exec/st_exec.h"
+#include "core/st_core.h"
 #include "http/st_http.h"
+#include "http/st_http_input.h"
 #include "ops/st_ops.h"
 #include "store/st_migrate.h"
 
@@ -362,6 +364,33 @@ static int cmd_deploy(const char *dsn, const char *path)
     return rc;
 }
 
+/* The limits the flow API applies (st_http_input.h): a usable business key
+ * and plausible input values. An unknown flow or input JSON the core
+ * rejects is left to st_ops_start, which says so in its own words. */
+static int start_limits(st_store_conn_t *c, const char *flow, const char *input, const char *key,
+                        st_err_t *err)
+{
+    if (key != NULL && st_http_input_key_check(key, err) != 0)
+        return ST_INVAL;
+    json_t *inputs = json_loads(input ? input : "{}", 0, NULL);
+    char hash[65];
+    st_store_program_rec_t rec;
+    int rc = 0;
+    if (json_is_object(inputs) && st_store_flow_current(c, flow, hash, err) == 0 &&
+        st_store_program_load(c, hash, &rec, err) == 0) {
+        st_core_program_t *prog = NULL;
+        if (st_core_program_load(rec.bytes, rec.len, &prog, err) == 0 &&
+            st_core_inputs_check(prog, inputs, err) == 0)
+            rc = st_http_input_plausible(prog, inputs, err);
+        st_core_program_free(prog);
+        st_store_program_rec_release(&rec);
+    }
+    json_decref(inputs);
+    if (rc != 0)
+        st_err_prefix(err, "inputs of %s", flow);
+    return rc;
+}
+
 static int cmd_start(const char *dsn, const char *flow, const char *input, const char *key)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -370,7 +399,9 @@ static int cmd_start(const char *dsn, const char *flow, const char *input, const
     if (c != NULL) {
         st_ops_started_t s;
         st_err_t err;
-        if (st_ops_start(c, flow, input, key, wall_us(), &s, &err) != 0) {
+        st_err_clear(&err);
+        if (start_limits(c, flow, input, key, &err) != 0 ||
+            st_ops_start(c, flow, input, key, wall_us(), &s, &err) != 0) {
             report(&err);
         } else {
             printf("%s%s\n", s.id, s.existing ? " (existing instance for this key)" : "");
@@ -404,7 +435,8 @@ static int cmd_clock(const char *dsn, int argc, char **argv)
         fprintf(stderr, "error: settled clock takes `show` or `advance DURATION`\n");
         return 2;
     }
-    if (adv && st_ops_duration_parse(argv[1], &delta, &err) != 0) {
+    if (adv && (st_ops_duration_parse(argv[1], &delta, &err) != 0 ||
+                st_http_input_advance_check(delta, &err) != 0)) {
         report(&err);
         return 2;
     }

@@ -32,6 +32,7 @@
 
 #include "core/st_core.h"
 #include "ctl_int.h"
+#include "http/st_http_input.h"
 #include "store/st_store.h"
 
 typedef enum { R_SIGNAL, R_CANCEL, R_WAKE, R_RETRY, R_SUSPEND, R_RESUME } repair_kind_t;
@@ -698,12 +699,11 @@ int ctl_cmd_signal(ctl_t *c, int argc, char **argv)
         return ctl_usage(c, "signal", "give the instance ID and the signal NAME");
     rp.signal = pos[1];
     rp.payload = n == 3 ? pos[2] : "{}";
-    size_t nl = strlen(rp.signal);
-    if (nl == 0 || nl > 200 || strncmp(rp.signal, "settle.", 7) == 0)
+    st_err_t nerr;
+    if (st_http_input_signal_check(rp.signal, &nerr) != 0)
         return ctl_usage(c, "signal",
-                         "'%s' is not a signal name flows use (settle.* names are the engine's; "
-                         "use `settlectl cancel` to cancel)",
-                         rp.signal);
+                         "%s (settle.* names are the engine's; use `settlectl cancel` to cancel)",
+                         nerr.msg);
     json_t *pl = ctl_json_parse(rp.payload);
     int is_obj = json_is_object(pl);
     json_decref(pl);
