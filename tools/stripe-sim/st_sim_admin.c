@@ -32,12 +32,11 @@ static int effects(st_sim_t *sim, st_sim_call_t *call)
     if (st_sim_param_int(call, "limit", &limit, 0) < 0)
         return -1;
     json_t *list = json_array();
-    size_t n = json_array_size(sim->effects);
+    size_t n = sim->n_effects;
     for (size_t i = n; i > 0 && (key || (int64_t)json_array_size(list) < limit); i--) {
-        json_t *e = json_array_get(sim->effects, i - 1);
-        const char *k = json_string_value(json_object_get(e, "idempotency_key"));
-        if (!key || (k && strcmp(k, key) == 0))
-            json_array_insert(list, 0, e);
+        const st_sim_effect_t *e = sim->effects[i - 1];
+        if (!key || (e->idem_key && strcmp(e->idem_key, key) == 0))
+            json_array_insert_new(list, 0, st_sim_effect_json(e));
     }
     json_t *out =
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "charges_succeeded",

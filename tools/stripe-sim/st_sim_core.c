@@ -26,11 +26,10 @@ static int make_store(st_sim_t *sim)
     sim->priv = json_object();
     sim->lists = json_object();
     sim->evlog = st_sim_evlog_new(ST_SIM_EVENT_KEEP);
-    sim->effects = json_array();
     sim->effects_by_key = json_object();
     sim->pending = json_array();
     sim->idem = st_sim_idem_new(IDEM_TTL);
-    return sim->objects && sim->hot && sim->priv && sim->lists && sim->evlog && sim->effects &&
+    return sim->objects && sim->hot && sim->priv && sim->lists && sim->evlog &&
                    sim->effects_by_key && sim->pending && sim->idem
                ? 0
                : ST_NOMEM;
@@ -102,7 +101,9 @@ void st_sim_free(st_sim_t *sim)
     json_decref(sim->priv);
     json_decref(sim->lists);
     st_sim_evlog_free(sim->evlog);
-    json_decref(sim->effects);
+    for (size_t i = 0; i < sim->n_effects; i++)
+        free(sim->effects[i]);
+    free(sim->effects);
     json_decref(sim->effects_by_key);
     json_decref(sim->pending);
     pthread_mutex_destroy(&sim->mu);

@@ -81,6 +81,7 @@ static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const ch
     const char *idem = call && call->req ? call->req->idem_key : NULL;
     json_t *subs = subscribers(sim, type);
     st_sim_buf_t b = {0};
+    st_sim_buf_reserve(&b, (obj_text ? strlen(obj_text) : 4) + 512); /* one allocation */
     st_sim_buf_cstr(&b, "{\"id\":");
     st_sim_buf_jstr(&b, id, strlen(id));
     st_sim_buf_cstr(&b, ",\"object\":\"event\",\"api_version\":");
@@ -164,15 +165,70 @@ void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t
     call->events = NULL;
 }
 
+/* Copy s (or nothing for NULL) to *at; returns the copy. */
+static const char *pack_str(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*at, s, n);
+    const char *out = *at;
+    *at += n;
+    return out;
+}
+
+/* One allocation per record: a long benchmark keeps one per request. */
+static st_sim_effect_t *effect_new(const char *kind, const char *id, const char *status,
+                                   const char *key, const char *request_id)
+{
+    const char *strs[] = {kind, id, status, key, request_id};
+    size_t n = 0;
+    for (size_t i = 0; i < 5; i++)
+        n += strs[i] ? strlen(strs[i]) + 1 : 0;
+    st_sim_effect_t *e = malloc(sizeof(*e) + n);
+    if (!e)
+        return NULL;
+    char *at = e->text;
+    e->kind = pack_str(&at, kind);
+    e->id = pack_str(&at, id);
+    e->status = pack_str(&at, status);
+    e->idem_key = pack_str(&at, key);
+    e->request_id = pack_str(&at, request_id);
+    return e;
+}
+
+json_t *st_sim_effect_json(const st_sim_effect_t *e)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s?, s:I}", "kind", e->kind, "id", e->id,
+                     "amount", (json_int_t)e->amount, "status", e->status, "idempotency_key",
+                     e->idem_key, "request_id", e->request_id, "at", (json_int_t)e->at);
+}
+
+static void effect_append(st_sim_t *sim, st_sim_effect_t *e)
+{
+    if (sim->n_effects == sim->cap_effects) {
+        size_t cap = sim->cap_effects ? 2 * sim->cap_effects : 1024;
+        st_sim_effect_t **p = realloc(sim->effects, cap * sizeof(*p));
+        if (!p) {
+            free(e);
+            return;
+        }
+        sim->effects = p;
+        sim->cap_effects = cap;
+    }
+    sim->effects[sim->n_effects++] = e;
+}
+
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
                    int64_t amount, const char *status)
 {
     const char *key = call && call->req ? call->req->idem_key : NULL;
-    json_array_append_new(sim->effects, json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s?, s:I}", "kind",
-                                                  kind, "id", id, "amount", (json_int_t)amount,
-                                                  "status", status, "idempotency_key", key,
-                                                  "request_id", call ? call->request_id : NULL,
-                                                  "at", (json_int_t)st_sim_now(sim)));
+    st_sim_effect_t *e = effect_new(kind, id, status, key, call ? call->request_id : NULL);
+    if (e) {
+        e->amount = amount;
+        e->at = st_sim_now(sim);
+        effect_append(sim, e);
+    }
     if (strcmp(kind, "charge") == 0)
         sim->counts[strcmp(status, "succeeded") == 0 ? ST_SIM_N_CHARGE_OK
                                                      : ST_SIM_N_CHARGE_FAILED]++;

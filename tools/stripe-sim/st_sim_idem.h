@@ -13,7 +13,12 @@
  * an expired key behaves as new.
  *
  * Ownership: replayed bodies are copied into the caller's hit record and
- * released with st_sim_idem_hit_release.
+ * released with st_sim_idem_hit_release. A stored body is a JSON string
+ * value (st_sim_idem_finish_ref keeps a reference, so the store can share
+ * the text it keeps for the object the answer shows).
+ *
+ * Memory: one allocation per key (entry, key and fingerprint together) in
+ * a chained hash table, because a benchmark stores one per request.
  */
 #ifndef ST_SIM_IDEM_H
 #define ST_SIM_IDEM_H
@@ -56,6 +61,10 @@ st_sim_idem_verdict_t st_sim_idem_begin(st_sim_idem_t *idem, const char *key, co
 /* Store the response of a reserved key. */
 void st_sim_idem_finish(st_sim_idem_t *idem, const char *key, int status, const char *body,
                         int should_retry);
+
+/* The same, keeping a reference to body, a JSON string (not copied). */
+void st_sim_idem_finish_ref(st_sim_idem_t *idem, const char *key, int status, json_t *body,
+                            int should_retry);
 
 /* Drop a reservation without storing anything. */
 void st_sim_idem_abandon(st_sim_idem_t *idem, const char *key);

@@ -44,25 +44,26 @@ typedef struct st_sim_clock {
 } st_sim_clock_t;
 
 struct st_sim {
-    pthread_mutex_t mu;         /* guards everything below unless noted */
-    st_sim_config_t cfg;        /* copy; strings owned by the caller of st_sim_new */
-    uint64_t seed;              /* id and model randomness */
-    uint64_t next_id;           /* id counter, makes ids unique */
-    uint64_t rng;               /* splitmix state for model draws */
-    json_t *objects;            /* id -> wire object, or its JSON text when cold */
-    json_t *hot;                /* ids of freezable objects parsed or made this request */
-    json_t *priv;               /* id -> simulator-only state */
-    json_t *lists;              /* object kind -> array of ids, creation order */
-    struct st_sim_evlog *evlog; /* newest events, serialised (st_sim_evlog.h) */
-    json_t *effects;            /* array of effect records */
-    json_t *effects_by_key;     /* idempotency key -> number of effects */
-    json_t *pending;            /* ids with a timed transition (refunds, issuers) */
-    int64_t counts[3];          /* ST_SIM_N_*: charges ok, charges failed, refunds */
-    st_sim_idem_t *idem;        /* idempotency store */
-    st_sim_clock_t clock;       /* own atomics; readable without mu */
-    st_sim_faults_t *faults;    /* own lock */
-    st_sim_hooks_t *hooks;      /* own lock and thread */
-    _Atomic uint64_t req_seq;   /* request ids */
+    pthread_mutex_t mu;             /* guards everything below unless noted */
+    st_sim_config_t cfg;            /* copy; strings owned by the caller of st_sim_new */
+    uint64_t seed;                  /* id and model randomness */
+    uint64_t next_id;               /* id counter, makes ids unique */
+    uint64_t rng;                   /* splitmix state for model draws */
+    json_t *objects;                /* id -> wire object, or its JSON text when cold */
+    json_t *hot;                    /* ids of freezable objects parsed or made this request */
+    json_t *priv;                   /* id -> simulator-only state */
+    json_t *lists;                  /* object kind -> array of ids, creation order */
+    struct st_sim_evlog *evlog;     /* newest events, serialised (st_sim_evlog.h) */
+    struct st_sim_effect **effects; /* effect records, oldest first (owned) */
+    size_t n_effects, cap_effects;  /* records in effects, and room */
+    json_t *effects_by_key;         /* idempotency key -> number of effects */
+    json_t *pending;                /* ids with a timed transition (refunds, issuers) */
+    int64_t counts[3];              /* ST_SIM_N_*: charges ok, charges failed, refunds */
+    st_sim_idem_t *idem;            /* idempotency store */
+    st_sim_clock_t clock;           /* own atomics; readable without mu */
+    st_sim_faults_t *faults;        /* own lock */
+    st_sim_hooks_t *hooks;          /* own lock and thread */
+    _Atomic uint64_t req_seq;       /* request ids */
 };
 
 enum { ST_SIM_N_CHARGE_OK, ST_SIM_N_CHARGE_FAILED, ST_SIM_N_REFUND };
@@ -76,11 +77,19 @@ typedef struct st_sim_call {
     int status;             /* HTTP status of the answer */
     json_t *body;           /* answer, owned reference; may be a stored object (never
                                mutate it: the router copies before expand[]) */
-    char *text;             /* body serialised under the store mutex (owned) */
+    json_t *text;           /* body serialised under the store mutex: a JSON string
+                               (owned reference) or NULL */
     json_t *events;         /* events emitted by this request, serialised at its end */
     int should_retry;       /* -1, 0, 1 */
     int no_store;           /* 1: do not store under the idempotency key */
 } st_sim_call_t;
+
+/* One money movement; the strings live in text (idem_key, request_id may be NULL). */
+typedef struct st_sim_effect {
+    int64_t amount, at;
+    const char *kind, *id, *status, *idem_key, *request_id;
+    char text[];
+} st_sim_effect_t;
 
 typedef int (*st_sim_handler_fn)(st_sim_t *sim, st_sim_call_t *call);
 
@@ -91,12 +100,19 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
 void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text);
 /* The object (parsed back if cold; valid until the request ends) or NULL. */
 json_t *st_sim_store_get(st_sim_t *sim, const char *id);
-/* Texts made for objects during one request, by object pointer (owned). */
+/*
+ * Texts made for objects during one request, by object pointer, as JSON
+ * string values (owned references): the store, the idempotency record and
+ * the answer share one copy of an object's text.
+ */
 typedef struct st_sim_text_cache {
     const json_t *obj[16];
-    char *text[16];
+    json_t *str[16];
     int n;
+    json_t *spill; /* texts made once the slots were full (owned) or NULL */
 } st_sim_text_cache_t;
+/* The text of obj as a JSON string (borrowed, valid until release), or NULL. */
+json_t *st_sim_text_json(st_sim_text_cache_t *tc, const json_t *obj);
 const char *st_sim_text_of(st_sim_text_cache_t *tc, const json_t *obj);
 void st_sim_text_cache_release(st_sim_text_cache_t *tc);
 void st_sim_store_freeze(st_sim_t *sim, st_sim_text_cache_t *tc);
@@ -139,6 +155,7 @@ void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, con
 void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t *tc);
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
                    int64_t amount, const char *status);
+json_t *st_sim_effect_json(const st_sim_effect_t *e);
 
 /* ---- cards (st_sim_cards.c) ---- */
 typedef enum {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int reserve(st_sim_buf_t *b, size_t n)
+int st_sim_buf_reserve(st_sim_buf_t *b, size_t n)
 {
     if (b->oom)
         return -1;
@@ -29,7 +29,7 @@ static int reserve(st_sim_buf_t *b, size_t n)
 
 void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n)
 {
-    if (reserve(b, n) < 0)
+    if (st_sim_buf_reserve(b, n) < 0)
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -52,7 +52,7 @@ static const char hexdig[] = "0123456789ABCDEF"; /* as jansson writes them */
  * written straight into the buffer (this is the serialiser's inner loop). */
 void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n)
 {
-    if (reserve(b, 6 * n + 2) < 0)
+    if (st_sim_buf_reserve(b, 6 * n + 2) < 0)
         return;
     char *o = b->p + b->len;
     *o++ = '"';

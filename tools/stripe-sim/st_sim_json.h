@@ -23,6 +23,8 @@ typedef struct st_sim_buf {
     int oom;    /* an allocation failed; contents are unusable */
 } st_sim_buf_t;
 
+/* Room for n more bytes (and the NUL) in one allocation; -1 when out of memory. */
+int st_sim_buf_reserve(st_sim_buf_t *b, size_t n);
 void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n);
 void st_sim_buf_cstr(st_sim_buf_t *b, const char *s);
 void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n); /* quoted, escaped */

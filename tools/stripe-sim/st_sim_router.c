@@ -61,11 +61,16 @@ static st_sim_handler_fn route(const char *method, const char *path, char *id, s
     return NULL;
 }
 
+/* The answer: the text made under the mutex when there is one (no second dump). */
 static void finish(st_sim_call_t *call, st_sim_resp_t *resp)
 {
     resp->status = call->status;
     resp->should_retry = call->should_retry;
-    resp->body = call->body ? st_sim_json_dumps(call->body) : strdup("{}");
+    if (call->text) {
+        resp->body = strdup(json_string_value(call->text));
+    } else {
+        resp->body = call->body ? st_sim_json_dumps(call->body) : strdup("{}");
+    }
     json_decref(call->body);
     call->body = NULL;
 }
@@ -96,9 +101,9 @@ static void invoke(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call)
     }
     st_sim_text_cache_t tc = {.n = 0};
     st_sim_events_flush(sim, call, &tc);
-    const char *text = call->body && !call->text ? st_sim_text_of(&tc, call->body) : NULL;
+    json_t *text = call->body && !call->text ? st_sim_text_json(&tc, call->body) : NULL;
     if (text)
-        call->text = strdup(text); /* often made already, for an event */
+        call->text = json_incref(text); /* often made already, for an event */
     st_sim_store_freeze(sim, &tc);
     st_sim_text_cache_release(&tc);
 }
@@ -153,7 +158,9 @@ static int run_keyed(st_sim_t *sim, st_sim_handler_fn fn, st_sim_call_t *call, s
     if (call->no_store) {
         st_sim_idem_abandon(sim->idem, req->idem_key);
     } else {
-        st_sim_idem_finish(sim->idem, req->idem_key, call->status, call->text, call->should_retry);
+        st_sim_idem_finish_ref(sim->idem, req->idem_key, call->status,
+                               call->text ? json_incref(call->text) : json_string(""),
+                               call->should_retry);
     }
     pthread_mutex_unlock(&sim->mu);
     return 0;
@@ -236,7 +243,7 @@ int st_sim_dispatch(st_sim_t *sim, const st_sim_req_t *req, st_sim_resp_t *resp)
         finish(&call, resp);
     json_decref(call.body);
     json_decref(call.events);
-    free(call.text);
+    json_decref(call.text);
     json_decref(empty);
     return 0;
 }

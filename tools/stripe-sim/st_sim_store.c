@@ -93,25 +93,41 @@ json_t *st_sim_store_get(st_sim_t *sim, const char *id)
     return tree;
 }
 
-const char *st_sim_text_of(st_sim_text_cache_t *tc, const json_t *obj)
+json_t *st_sim_text_json(st_sim_text_cache_t *tc, const json_t *obj)
 {
     for (int i = 0; i < tc->n; i++)
         if (tc->obj[i] == obj)
-            return tc->text[i];
+            return tc->str[i];
     char *t = st_sim_json_dumps(obj);
-    int slot = tc->n < 16 ? tc->n++ : 0; /* more than 16: recycle slot 0 */
-    if (tc->obj[slot] && slot == 0 && tc->n == 16)
-        free(tc->text[0]);
-    tc->obj[slot] = obj;
-    tc->text[slot] = t;
-    return t;
+    json_t *str = t ? json_stringn_nocheck(t, strlen(t)) : NULL;
+    free(t);
+    if (!str)
+        return NULL;
+    if (tc->n < 16) {
+        tc->obj[tc->n] = obj;
+        tc->str[tc->n++] = str;
+    } else if ((tc->spill || (tc->spill = json_array())) &&
+               json_array_append_new(tc->spill, str) == 0) {
+        /* kept alive until release, made again if asked again */
+    } else {
+        json_decref(str);
+        return NULL;
+    }
+    return str;
+}
+
+const char *st_sim_text_of(st_sim_text_cache_t *tc, const json_t *obj)
+{
+    return json_string_value(st_sim_text_json(tc, obj));
 }
 
 void st_sim_text_cache_release(st_sim_text_cache_t *tc)
 {
     for (int i = 0; i < tc->n; i++)
-        free(tc->text[i]);
+        json_decref(tc->str[i]);
     tc->n = 0;
+    json_decref(tc->spill);
+    tc->spill = NULL;
 }
 
 void st_sim_store_freeze(st_sim_t *sim, st_sim_text_cache_t *tc)
@@ -124,9 +140,9 @@ void st_sim_store_freeze(st_sim_t *sim, st_sim_text_cache_t *tc)
         json_t *v = json_object_get(sim->objects, id);
         if (!json_is_object(v))
             continue;
-        const char *text = st_sim_text_of(tc, v);
+        json_t *text = st_sim_text_json(tc, v);
         if (text)
-            json_object_set_new(sim->objects, id, json_stringn_nocheck(text, strlen(text)));
+            json_object_set(sim->objects, id, text); /* shared with the answer */
     }
     json_array_clear(sim->hot);
 }
