@@ -253,6 +253,11 @@ START_TEST(list_filters_and_pages)
     fx_api(&f, "GET", "/v1/instances?cursor=xyz", FX_TOKEN_READ, NULL, &r);
     fx_assert_error(&r, 422, "invalid_request");
     fx_resp_free(&r);
+    /* 32 hex digits with a stray hyphen: PostgreSQL refuses it (fuzz_api_request). */
+    fx_api(&f, "GET", "/v1/instances?cursor=0-190f0f000007000800000000000000000", FX_TOKEN_READ,
+           NULL, &r);
+    fx_assert_error(&r, 422, "invalid_request");
+    fx_resp_free(&r);
     fx_close(&f);
 }
 END_TEST
@@ -311,6 +316,17 @@ START_TEST(signals_and_cancel)
     fx_resp_free(&r);
     fx_api(&f, "GET", "/v1/instances/not-a-uuid", FX_TOKEN_READ, NULL, &r);
     fx_assert_error(&r, 404, "not_found");
+    fx_resp_free(&r);
+    /* UUID digits with hyphens where PostgreSQL refuses them: 404, not 503. */
+    fx_api(&f, "GET", "/v1/instances/0-190f0f000007000800000000000000000", FX_TOKEN_READ, NULL, &r);
+    fx_assert_error(&r, 404, "not_found");
+    fx_resp_free(&r);
+    fx_api(&f, "POST", "/v1/instances/0190f0f0-0000-7000-8000-000000000000-/cancel", FX_TOKEN_WRITE,
+           NULL, &r);
+    fx_assert_error(&r, 404, "not_found");
+    fx_resp_free(&r);
+    fx_api(&f, "GET", "/v1/instances/0190f0f0000070008000000000000000", FX_TOKEN_READ, NULL, &r);
+    fx_assert_error(&r, 404, "not_found"); /* read as a UUID, and there is none */
     fx_resp_free(&r);
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 3);
     fx_close(&f);
