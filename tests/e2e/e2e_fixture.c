@@ -2,11 +2,16 @@
  * e2e_fixture.c — see e2e_fixture.h. Starts and stops the real systems a
  * shipped flow talks to; every helper fails the test rather than return a
  * half-working fixture.
+ *
+ * Logs: the children's stderr (settled, stripe-sim, the SMTP sink) goes to
+ * $SETTLE_BINARY_DIR/test-logs/e2e/<database>-<program>.log, the suites'
+ * convention; tests/secrets scans those files for keys and secrets.
  */
 #include "e2e_fixture.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +39,39 @@ static double mono(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+/* Parent side: make test-logs/e2e/ (see the header comment). */
+static void logs_dir(void)
+{
+    char path[1024];
+    const char *dir = getenv("SETTLE_BINARY_DIR");
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/test-logs", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/test-logs/e2e", dir);
+    mkdir(path, 0755);
+}
+
+/* Child side, before exec: stderr (and stdout when `out`) to the log of
+ * program `prog`. */
+static void child_log(const e2e_t *e, const char *prog, int out)
+{
+    char path[1024];
+    const char *dir = getenv("SETTLE_BINARY_DIR");
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/test-logs/e2e/%s-%s.log", dir, e->db, prog);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return;
+    dup2(fd, 2);
+    if (out)
+        dup2(fd, 1);
+    close(fd);
 }
 
 /* ---- ERP sink ------------------------------------------------------------ */
@@ -137,6 +176,7 @@ static void smtp_start(e2e_t *e)
     e->smtp_pid = fork();
     ck_assert_int_ge(e->smtp_pid, 0);
     if (e->smtp_pid == 0) {
+        child_log(e, "smtp", 1);
         execl(py, py, script, port, e->mail_dir, (char *)NULL);
         _exit(127);
     }
@@ -240,6 +280,7 @@ static void sim_start(e2e_t *e)
     e->sim_pid = fork();
     ck_assert_int_ge(e->sim_pid, 0);
     if (e->sim_pid == 0) {
+        child_log(e, "stripe-sim", 0);
         dup2(fds[1], 1);
         close(fds[0]);
         execv(STRIPE_SIM_BIN, (char *const *)argv);
@@ -343,6 +384,7 @@ int e2e_settled(e2e_t *e, const char *const *args)
     if (pid == 0) {
         if (freopen("/dev/null", "w", stdout) == NULL)
             _exit(126);
+        child_log(e, "settled-cli", 0);
         execv(settled_bin(), (char *const *)argv);
         _exit(127);
     }
@@ -383,6 +425,7 @@ static void daemon_start(e2e_t *e)
         unsetenv("SETTLE_CRASH_AT");
         if (freopen("/dev/null", "w", stdout) == NULL)
             _exit(126);
+        child_log(e, "settled", 0);
         execl(bin, bin, "run", "--dsn", e->dsn, "--clock", e->o.virtual_clock ? "virtual" : "real",
               "--http", http, "--node", "e2e-daemon", (char *)NULL);
         _exit(127);
@@ -433,6 +476,7 @@ void e2e_init(e2e_t *e, const e2e_opts_t *o)
     pthread_mutex_init(&e->erp_mu, NULL);
     curl_global_init(CURL_GLOBAL_ALL);
     st_test_create_db(e->dsn, sizeof e->dsn, e->db, sizeof e->db);
+    logs_dir();
     e->pg = st_test_connect(e->dsn);
     st_err_t err;
     ck_assert_msg(st_migrate_apply(e->pg, NULL, &err) == 0, "migrate: %s %s", err.msg, err.detail);
