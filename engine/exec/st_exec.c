@@ -358,6 +358,28 @@ static void on_maint(struct ev_loop *loop, ev_timer *w, int revents)
         maintain_history(x);
 }
 
+static int start_listen(st_exec_t *x, st_err_t *err);
+
+/* The notification connection died with PostgreSQL: open it again (each
+ * claim round until it works), then catch up on what it may have missed
+ * meanwhile: a clock advance and signals for the instances waiting here. */
+static void relisten(st_exec_t *x)
+{
+    st_err_t err;
+    if (ev_is_active(&x->listen_w))
+        return;
+    PQfinish(x->listen);
+    x->listen = NULL;
+    if (start_listen(x, &err) != 0)
+        return;
+    exec_log(x, "notification connection back; catching up on the clock and signals");
+    exec_clock_poll(x);
+    for (size_t i = 0; i < x->nbuckets; i++)
+        for (exec_inst_t *in = x->buckets[i]; in != NULL; in = in->hnext)
+            if (in->core != NULL && !in->dead && in->core->status == ST_CORE_WAITING)
+                exec_signals_poll(x, in);
+}
+
 static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
 {
     st_exec_t *x = w->data;
@@ -365,6 +387,7 @@ static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (x->shutting_down)
         return;
+    relisten(x);
     if (x->reload_head != NULL)
         reload_round(x);
     claim_round(x);
@@ -401,7 +424,7 @@ static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     if (!PQconsumeInput(x->listen)) {
-        exec_log(x, "notification connection lost; falling back to polling");
+        exec_log(x, "notification connection lost; reconnecting in the next claim round");
         ev_io_stop(x->loop, &x->listen_w);
         return;
     }

@@ -16,11 +16,23 @@
 
 #include "exec/exec_int.h"
 
+/* Every statement here may run twice (reads, or monotonic updates), so a
+ * connection lost with PostgreSQL (restart, failover) is reset and the
+ * statement retried once; while the server is down it fails and the next
+ * notification or poll tries again. */
 static int ctl_exec(st_exec_t *x, const char *sql, int n, const char *const *params, PGresult **out,
                     st_err_t *err)
 {
+    if (PQstatus(x->ctl) == CONNECTION_BAD)
+        PQreset(x->ctl);
     PGresult *r = PQexecParams(x->ctl, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(x->ctl) == CONNECTION_BAD) {
+        PQclear(r);
+        PQreset(x->ctl);
+        r = PQexecParams(x->ctl, sql, n, NULL, params, NULL, NULL, 0);
+        st = PQresultStatus(r);
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         st_err_set(err, ST_DB, "virtual clock: %s", PQresultErrorMessage(r));
         PQclear(r);

@@ -16,7 +16,9 @@
  *     and it runs once per submitted op (connection loss finishes every op
  *     in fly with ST_IO, conn_free finishes everything with ST_STATE);
  *   * result processing re-reads c->fly_head each step, so a callback that
- *     nests the loop (a blocking helper) cannot confuse the attribution.
+ *     nests the loop (a blocking helper) cannot confuse the attribution;
+ *   * a connection used only through st_store_conn_run (whose loop nobody
+ *     else runs) still reconnects: run drives the backoff timer itself.
  */
 #include "store/st_store_int.h"
 
@@ -439,8 +441,36 @@ int st_store_conn_cancel(st_store_conn_t *c, st_store_op_t *op)
     return 1;
 }
 
+static void on_wait_limit(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    *(int *)w->data = 1;
+}
+
+/* A blocking caller's loop runs only inside st_store_conn_run, so a
+ * connection that went down reconnects here: a due backoff timer fires,
+ * and an attempt under way gets up to RECONNECT_WAIT_S to finish. */
+#define RECONNECT_WAIT_S 2.0
+static void reconnect_inline(st_store_conn_t *c)
+{
+    ev_run(c->loop, EVRUN_NOWAIT);
+    if (c->state == CONN_UP || c->state == CONN_DOWN)
+        return;
+    int expired = 0;
+    ev_timer limit;
+    ev_timer_init(&limit, on_wait_limit, RECONNECT_WAIT_S, 0.);
+    limit.data = &expired;
+    ev_timer_start(c->loop, &limit);
+    while (!expired && c->state != CONN_UP && c->state != CONN_DOWN)
+        ev_run(c->loop, EVRUN_ONCE);
+    ev_timer_stop(c->loop, &limit);
+}
+
 int st_store_conn_run(st_store_conn_t *c, st_store_op_t *op, st_err_t *err)
 {
+    if (c->state != CONN_UP)
+        reconnect_inline(c);
     if (c->state != CONN_UP) {
         int code = st_err_set(err, ST_IO, "database connection is down");
         st_err_detail(err, "%s", c->last_err.detail);
