@@ -147,6 +147,7 @@ static int fill_done(exec_ckpt_t *c, const exec_inst_t *in)
         c->done.status = ev->task_failed ? ST_STORE_TASK_FAILED : ST_STORE_TASK_DONE;
         c->done.outcome = ev->outcome;
         c->done.result_json = c->done_result;
+        c->done.attempt = in->task.id == ev->task_id ? (int32_t)in->task.attempt : 0;
         c->ck.task_done = &c->done;
     } else if (in->task.id > 0 && in->core->status == ST_CORE_RUNNING &&
                c->next->status != ST_CORE_RUNNING) {
@@ -243,7 +244,7 @@ static void not_consumed(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev, const cha
 {
     st_err_t err;
     if (ev->kind == ST_CORE_EV_ACTIVITY_RESULT && ev->task_id > 0) {
-        st_store_task_done_t d = {ev->task_id, ST_STORE_TASK_CANCELLED, "stale", NULL};
+        st_store_task_done_t d = {ev->task_id, ST_STORE_TASK_CANCELLED, "stale", NULL, 0};
         if (st_store_task_finish(x->bg, &d, &err) != 0 && err.code != ST_CONFLICT)
             exec_log(x, "finishing a stale task failed: %s", err.msg);
     }

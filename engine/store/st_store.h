@@ -236,6 +236,8 @@ typedef struct st_store_task_done {
     st_store_task_status_t status; /* DONE, FAILED or CANCELLED */
     const char *outcome;           /* NULL allowed */
     const char *result_json;       /* NULL allowed */
+    int32_t attempt;               /* attempts made; the row keeps the highest
+                                    * it has seen (0: leave as is) */
 } st_store_task_done_t;
 
 typedef struct st_store_ckpt st_store_ckpt_t;

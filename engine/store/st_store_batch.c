@@ -65,6 +65,7 @@ enum {
     A_C_ORD,
     A_C_KEY,
     A_C_VALUE,
+    A_DONE_ATTEMPT,
     A_COUNT
 };
 
@@ -132,6 +133,7 @@ static void encode_ckpt(st_store_arr_t *a, const st_store_ckpt_t *k, size_t ord)
     st_store_arr_text(&a[A_DONE_STATUS], d ? st_store_task_status_name(d->status) : NULL);
     st_store_arr_text(&a[A_DONE_OUTCOME], d ? d->outcome : NULL);
     st_store_arr_text(&a[A_DONE_RESULT], d ? d->result_json : NULL);
+    st_store_arr_i64(&a[A_DONE_ATTEMPT], d ? d->attempt : 0);
     const st_store_task_new_t *t = k->task;
     st_store_arr_text(&a[A_T_ACTIVITY], t ? t->activity : NULL);
     st_store_arr_text(&a[A_T_ARGS], t ? t->args_json : NULL);

@@ -75,10 +75,10 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
 
     Q(FLOW_COUNT, "SELECT n FROM flow_counts WHERE flow = $1 AND status = $2::settle_status"),
 
-    /* One row per checkpoint in parallel arrays ($1..$23), history rows in
-     * $24..$29 and correlations in $30..$32 pointing at their checkpoint by
-     * ordinality. Rows whose seq,
-     * epoch, owner, signal or task do not match are left out of `locked`
+    /* One row per checkpoint in parallel arrays ($1..$23, and $33: the
+     * finished task's attempt count), history rows in $24..$29 and
+     * correlations in $30..$32 pointing at their checkpoint by ordinality.
+     * Rows whose seq, epoch, owner, signal or task do not match are left out of `locked`
      * and write nothing; the statement returns the ordinals it applied
      * (ord, NULL, NULL) and the tasks it inserted (NULL, instance, task id):
      * a union, not a join, whose generic plan would be a nested loop. */
@@ -88,10 +88,10 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    $6::text[], $7::settle_status[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[],"
       "    $12::text[], $13::bigint[], $14::bigint[], $15::settle_task_status[], $16::text[],"
       "    $17::jsonb[], $18::text[], $19::jsonb[], $20::text[], $21::int[], $22::int[],"
-      "    $23::bigint[])"
+      "    $23::bigint[], $33::int[])"
       "  WITH ORDINALITY AS c(id, node, epoch, expected, state, state_name, status, vars, wake_us,"
       "    wait_reason, at_us, actor, sig, done_task, done_status, done_outcome, done_result,"
-      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, ord)),"
+      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, ord)),"
       " locked AS ("
       "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
       "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
@@ -134,7 +134,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "   FROM locked l WHERE l.sig IS NOT NULL AND s.id = l.sig),"
       " done AS ("
       "  UPDATE tasks t SET status = l.done_status, outcome = l.done_outcome,"
-      "    result = l.done_result, updated_at = settle_ts(l.at_us)"
+      "    result = l.done_result, updated_at = settle_ts(l.at_us),"
+      "    attempt = greatest(t.attempt, l.done_attempt)"
       "   FROM locked l WHERE l.done_task IS NOT NULL AND t.id = l.done_task),"
       " cnt AS ("
       "  INSERT INTO flow_counts (flow, status, n)"
@@ -233,18 +234,21 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  FROM due WHERE t.id = due.id RETURNING " ST_STORE_TASK_COLS),
 
     /* $1 task $2 attempt $3 started_us $4 finished_us $5 outcome $6 code $7 error */
-    /* The task row keeps the highest attempt recorded, so attempts resumed
-     * after a restart continue the count instead of starting again. */
+    /* An insert only: the task row learns its attempt count from the
+     * checkpoint that finishes it, from a reschedule, or on recovery from
+     * these records, so a step does not rewrite its task row twice. */
     Q(TASK_ATTEMPT,
-      "WITH a AS (INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome,"
+      "INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome,"
       "  code, error, latency_us)"
       " VALUES ($1, $2, settle_ts($3), settle_ts($4), $5, $6, $7, $4::bigint - $3::bigint)"
-      " ON CONFLICT (task_id, attempt) DO NOTHING)"
-      " UPDATE tasks SET attempt = greatest(attempt, $2::int) WHERE id = $1"),
+      " ON CONFLICT (task_id, attempt) DO NOTHING"),
 
-    /* $1 task $2 not_before_us $3 last_error */
+    /* $1 task $2 not_before_us $3 last_error. Sent after the attempt's
+     * record on the same connection, so the count below includes it. */
     Q(TASK_RESCHEDULE, "UPDATE tasks SET status = 'pending', not_before = settle_ts($2),"
-                       " last_error = $3, updated_at = now()"
+                       " last_error = $3, updated_at = now(),"
+                       " attempt = greatest(attempt, (SELECT max(a.attempt) FROM task_attempts a"
+                       "   WHERE a.task_id = $1))"
                        " WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1"),
 
     /* $1 task $2 status $3 outcome $4 result */
@@ -258,7 +262,10 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                      "   WHERE t.status IN ('pending', 'running') AND i.owner_node = $1"
                      "     AND i.status IN ('running', 'waiting')"
                      "   ORDER BY t.id FOR UPDATE OF t)"
-                     " UPDATE tasks t SET status = 'pending' FROM mine WHERE t.id = mine.id"
+                     " UPDATE tasks t SET status = 'pending',"
+                     "   attempt = greatest(t.attempt, (SELECT max(a.attempt) FROM task_attempts a"
+                     "     WHERE a.task_id = t.id))"
+                     "  FROM mine WHERE t.id = mine.id"
                      " RETURNING " ST_STORE_TASK_COLS),
 
     /* $1 node $2 horizon_us $3 after_us $4 after_id $5 limit (keyset) */
