@@ -70,33 +70,32 @@ static void deliver(st_sim_t *sim, json_t *subs, const char *id, const char *raw
     }
 }
 
-/* Serialise one event around the object's text and store a small index record. */
-static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const char *obj_text)
+/* The event's text around its object: everything before it, a NUL, everything after. */
+static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
 {
     const char *id = json_string_value(json_object_get(ev, "id"));
     const char *type = json_string_value(json_object_get(ev, "type"));
-    int64_t created = json_integer_value(json_object_get(ev, "created"));
     const char *ver =
         call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
     const char *idem = call && call->req ? call->req->idem_key : NULL;
-    json_t *subs = subscribers(sim, type);
     st_sim_buf_t b = {0};
-    st_sim_buf_reserve(&b, (obj_text ? strlen(obj_text) : 4) + 512); /* one allocation */
+    st_sim_buf_reserve(&b, 512); /* one allocation */
     st_sim_buf_cstr(&b, "{\"id\":");
     st_sim_buf_jstr(&b, id, strlen(id));
     st_sim_buf_cstr(&b, ",\"object\":\"event\",\"api_version\":");
     st_sim_buf_jstr(&b, ver, strlen(ver));
-    char num[64];
-    snprintf(num, sizeof(num), ",\"created\":%lld,\"data\":{\"object\":", (long long)created);
+    char num[96];
+    snprintf(num, sizeof(num), ",\"created\":%lld,\"data\":{\"object\":",
+             (long long)json_integer_value(json_object_get(ev, "created")));
     st_sim_buf_cstr(&b, num);
-    st_sim_buf_cstr(&b, obj_text ? obj_text : "null");
+    st_sim_buf_raw(&b, "", 1); /* the object goes here */
     json_t *prev = json_object_get(ev, "previous");
     if (prev) {
         st_sim_buf_cstr(&b, ",\"previous_attributes\":");
         st_sim_buf_json(&b, prev);
     }
-    snprintf(num, sizeof(num), "},\"livemode\":false,\"pending_webhooks\":%zu,\"request\":{\"id\":",
-             json_array_size(subs));
+    snprintf(num, sizeof(num),
+             "},\"livemode\":false,\"pending_webhooks\":%zu,\"request\":{\"id\":", n_subs);
     st_sim_buf_cstr(&b, num);
     if (call && call->request_id)
         st_sim_buf_jstr(&b, call->request_id, strlen(call->request_id));
@@ -110,12 +109,30 @@ static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, const ch
     st_sim_buf_cstr(&b, "},\"type\":");
     st_sim_buf_jstr(&b, type, strlen(type));
     st_sim_buf_cstr(&b, "}");
-    char *raw = st_sim_buf_detach(&b);
-    if (raw)
-        deliver(sim, subs, id, raw, created);
+    return st_sim_buf_detach(&b);
+}
+
+/*
+ * Record one event: its frame and a reference to obj, the object's text
+ * (a JSON string, borrowed; NULL shows null). The whole text is made only
+ * when an endpoint subscribes to it.
+ */
+static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, json_t *obj)
+{
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    int64_t created = json_integer_value(json_object_get(ev, "created"));
+    json_t *subs = subscribers(sim, type);
+    char *frame = event_frame(call, ev, json_array_size(subs));
+    if (frame && json_array_size(subs) > 0) {
+        char *raw = st_sim_evlog_assemble(frame, obj);
+        if (raw)
+            deliver(sim, subs, id, raw, created);
+        free(raw);
+    }
     json_decref(subs);
-    if (raw)
-        st_sim_evlog_add(sim->evlog, id, type, created, raw);
+    if (frame)
+        st_sim_evlog_add(sim->evlog, id, type, created, frame, json_incref(obj));
 }
 
 /*
@@ -141,8 +158,10 @@ void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, con
         return;
     }
     char *text = st_sim_json_dumps(st_sim_store_get(sim, obj_id));
-    event_write(sim, call, ev, text);
+    json_t *obj = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
     free(text);
+    event_write(sim, call, ev, obj);
+    json_decref(obj);
     json_decref(ev);
 }
 
@@ -155,11 +174,11 @@ void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t
         const char *oid = json_string_value(json_object_get(ev, "obj"));
         json_t *cold = json_object_get(sim->objects, oid);
         if (json_is_string(cold)) { /* already text: no need to parse it back */
-            event_write(sim, call, ev, json_string_value(cold));
+            event_write(sim, call, ev, cold);
             continue;
         }
         json_t *obj = st_sim_store_get(sim, oid);
-        event_write(sim, call, ev, obj ? st_sim_text_of(tc, obj) : NULL);
+        event_write(sim, call, ev, obj ? st_sim_text_json(tc, obj) : NULL);
     }
     json_decref(call->events);
     call->events = NULL;
@@ -245,7 +264,9 @@ static int evt_retrieve(st_sim_t *sim, st_sim_call_t *call)
     long i = st_sim_evlog_find(sim->evlog, call->id);
     if (i < 0)
         return st_sim_fail_missing(call, "event", "id", call->id);
-    st_sim_ok(call, json_loads(st_sim_evlog_at(sim->evlog, (size_t)i)->raw, 0, NULL));
+    char *raw = st_sim_evlog_raw(st_sim_evlog_at(sim->evlog, (size_t)i));
+    st_sim_ok(call, raw ? json_loads(raw, 0, NULL) : NULL);
+    free(raw);
     return 0;
 }
 
@@ -307,7 +328,9 @@ static int evt_list(st_sim_t *sim, st_sim_call_t *call)
             more = 1;
             break;
         }
-        json_t *ev = json_loads(e->raw, 0, NULL);
+        char *raw = st_sim_evlog_raw(e);
+        json_t *ev = raw ? json_loads(raw, 0, NULL) : NULL;
+        free(raw);
         if (step > 0)
             json_array_insert_new(data, 0, ev); /* still newest first */
         else

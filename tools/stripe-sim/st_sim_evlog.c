@@ -1,5 +1,6 @@
 /*
- * st_sim_evlog.c — ring of serialised events (see st_sim_evlog.h).
+ * st_sim_evlog.c — ring of events, each a frame around a shared object
+ * text (see st_sim_evlog.h).
  */
 #include "st_sim_evlog.h"
 
@@ -31,22 +32,45 @@ void st_sim_evlog_free(st_sim_evlog_t *log)
 {
     if (!log)
         return;
-    for (size_t i = 0; i < log->keep; i++)
-        free(log->ring[i].raw);
+    for (size_t i = 0; i < log->keep; i++) {
+        free(log->ring[i].frame);
+        json_decref(log->ring[i].obj);
+    }
     free(log->ring);
     free(log);
 }
 
 void st_sim_evlog_add(st_sim_evlog_t *log, const char *id, const char *type, int64_t created,
-                      char *raw)
+                      char *frame, json_t *obj)
 {
     st_sim_evlog_entry_t *e = &log->ring[log->total % log->keep];
-    free(e->raw);
+    free(e->frame);
+    json_decref(e->obj);
     snprintf(e->id, sizeof(e->id), "%s", id);
     snprintf(e->type, sizeof(e->type), "%s", type);
     e->created = created;
-    e->raw = raw;
+    e->frame = frame;
+    e->obj = obj;
     log->total++;
+}
+
+char *st_sim_evlog_assemble(const char *frame, const json_t *obj)
+{
+    const char *after = frame + strlen(frame) + 1;
+    const char *text = obj ? json_string_value(obj) : "null";
+    size_t a = strlen(frame), b = obj ? json_string_length(obj) : 4, c = strlen(after);
+    char *raw = malloc(a + b + c + 1);
+    if (!raw)
+        return NULL;
+    memcpy(raw, frame, a);
+    memcpy(raw + a, text, b);
+    memcpy(raw + a + b, after, c + 1);
+    return raw;
+}
+
+char *st_sim_evlog_raw(const st_sim_evlog_entry_t *e)
+{
+    return st_sim_evlog_assemble(e->frame, e->obj);
 }
 
 size_t st_sim_evlog_count(const st_sim_evlog_t *log)
