@@ -398,6 +398,23 @@ def key_roundtrip_cases(c, res):
             expect(other.status == 409, "same key, other inputs: %r" % other)
         res.check("business key %d (%r) round-trips" % (i, k[:20]), one)
 
+    def long_value():
+        v = "'\";--%_\\ü" * 10000  # 110 KB of metacharacters as an input value
+        r = start(c, v, body_key="long-value")
+        expect(r.status == 201 and r.json["vars"]["key"] == v, "long input: %r" % r)
+        ok = c.db.one("SELECT vars->>'key' = %s FROM instances WHERE id = %s"
+                      % (q(v), q(r.json["id"])))
+        expect(ok == "t", "the long input was stored differently")
+    res.check("an input value of 110 KB of metacharacters round-trips", long_value)
+
+    def huge_header():
+        r = request(port, "GET", "/v1/instances", token=TOKEN_READ,
+                    headers={"X-Pad": "a" * (64 << 10)})
+        expect(400 <= r.status < 500, "64 KB header: %r" % r)
+        expect(request(port, "GET", "/healthz").status == 200, "server gone after it")
+    res.check("a 64 KB header is refused by the HTTP layer and the server stays up",
+              huge_header)
+
     def header_key():
         k = "hdr it's \";--%_\\ $1"
         r = request(port, "POST", "/v1/instances", {"flow": "attack", "inputs": inputs("h")},
