@@ -12,12 +12,13 @@
  * database, side by side in one run.
  *
  *   bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] [--only batched|unbatched]
- *                [--finished N]
+ *                [--finished N [--rounds R]]
  *
- * With --finished N, the batched run is repeated in a database already
- * holding N finished instances (each with its history rows and its done
- * task), so the two figures show whether a long-lived installation slows
- * the hot path.
+ * With --finished N, the batched workload then runs alternately in an
+ * empty database and in one already holding N finished instances (each
+ * with its history rows and its done task), --rounds times each (default
+ * 3), and the medians show whether a long-lived installation slows the
+ * hot path.
  *
  * The DSN names the cluster (--dsn, SETTLE_BENCH_DSN or SETTLE_TEST_DSN);
  * the benchmark creates and drops its own databases there.
@@ -105,20 +106,24 @@ static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* N completed instances of the flow with two history rows and a done task
- * each, inserted in chunks of a million, then VACUUM ANALYZE as an
- * operator's autovacuum would have done by then. */
+ * each, ids time-ordered like the engine's UUIDv7 and dated a day back,
+ * inserted in chunks of a million; then VACUUM ANALYZE, as autovacuum
+ * would have done long before, and a CHECKPOINT, so the loading's dirty
+ * pages are not written during the measurement. */
 static void preload(const char *dsn, const char *hash, long long n)
 {
     PGconn *c = bench_connect(dsn);
     for (long long from = 0; from < n; from += 1000000) {
         long long to = from + 1000000 < n ? from + 1000000 : n;
-        char q[2048];
+        char q[2560];
         snprintf(q, sizeof q,
-                 "WITH ins AS (INSERT INTO instances (id, flow, program_hash, state, state_name, "
-                 "status, vars, seq, created_at, updated_at) SELECT gen_random_uuid(), 'bench', "
-                 "'%s', 3, 'done', 'completed', '{\"n\": 1, \"i\": 1}', 2, "
-                 "now() - interval '1 day', now() - interval '1 day' "
-                 "FROM generate_series(%lld, %lld) RETURNING id, created_at), "
+                 "WITH g AS (SELECT i, now() - interval '1 day' + i * interval '1 us' AS t, "
+                 "md5(i::text) AS r FROM generate_series(%lld, %lld) i), "
+                 "ins AS (INSERT INTO instances (id, flow, program_hash, state, state_name, "
+                 "status, vars, seq, created_at, updated_at) SELECT (lpad(to_hex((extract(epoch "
+                 "FROM t) * 1000)::bigint), 12, '0') || '7' || substr(r, 1, 3) || '8' || "
+                 "substr(r, 4, 15))::uuid, 'bench', '%s', 3, 'done', 'completed', "
+                 "'{\"n\": 1, \"i\": 1}', 2, t, t FROM g RETURNING id, created_at), "
                  "h AS (INSERT INTO history (instance_id, seq, at, kind, to_state) "
                  "SELECT id, s, created_at + s * interval '1 ms', 'transition', 'done' "
                  "FROM ins, generate_series(0, 1) s) "
@@ -127,7 +132,7 @@ static void preload(const char *dsn, const char *hash, long long n)
                  "outcome, created_at, updated_at) SELECT id, 1, 'work', 'test.echo', '{}', "
                  "'settle_' || id || '_1', 'done', 1, 1, 1000, created_at, 'ok', created_at, "
                  "created_at FROM ins",
-                 hash, from, to - 1);
+                 from, to - 1, hash);
         bench_sql(c, q);
         fprintf(stderr, "  preloaded %lld finished instances\n", to);
     }
@@ -138,27 +143,40 @@ static void preload(const char *dsn, const char *hash, long long n)
              n, n);
     bench_sql(c, q);
     bench_sql(c, "VACUUM ANALYZE");
+    bench_sql(c, "CHECKPOINT");
     PQfinish(c);
 }
 
-static void run(const char *admin_dsn, const char *label, int disabled, int n, int k,
-                long long finished)
+typedef struct bench_db {
+    char name[64];
+    char dsn[1024];
+    char hash[65];
+} bench_db_t;
+
+static void db_setup(bench_db_t *d, const char *admin_dsn, const char *suffix, long long finished)
 {
-    char db[64], dsn[1024], hash[65];
-    snprintf(db, sizeof db, "bench_engine_%d", (int)getpid());
-    bench_fresh_db(admin_dsn, db, dsn, sizeof dsn);
-    bench_deploy(dsn, "bench.flow", FLOW, hash);
+    snprintf(d->name, sizeof d->name, "bench_engine_%d_%s", (int)getpid(), suffix);
+    bench_fresh_db(admin_dsn, d->name, d->dsn, sizeof d->dsn);
+    bench_deploy(d->dsn, "bench.flow", FLOW, d->hash);
     if (finished > 0)
-        preload(dsn, hash, finished);
-    start_flows(dsn, hash, n, k);
-    PGconn *c = bench_connect(dsn);
+        preload(d->dsn, d->hash, finished);
+}
+
+/* One measured run of n flows x k steps in d; returns durable steps/s.
+ * Only this run's instances count (created after its start). */
+static double measure(const bench_db_t *d, const char *label, int disabled, int n, int k)
+{
+    PGconn *c = bench_connect(d->dsn);
+    long long t0_us =
+        bench_scalar(c, "SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint");
+    start_flows(d->dsn, d->hash, n, k);
     long long before = bench_scalar(c, "SELECT coalesce(sum(n), 0) FROM flow_counts WHERE status = "
                                        "'completed'");
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_exec_cfg_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.dsn = dsn;
+    cfg.dsn = d->dsn;
     cfg.node_name = "bench";
     cfg.batch.disabled = disabled;
     cfg.claim_limit = 5000;
@@ -185,32 +203,76 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
     ev_loop_destroy(loop);
 
     /* Flow latency: first transition after start to completion. */
-    PGresult *r = PQexec(c, "WITH f AS (SELECT extract(epoch FROM max(at) - min(at)) AS s "
-                            "FROM history WHERE kind <> 'start' AND at > now() - "
-                            "interval '12 hours' GROUP BY instance_id) "
-                            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
-                            "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM f");
+    char q[512];
+    snprintf(q, sizeof q,
+             "WITH f AS (SELECT extract(epoch FROM max(at) - min(at)) AS s FROM history "
+             "WHERE kind <> 'start' AND at >= settle_ts(%lld) GROUP BY instance_id) "
+             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
+             "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FROM f",
+             t0_us);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        bench_die("latency query", PQresultErrorMessage(r));
     double p50 = atof(PQgetvalue(r, 0, 0)) * 1000, p99 = atof(PQgetvalue(r, 0, 1)) * 1000;
     PQclear(r);
-    long long steps = bench_scalar(c, "SELECT sum(seq) FROM instances WHERE created_at > now() - "
-                                      "interval '12 hours'");
+    snprintf(q, sizeof q, "SELECT sum(seq) FROM instances WHERE created_at >= settle_ts(%lld)",
+             t0_us);
+    long long steps = bench_scalar(c, q);
     PQfinish(c);
-    bench_drop_db(admin_dsn, db);
     printf("%-10s %6d flows x %d steps: %6.2f s  %8.0f flows/s  %8.0f durable steps/s  "
            "flow latency p50 %.0f ms p99 %.0f ms  %.1f checkpoints/transaction\n",
            label, n, k, secs, n / secs, steps / secs, p50, p99,
            st.batches ? (double)st.steps / (double)st.batches : 0.0);
     fflush(stdout);
+    return steps / secs;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The same workload alternately in an empty database and in one holding
+ * `finished` old instances, `rounds` times each, so both see the same
+ * machine; prints the median of each and their ratio. */
+static void compare_finished(const char *admin_dsn, long long finished, int rounds, int n, int k)
+{
+    bench_db_t empty, full;
+    db_setup(&empty, admin_dsn, "empty", 0);
+    db_setup(&full, admin_dsn, "full", finished);
+    double a[16], b[16];
+    char label[32];
+    snprintf(label, sizeof label, "+%lld old", finished);
+    for (int i = 0; i < rounds; i++) {
+        a[i] = measure(&empty, "empty db", 0, n, k);
+        b[i] = measure(&full, label, 0, n, k);
+    }
+    qsort(a, (size_t)rounds, sizeof a[0], cmp_double);
+    qsort(b, (size_t)rounds, sizeof b[0], cmp_double);
+    double ma = a[rounds / 2], mb = b[rounds / 2];
+    printf("median of %d alternating rounds: empty %.0f, with %lld finished %.0f durable "
+           "steps/s (%.2fx)\n",
+           rounds, ma, finished, mb, mb / ma);
+    bench_drop_db(admin_dsn, empty.name);
+    bench_drop_db(admin_dsn, full.name);
+}
+
+static void run(const char *admin_dsn, const char *label, int disabled, int n, int k)
+{
+    bench_db_t d;
+    db_setup(&d, admin_dsn, label, 0);
+    measure(&d, label, disabled, n, k);
+    bench_drop_db(admin_dsn, d.name);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
-                                         {"only", required_argument, NULL, 'o'},
-                                         {"finished", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int n = 20000, k = 5, c;
+    static const struct option opts[] = {
+        {"dsn", required_argument, NULL, 'd'},      {"only", required_argument, NULL, 'o'},
+        {"finished", required_argument, NULL, 'f'}, {"rounds", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    int n = 20000, k = 5, rounds = 3, c;
     long long finished = 0;
     const char *dsn = getenv("SETTLE_BENCH_DSN"), *only = NULL;
     if (dsn == NULL)
@@ -232,25 +294,25 @@ int main(int argc, char **argv)
         case 'f':
             finished = atoll(optarg);
             break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
         default:
             printf("usage: bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] "
-                   "[--only batched|unbatched]\n");
+                   "[--only batched|unbatched] [--finished N [--rounds R]]\n");
             return c == 'h' ? 0 : 2;
         }
     }
-    if (dsn == NULL || n < 1 || k < 1) {
+    if (dsn == NULL || n < 1 || k < 1 || rounds < 1 || rounds > 16) {
         fprintf(stderr, "bench_engine: give a cluster DSN (--dsn or SETTLE_BENCH_DSN; "
-                        "tools/pgdev start prints one) and positive -n/-k\n");
+                        "tools/pgdev start prints one), positive -n/-k and 1-16 rounds\n");
         return 2;
     }
     if (only == NULL || strcmp(only, "batched") == 0)
-        run(dsn, "batched", 0, n, k, 0);
+        run(dsn, "batched", 0, n, k);
     if (only == NULL || strcmp(only, "unbatched") == 0)
-        run(dsn, "unbatched", 1, n, k, 0);
-    if (finished > 0) {
-        char label[32];
-        snprintf(label, sizeof label, "+%lldM old", finished / 1000000);
-        run(dsn, label, 0, n, k, finished);
-    }
+        run(dsn, "unbatched", 1, n, k);
+    if (finished > 0)
+        compare_finished(dsn, finished, rounds, n, k);
     return 0;
 }
