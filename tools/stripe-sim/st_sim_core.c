@@ -106,6 +106,7 @@ void st_sim_free(st_sim_t *sim)
     free(sim->effects);
     json_decref(sim->effects_by_key);
     json_decref(sim->pending);
+    json_decref(sim->pi_template);
     pthread_mutex_destroy(&sim->mu);
     free(sim);
 }

@@ -60,6 +60,7 @@ struct st_sim {
     json_t *pending;                /* ids with a timed transition (refunds, issuers) */
     int64_t counts[3];              /* ST_SIM_N_*: charges ok, charges failed, refunds */
     st_sim_idem_t *idem;            /* idempotency store */
+    json_t *pi_template;            /* a blank PaymentIntent, made on first use (st_sim_pi.c) */
     st_sim_clock_t clock;           /* own atomics; readable without mu */
     st_sim_faults_t *faults;        /* own lock */
     st_sim_hooks_t *hooks;          /* own lock and thread */
