@@ -49,9 +49,8 @@ static void kjson(st_sim_buf_t *b, const char *k, const json_t *v)
 
 static void kint(st_sim_buf_t *b, const char *k, int64_t v)
 {
-    char num[24];
-    snprintf(num, sizeof(num), "%lld", (long long)v);
-    kraw(b, k, num);
+    key(b, k);
+    st_sim_buf_int(b, (json_int_t)v);
 }
 
 /* Stripe's outcome: authorized, issuer_declined, or blocked by Radar. */

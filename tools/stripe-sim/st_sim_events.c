@@ -84,19 +84,18 @@ static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
     st_sim_buf_jstr(&b, id, strlen(id));
     st_sim_buf_cstr(&b, ",\"object\":\"event\",\"api_version\":");
     st_sim_buf_jstr(&b, ver, strlen(ver));
-    char num[96];
-    snprintf(num, sizeof(num), ",\"created\":%lld,\"data\":{\"object\":",
-             (long long)json_integer_value(json_object_get(ev, "created")));
-    st_sim_buf_cstr(&b, num);
+    st_sim_buf_cstr(&b, ",\"created\":");
+    st_sim_buf_int(&b, json_integer_value(json_object_get(ev, "created")));
+    st_sim_buf_cstr(&b, ",\"data\":{\"object\":");
     st_sim_buf_raw(&b, "", 1); /* the object goes here */
     json_t *prev = json_object_get(ev, "previous");
     if (prev) {
         st_sim_buf_cstr(&b, ",\"previous_attributes\":");
         st_sim_buf_json(&b, prev);
     }
-    snprintf(num, sizeof(num),
-             "},\"livemode\":false,\"pending_webhooks\":%zu,\"request\":{\"id\":", n_subs);
-    st_sim_buf_cstr(&b, num);
+    st_sim_buf_cstr(&b, "},\"livemode\":false,\"pending_webhooks\":");
+    st_sim_buf_int(&b, (json_int_t)n_subs);
+    st_sim_buf_cstr(&b, ",\"request\":{\"id\":");
     if (call && call->request_id)
         st_sim_buf_jstr(&b, call->request_id, strlen(call->request_id));
     else

@@ -107,7 +107,7 @@ static void append_real(st_sim_buf_t *b, double d)
         st_sim_buf_raw(b, ".0", 2);
 }
 
-static void append_int(st_sim_buf_t *b, json_int_t v)
+void st_sim_buf_int(st_sim_buf_t *b, json_int_t v)
 {
     char num[24], *p = num + sizeof(num);
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
@@ -153,7 +153,7 @@ void st_sim_buf_json(st_sim_buf_t *b, const json_t *v)
         st_sim_buf_jstr(b, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
-        append_int(b, json_integer_value(v));
+        st_sim_buf_int(b, json_integer_value(v));
         break;
     case JSON_REAL:
         append_real(b, json_real_value(v));

@@ -227,12 +227,23 @@ static void dispatch(st_sim_t *sim, st_sim_call_t *call, st_sim_resp_t *resp)
     run_locked(sim, fn, call);
 }
 
+/* "req_" and n in 14 zero-padded digits (as "req_%014llu", without printf). */
+static void request_id(char out[32], uint64_t n)
+{
+    memcpy(out, "req_", 4);
+    int len = 14;
+    for (uint64_t m = n / 100000000000000ull; m; m /= 10)
+        len++; /* more than 14 digits: all of them */
+    for (int i = len - 1; i >= 0; i--, n /= 10)
+        out[4 + i] = (char)('0' + n % 10);
+    out[4 + len] = '\0';
+}
+
 int st_sim_dispatch(st_sim_t *sim, const st_sim_req_t *req, st_sim_resp_t *resp)
 {
     memset(resp, 0, sizeof(*resp));
     resp->should_retry = -1;
-    snprintf(resp->request_id, sizeof(resp->request_id), "req_%014llu",
-             (unsigned long long)atomic_fetch_add(&sim->req_seq, 1) + 1);
+    request_id(resp->request_id, atomic_fetch_add(&sim->req_seq, 1) + 1);
     json_t *empty = json_object();
     st_sim_call_t call = {.req = req,
                           .params = req->params ? req->params : empty,

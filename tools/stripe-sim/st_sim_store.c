@@ -53,7 +53,14 @@ void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap)
         r /= 62;
     }
     tail[24] = '\0';
-    snprintf(out, cap, "%s_%s", prefix, tail);
+    size_t pl = strlen(prefix);
+    if (cap < pl + 26) { /* never with the callers' buffers */
+        snprintf(out, cap, "%s_%s", prefix, tail);
+        return;
+    }
+    memcpy(out, prefix, pl);
+    out[pl] = '_';
+    memcpy(out + pl + 1, tail, 25);
 }
 
 void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *obj)
