@@ -117,44 +117,47 @@ static void charge_head(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *
  * touched again (capture, refunds, expand parse it back), and building it
  * as a jansson tree was a fifth of the confirm path.
  */
-static char *charge_text(st_sim_t *sim, const char *id, json_t *pi, const st_sim_card_t *c,
-                         const char *code, const char *dc, int manual)
+static void charge_text(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *pi,
+                        const st_sim_card_t *c, const char *code, const char *dc, int manual)
 {
     const char *pm_id = json_string_value(json_object_get(pi, "payment_method"));
-    st_sim_buf_t b = {0};
-    charge_head(&b, sim, id, pi, !code, manual);
-    kstr(&b, "failure_code", code);
-    kstr(&b, "failure_message", code ? st_sim_decline_message(code, dc) : NULL);
-    st_sim_buf_cstr(&b, ",\"fraud_details\":{},\"livemode\":false");
-    kjson(&b, "metadata", json_object_get(pi, "metadata"));
-    kraw(&b, "paid", code ? "false" : "true");
-    kjson(&b, "payment_intent", json_object_get(pi, "id"));
-    kstr(&b, "payment_method", pm_id);
-    key(&b, "payment_method_details");
-    card_details(&b, sim, pm_id);
-    kjson(&b, "receipt_email", json_object_get(pi, "receipt_email"));
-    st_sim_buf_cstr(&b, ",\"receipt_url\":null,\"review\":null,\"refunded\":false,"
-                        "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
-                        "\"total_count\":0,\"url\":\"/v1/charges/");
-    st_sim_buf_cstr(&b, id);
-    st_sim_buf_cstr(&b, "/refunds\"},\"shipping\":null,\"statement_descriptor\":null,"
-                        "\"transfer_group\":null");
-    kstr(&b, "status", code ? "failed" : "succeeded");
-    key(&b, "outcome");
-    outcome(&b, c, code, dc);
-    st_sim_buf_raw(&b, "}", 1);
-    return st_sim_buf_detach(&b);
+    charge_head(b, sim, id, pi, !code, manual);
+    kstr(b, "failure_code", code);
+    kstr(b, "failure_message", code ? st_sim_decline_message(code, dc) : NULL);
+    st_sim_buf_cstr(b, ",\"fraud_details\":{},\"livemode\":false");
+    kjson(b, "metadata", json_object_get(pi, "metadata"));
+    kraw(b, "paid", code ? "false" : "true");
+    kjson(b, "payment_intent", json_object_get(pi, "id"));
+    kstr(b, "payment_method", pm_id);
+    key(b, "payment_method_details");
+    card_details(b, sim, pm_id);
+    kjson(b, "receipt_email", json_object_get(pi, "receipt_email"));
+    st_sim_buf_cstr(b, ",\"receipt_url\":null,\"review\":null,\"refunded\":false,"
+                       "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
+                       "\"total_count\":0,\"url\":\"/v1/charges/");
+    st_sim_buf_cstr(b, id);
+    st_sim_buf_cstr(b, "/refunds\"},\"shipping\":null,\"statement_descriptor\":null,"
+                       "\"transfer_group\":null");
+    kstr(b, "status", code ? "failed" : "succeeded");
+    key(b, "outcome");
+    outcome(b, c, code, dc);
+    st_sim_buf_raw(b, "}", 1);
 }
 
 int st_sim_charge_make(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_card_t *c,
                        const char *code, const char *dc, int manual, char *id, size_t cap)
 {
     st_sim_id_new(sim, "ch", id, cap);
-    char *text = charge_text(sim, id, pi, c, code, dc, manual);
-    if (!text)
+    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch(); /* copied into the store */
+    if (!b)
+        b = &own;
+    charge_text(b, sim, id, pi, c, code, dc, manual);
+    int oom = b->oom;
+    if (!oom)
+        st_sim_store_put_text(sim, "charge", id, b->p, b->len);
+    st_sim_buf_scratch_done(b);
+    if (oom)
         return st_sim_fail(call, 500, "api_error", NULL, NULL, "out of memory");
-    st_sim_store_put_text(sim, "charge", id, text);
-    free(text);
     int64_t amount = json_integer_value(json_object_get(pi, "amount"));
     json_object_set_new(pi, "latest_charge", json_string(id));
     st_sim_effect(sim, call, "charge", id, amount, code ? "failed" : "succeeded");

@@ -78,37 +78,42 @@ static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
     const char *ver =
         call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
     const char *idem = call && call->req ? call->req->idem_key : NULL;
-    st_sim_buf_t b = {0};
-    st_sim_buf_reserve(&b, 512); /* one allocation */
-    st_sim_buf_cstr(&b, "{\"id\":");
-    st_sim_buf_jstr(&b, id, strlen(id));
-    st_sim_buf_cstr(&b, ",\"object\":\"event\",\"api_version\":");
-    st_sim_buf_jstr(&b, ver, strlen(ver));
-    st_sim_buf_cstr(&b, ",\"created\":");
-    st_sim_buf_int(&b, json_integer_value(json_object_get(ev, "created")));
-    st_sim_buf_cstr(&b, ",\"data\":{\"object\":");
-    st_sim_buf_raw(&b, "", 1); /* the object goes here */
+    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    if (!b)
+        b = &own;
+    st_sim_buf_cstr(b, "{\"id\":");
+    st_sim_buf_jstr(b, id, strlen(id));
+    st_sim_buf_cstr(b, ",\"object\":\"event\",\"api_version\":");
+    st_sim_buf_jstr(b, ver, strlen(ver));
+    st_sim_buf_cstr(b, ",\"created\":");
+    st_sim_buf_int(b, json_integer_value(json_object_get(ev, "created")));
+    st_sim_buf_cstr(b, ",\"data\":{\"object\":");
+    st_sim_buf_raw(b, "", 1); /* the object goes here */
     json_t *prev = json_object_get(ev, "previous");
     if (prev) {
-        st_sim_buf_cstr(&b, ",\"previous_attributes\":");
-        st_sim_buf_json(&b, prev);
+        st_sim_buf_cstr(b, ",\"previous_attributes\":");
+        st_sim_buf_json(b, prev);
     }
-    st_sim_buf_cstr(&b, "},\"livemode\":false,\"pending_webhooks\":");
-    st_sim_buf_int(&b, (json_int_t)n_subs);
-    st_sim_buf_cstr(&b, ",\"request\":{\"id\":");
+    st_sim_buf_cstr(b, "},\"livemode\":false,\"pending_webhooks\":");
+    st_sim_buf_int(b, (json_int_t)n_subs);
+    st_sim_buf_cstr(b, ",\"request\":{\"id\":");
     if (call && call->request_id)
-        st_sim_buf_jstr(&b, call->request_id, strlen(call->request_id));
+        st_sim_buf_jstr(b, call->request_id, strlen(call->request_id));
     else
-        st_sim_buf_cstr(&b, "null");
-    st_sim_buf_cstr(&b, ",\"idempotency_key\":");
+        st_sim_buf_cstr(b, "null");
+    st_sim_buf_cstr(b, ",\"idempotency_key\":");
     if (idem)
-        st_sim_buf_jstr(&b, idem, strlen(idem));
+        st_sim_buf_jstr(b, idem, strlen(idem));
     else
-        st_sim_buf_cstr(&b, "null");
-    st_sim_buf_cstr(&b, "},\"type\":");
-    st_sim_buf_jstr(&b, type, strlen(type));
-    st_sim_buf_cstr(&b, "}");
-    return st_sim_buf_detach(&b);
+        st_sim_buf_cstr(b, "null");
+    st_sim_buf_cstr(b, "},\"type\":");
+    st_sim_buf_jstr(b, type, strlen(type));
+    st_sim_buf_cstr(b, "}");
+    char *frame = b->oom ? NULL : malloc(b->len + 1); /* exact size: the ring keeps it */
+    if (frame)
+        memcpy(frame, b->p, b->len + 1);
+    st_sim_buf_scratch_done(b);
+    return frame;
 }
 
 /*
@@ -156,9 +161,7 @@ void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, con
         json_array_append_new(call->events, ev);
         return;
     }
-    char *text = st_sim_json_dumps(st_sim_store_get(sim, obj_id));
-    json_t *obj = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
-    free(text);
+    json_t *obj = st_sim_json_string_of(st_sim_store_get(sim, obj_id));
     event_write(sim, call, ev, obj);
     json_decref(obj);
     json_decref(ev);

@@ -98,7 +98,8 @@ typedef int (*st_sim_handler_fn)(st_sim_t *sim, st_sim_call_t *call);
 void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap);
 void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *obj);
 /* Store an object born cold, as its JSON text (copied). */
-void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text);
+void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text,
+                           size_t len);
 /* The object (parsed back if cold; valid until the request ends) or NULL. */
 json_t *st_sim_store_get(st_sim_t *sim, const char *id);
 /*

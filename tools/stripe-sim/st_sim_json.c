@@ -4,6 +4,7 @@
 #include "st_sim_json.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,4 +199,63 @@ char *st_sim_json_dumps(const json_t *v)
     else
         st_sim_buf_raw(&b, "null", 4);
     return st_sim_buf_detach(&b);
+}
+
+/* One scratch buffer per thread, freed when the thread ends. */
+typedef struct scratch {
+    st_sim_buf_t b;
+    int busy;
+} scratch_t;
+
+static _Thread_local scratch_t scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    scratch_t *s = p;
+    st_sim_buf_release(&s->b);
+}
+
+static void scratch_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+st_sim_buf_t *st_sim_buf_scratch(void)
+{
+    if (scratch.busy)
+        return NULL;
+    if (!scratch.b.p) {
+        pthread_once(&scratch_once, scratch_init);
+        pthread_setspecific(scratch_key, &scratch);
+    }
+    scratch.busy = 1;
+    scratch.b.len = 0;
+    scratch.b.oom = 0;
+    if (scratch.b.p)
+        scratch.b.p[0] = '\0';
+    return &scratch.b;
+}
+
+void st_sim_buf_scratch_done(st_sim_buf_t *b)
+{
+    if (b == &scratch.b)
+        scratch.busy = 0;
+    else
+        st_sim_buf_release(b);
+}
+
+json_t *st_sim_json_string_of(const json_t *v)
+{
+    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    if (!b)
+        b = &own;
+    if (v)
+        st_sim_buf_json(b, v);
+    else
+        st_sim_buf_raw(b, "null", 4);
+    json_t *s = b->oom ? NULL : json_stringn_nocheck(b->p, b->len);
+    st_sim_buf_scratch_done(b);
+    return s;
 }

@@ -36,4 +36,17 @@ void st_sim_buf_release(st_sim_buf_t *b);
 /* Compact JSON text of v, or NULL when out of memory. */
 char *st_sim_json_dumps(const json_t *v);
 
+/* The same as a JSON string value (new reference), written without a
+ * temporary allocation, or NULL when out of memory. */
+json_t *st_sim_json_string_of(const json_t *v);
+
+/*
+ * The calling thread's scratch buffer, emptied, for text that is copied
+ * out before the next use; NULL while it is lent out (use a local buffer).
+ * Hand it back with st_sim_buf_scratch_done, which releases any other
+ * buffer. It lives until the thread ends.
+ */
+st_sim_buf_t *st_sim_buf_scratch(void);
+void st_sim_buf_scratch_done(st_sim_buf_t *b);
+
 #endif

@@ -76,7 +76,8 @@ void st_sim_store_put(st_sim_t *sim, const char *kind, const char *id, json_t *o
         json_array_append_new(sim->hot, json_string(id));
 }
 
-void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text)
+void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, const char *text,
+                           size_t len)
 {
     json_t *list = json_object_get(sim->lists, kind);
     if (!list) {
@@ -84,7 +85,7 @@ void st_sim_store_put_text(st_sim_t *sim, const char *kind, const char *id, cons
         json_object_set_new(sim->lists, kind, list);
     }
     json_array_append_new(list, json_string(id));
-    json_object_set_new(sim->objects, id, json_stringn_nocheck(text, strlen(text)));
+    json_object_set_new(sim->objects, id, json_stringn_nocheck(text, len));
 }
 
 json_t *st_sim_store_get(st_sim_t *sim, const char *id)
@@ -105,9 +106,7 @@ json_t *st_sim_text_json(st_sim_text_cache_t *tc, const json_t *obj)
     for (int i = 0; i < tc->n; i++)
         if (tc->obj[i] == obj)
             return tc->str[i];
-    char *t = st_sim_json_dumps(obj);
-    json_t *str = t ? json_stringn_nocheck(t, strlen(t)) : NULL;
-    free(t);
+    json_t *str = st_sim_json_string_of(obj);
     if (!str)
         return NULL;
     if (tc->n < 16) {
