@@ -1,9 +1,12 @@
 /*
  * test_sim_json.c — the fast serialiser writes what jansson writes: same
  * compact text for ordinary trees, and text that parses back to an equal
- * tree for escapes, control characters, UTF-8, numbers and nesting.
+ * tree for escapes, control characters, UTF-8, numbers and nesting; the
+ * sorted variant writes what JSON_SORT_KEYS writes; the scratch buffer is
+ * lent to one user at a time.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +77,51 @@ START_TEST(large_strings_grow_the_buffer)
 }
 END_TEST
 
+/* Keys sorted at every level, as jansson's JSON_SORT_KEYS writes them (the
+ * idempotency fingerprint's canonical form); 40 keys go past the stack. */
+START_TEST(sorted_matches_jansson_sort_keys)
+{
+    json_t *v = json_pack("{s:s, s:{s:s, s:[{s:s, s:s}, s]}, s:[], s:s, s:{}}", "zeta", "1",
+                          "metadata", "b", "x", "a", "y", "q", "2", "p", "3", "z", "amount",
+                          "expand", "Customer", "é", "");
+    json_t *wide = json_object();
+    for (int i = 39; i >= 0; i--) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%02d", i);
+        json_object_set_new(wide, k, json_string(k));
+    }
+    json_object_set_new(v, "wide", wide);
+    st_sim_buf_t b = {0};
+    st_sim_buf_json_sorted(&b, v);
+    char *theirs = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_ptr_nonnull(b.p);
+    ck_assert_str_eq(b.p, theirs);
+    free(theirs);
+    st_sim_buf_release(&b);
+    json_decref(v);
+}
+END_TEST
+
+/* The per-thread scratch buffer is lent once at a time and starts empty. */
+START_TEST(scratch_is_lent_once)
+{
+    st_sim_buf_t *a = st_sim_buf_scratch();
+    ck_assert_ptr_nonnull(a);
+    st_sim_buf_cstr(a, "first");
+    ck_assert_ptr_null(st_sim_buf_scratch());
+    json_t *o = json_pack("{s:i}", "n", 1);
+    json_t *s = st_sim_json_string_of(o); /* falls back to its own buffer */
+    ck_assert_str_eq(json_string_value(s), "{\"n\":1}");
+    json_decref(s);
+    json_decref(o);
+    st_sim_buf_scratch_done(a);
+    st_sim_buf_t *again = st_sim_buf_scratch();
+    ck_assert_ptr_eq(again, a);
+    ck_assert_uint_eq(again->len, 0);
+    st_sim_buf_scratch_done(again);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sim_json");
@@ -82,6 +130,8 @@ int main(void)
     tcase_add_test(tc, strings_are_escaped);
     tcase_add_test(tc, numbers);
     tcase_add_test(tc, large_strings_grow_the_buffer);
+    tcase_add_test(tc, sorted_matches_jansson_sort_keys);
+    tcase_add_test(tc, scratch_is_lent_once);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }

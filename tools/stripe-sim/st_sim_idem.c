@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_sim_json.h"
+
 typedef struct entry {
     struct entry *next; /* bucket chain */
     uint64_t hash;      /* of the key */
@@ -87,13 +89,17 @@ static void fetch_sha256(void)
 void st_sim_idem_fingerprint(const char *method, const char *path, const json_t *params, char *out,
                              size_t cap)
 {
-    char *canon = params ? json_dumps(params, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    if (!b)
+        b = &own;
+    if (params)
+        st_sim_buf_json_sorted(b, params);
+    const char *text = params && !b->oom ? b->p : "{}";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    const char *text = canon ? canon : "{}";
     pthread_once(&sha256_once, fetch_sha256);
     EVP_Digest(text, strlen(text), md, &mdlen, sha256 ? sha256 : EVP_sha256(), NULL);
-    free(canon);
+    st_sim_buf_scratch_done(b);
     static const char digits[] = "0123456789abcdef";
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     for (unsigned int i = 0; i < mdlen; i++) {

@@ -171,6 +171,54 @@ void st_sim_buf_json(st_sim_buf_t *b, const json_t *v)
     }
 }
 
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object's members in key order (keys sorted on the stack up to 32). */
+static void sorted_object(st_sim_buf_t *b, const json_t *v)
+{
+    size_t n = json_object_size(v), i = 0;
+    const char *stack[32], **keys = n <= 32 ? stack : malloc(n * sizeof(*keys));
+    const char *k;
+    json_t *x;
+    if (!keys) {
+        b->oom = 1;
+        return;
+    }
+    json_object_foreach((json_t *)v, k, x) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_keys);
+    st_sim_buf_raw(b, "{", 1);
+    for (i = 0; i < n; i++) {
+        if (i)
+            st_sim_buf_raw(b, ",", 1);
+        st_sim_buf_jstr(b, keys[i], strlen(keys[i]));
+        st_sim_buf_raw(b, ":", 1);
+        st_sim_buf_json_sorted(b, json_object_get(v, keys[i]));
+    }
+    st_sim_buf_raw(b, "}", 1);
+    if (keys != stack)
+        free(keys);
+}
+
+void st_sim_buf_json_sorted(st_sim_buf_t *b, const json_t *v)
+{
+    if (json_is_object(v)) {
+        sorted_object(b, v);
+    } else if (json_is_array(v)) {
+        st_sim_buf_raw(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                st_sim_buf_raw(b, ",", 1);
+            st_sim_buf_json_sorted(b, json_array_get(v, i));
+        }
+        st_sim_buf_raw(b, "]", 1);
+    } else {
+        st_sim_buf_json(b, v);
+    }
+}
+
 char *st_sim_buf_detach(st_sim_buf_t *b)
 {
     char *p = b->oom ? NULL : b->p;

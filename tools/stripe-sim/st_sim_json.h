@@ -30,6 +30,8 @@ void st_sim_buf_cstr(st_sim_buf_t *b, const char *s);
 void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n); /* quoted, escaped */
 void st_sim_buf_int(st_sim_buf_t *b, json_int_t v);             /* decimal, no printf */
 void st_sim_buf_json(st_sim_buf_t *b, const json_t *v);
+/* The same with object keys sorted (jansson's JSON_SORT_KEYS | JSON_COMPACT). */
+void st_sim_buf_json_sorted(st_sim_buf_t *b, const json_t *v);
 char *st_sim_buf_detach(st_sim_buf_t *b); /* NULL after oom */
 void st_sim_buf_release(st_sim_buf_t *b);
 
