@@ -51,13 +51,22 @@ ALLOW = {
 OTHER_TESTS = {"Benchmarks": ("tests/readme/CMakeLists.txt", "--section Benchmarks")}
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Ids that differ from run to run (each README id stands for one real id):
+# instance uuids, Program hashes (full or shortened), Stripe object ids,
+# task row ids in a repair's detail.
+ID = UUID + r"|\b[0-9a-f]{8}(?:[0-9a-f]{4}|[0-9a-f]{56})?\b|\b(?:in|cus|pi|pm|ch)_[A-Za-z0-9]+" \
+    + r'|(?<="task": )\d+'
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+LATENCY = r"\[\d+ ms\]"
 failures = []
 executed = set()
 
 
+T0 = time.time()
+
+
 def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    print(("ok    " if cond else "FAIL  ") + "[%3.0f s] " % (time.time() - T0) + what, flush=True)
     if not cond:
         failures.append(what)
     return cond
@@ -226,16 +235,21 @@ def line_matcher(expected, idmap):
     """A regex for one README output line; uuids already mapped must match
     their mapped id, new ones are captured; timestamps match any."""
     parts, names, pos = [], [], 0
-    for m in re.finditer("(%s)|(%s)" % (UUID, TIME), expected):
+    for m in re.finditer("(%s)|(%s)|(%s)" % (TIME, LATENCY, ID), expected):
         parts.append(re.escape(expected[pos:m.start()]))
         if m.group(1):
-            if m.group(1) in idmap:
-                parts.append(re.escape(idmap[m.group(1)]))
-            else:
-                parts.append("(%s)" % UUID)
-                names.append(m.group(1))
-        else:
             parts.append(TIME)
+        elif m.group(2):
+            parts.append(LATENCY)
+        elif m.group(3) in idmap:
+            parts.append(re.escape(idmap[m.group(3)]))
+        else:
+            v = m.group(3)
+            kind = re.escape(v.split("_")[0]) + r"_[A-Za-z0-9]+" if "_" in v else \
+                UUID if "-" in v else r"\d+" if expected[:m.start()].endswith('"task": ') \
+                else "[0-9a-f]{%d}" % len(v)
+            parts.append("(%s)" % kind)
+            names.append(m.group(3))
         pos = m.end()
     parts.append(re.escape(expected[pos:]))
     return re.compile("".join(parts) + r"\Z"), names
@@ -266,17 +280,26 @@ def match_lines(exp, act, idmap):
     return match_lines(exp[1:], act[1:], new)
 
 
-def run_session(sb, block, idmap, env):
-    """Run a README output block's $ commands; compare what they print."""
+def run_session(sb, block, idmap, env, cwd=SRC, hooks=None, quiet=None):
+    """Run an output block's $ commands; compare what they print. hooks:
+    {command prefix: fn} run before the first such command (the story
+    between two commands); quiet() waits for the engine after each one. A
+    command commented `# (... last lines)` is compared with its last lines."""
     for cmd, expected in session(block):
         executed.add(cmd)
+        for prefix, fn in list((hooks or {}).items()):
+            if cmd.startswith(prefix):
+                fn()
+                del hooks[prefix]
         ids = re.findall(UUID, cmd)
         if not check(all(i in idmap for i in ids), "session: ids in `%s` are known" % cmd):
             continue
         real = re.sub(UUID, lambda m: idmap[m.group(0)], cmd)
-        p = subprocess.run(["bash", "-c", "cd %s && %s" % (shq(SRC), mapped(real))], env=env,
+        p = subprocess.run(["bash", "-c", "cd %s && %s" % (shq(cwd), mapped(real))], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=60)
+        if quiet:
+            quiet()
         exp = list(expected)
         while exp and not exp[-1].strip():
             exp.pop()
@@ -284,6 +307,8 @@ def run_session(sb, block, idmap, env):
         if exp and re.fullmatch(r"\[exit \d+\]", exp[-1]):
             want_rc = int(exp.pop()[6:-1])
         act = p.stdout.rstrip("\n").split("\n") if p.stdout.strip() else []
+        if re.search(r"#.*last lines", cmd):
+            exp = ["..."] + exp + ["..."]  # a stretch of the output
         got = match_lines(exp, act, idmap)
         ok = check(got is not None and p.returncode == want_rc,
                    "session: `%s` prints what the README shows (exit %d, want %d)"
@@ -292,7 +317,8 @@ def run_session(sb, block, idmap, env):
             print("  README:\n" + indent("\n".join(exp)) + "  actual:\n" + indent(p.stdout))
         else:
             idmap.update(got)
-        time.sleep(0.3)  # let the node pick up a repair before the next look
+        if not quiet:
+            time.sleep(0.3)  # let the node pick up a repair before the next look
 
 
 # ---- the sections ---------------------------------------------------------
@@ -458,6 +484,90 @@ def section_operating(sb, blocks, env):
                 p.wait(timeout=30)
 
 
+def psql_one(env, sql):
+    p = subprocess.run(["psql", "-X", "-qAt", "-d", env["SETTLE_DSN"], "-c", sql], env=env,
+                       capture_output=True, text=True)
+    return p.stdout.strip()
+
+
+def engine_quiet(env, timeout=30):
+    """Until the virtual clock reached its target and nothing runs (fails
+    the check when that takes longer than timeout)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if psql_one(env, "SELECT COALESCE((SELECT bool_and(now_us >= target_us) FROM "
+                         "settle_clock), true) AND NOT EXISTS "
+                         "(SELECT 1 FROM instances WHERE status = 'running')") == "t":
+            return
+        time.sleep(0.1)
+    check(False, "the engine went quiet within %d s" % timeout)
+
+
+def start_api_node(env, key, sim_url, log):
+    """settled --node app1 with the flow API on a free port; returns (proc, base URL)."""
+    node = subprocess.Popen([os.path.join(BIN, "engine", "daemon", "settled"), "run", "--clock",
+                             "virtual", "--node", "app1", "--http", "0"],
+                            env=dict(env, STRIPE_API_BASE=sim_url, STRIPE_API_KEY=key,
+                                     SETTLE_API_TOKENS="ctldoc-token:write"),
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    line = node.stdout.readline()
+    return node, "http://" + line.split()[-1] if "listening" in line else None
+
+
+def docs_settlectl(sb):
+    """docs/settlectl.md's session for real: as in the README, three dunning
+    flows (started through the API, on node app1) fail on a rotated live
+    key; settled is restarted with the right key before the first retry."""
+    path = os.path.join(SRC, "docs", "settlectl.md")
+    blocks = [b for b in parse_readme(path) if b["section"].startswith("A session")]
+    pgdev = os.path.join(SRC, "tools", "pgdev")
+    dsn = subprocess.run([pgdev, "start", "--name", "ctldoc", "--no-fsync"], env=sb.env,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    env = dict(sb.env, SETTLE_DSN=dsn, USER="oncall")
+    settled = os.path.join(BIN, "engine", "daemon", "settled")
+    for args in (["migrate"], ["deploy", os.path.join(SRC, "workflows", "dunning.flow")]):
+        subprocess.run([settled, *args], env=env, check=True, capture_output=True)
+    sim, sim_url = start_sim(sb)
+    log = open(os.path.join(sb.root, "ctldoc.log"), "w")
+    nodes = []
+    try:
+        tsv = "".join("c%d@example.com\tpm_card_visa\t4900\teur\tDE\t0\tinsufficient_funds"
+                      "\tpayday=15\n" % i for i in range(1, 4))
+        req = urllib.request.Request(sim_url + "/_sim/book", method="POST",
+                                     data=urllib.parse.urlencode({"tsv": tsv}).encode())
+        book = json.loads(urllib.request.urlopen(req, timeout=10).read())["created"]
+        node, api = start_api_node(env, "sk_live_" + "x" * 20 + "R0t8", sim_url, log)
+        nodes.append(node)
+        check(api is not None, "settlectl.md: settled --node app1 serves the flow API")
+        for i, c in enumerate(book, 1):
+            body = json.dumps({"flow": "dunning", "business_key": c["invoice"], "inputs": {
+                "invoice": c["invoice"], "customer": c["customer"],
+                "email": "c%d@example.com" % i, "amount": {"minor": 4900, "currency": "eur"}}})
+            http("POST", api + "/v1/instances", body.encode(), {
+                "Authorization": "Bearer ctldoc-token", "Content-Type": "application/json"})
+        t0 = time.time()
+        while stuck_count(env) < 3 and time.time() - t0 < 30:
+            time.sleep(0.2)
+        check(stuck_count(env) == 3, "settlectl.md: three dunning flows failed on the wrong key")
+
+        def fix_key():
+            nodes[-1].send_signal(signal.SIGTERM)
+            nodes[-1].wait(timeout=30)
+            nodes.append(start_api_node(env, "sk_test_readme", sim_url, log)[0])
+
+        hooks = {"settlectl retry ": fix_key}
+        idmap = {}
+        for b in blocks:
+            if any(line.startswith("$ ") for line in b["lines"]):
+                run_session(sb, b, idmap, env, cwd=sb.root, hooks=hooks,
+                            quiet=lambda: engine_quiet(env))
+    finally:
+        for p in nodes + [sim]:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+
+
 def section_run_all(sb, blocks):
     for b in blocks:
         if b["lang"] == "sh":
@@ -512,6 +622,7 @@ def main():
                 section_stripe(sb, by_section["Against Stripe test mode"], env)
                 section_operating(sb, by_section["Operating it"], env)
             section_flow(sb, by_section["Writing a dunning flow"])
+            docs_settlectl(sb)
             ran = {"Running it by hand", "Against Stripe test mode", "Operating it",
                    "Writing a dunning flow"}
             check_coverage(cmds, ran)
