@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attack_lib import (SECRETS, STRIPE_KEY, TOKEN_READ, TOKEN_WRITE,  # noqa: E402
                         WEBHOOK_SECRET, WEBHOOK_SECRET_OLD, Failed, Results, Stack, diff,
