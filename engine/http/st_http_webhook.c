@@ -25,9 +25,11 @@
  * customer and charge. Every instance correlated with any of those pairs
  * gets one signal named after the event type.
  *
- * Invariants: the raw body is stored byte for byte as verified; secrets
- * and signatures never appear in a response (st_webhook_sig's messages
- * are redacted by design).
+ * Invariants: the signature is checked over the raw body, and the event
+ * is parsed from those same bytes; it is stored as jsonb (PostgreSQL keeps
+ * the content, not the spacing or key order, and the last of duplicate
+ * keys, as the parser here does). Secrets and signatures never appear in
+ * a response (st_webhook_sig's messages are redacted by design).
  */
 #include "http/st_http_int.h"
 
