@@ -191,8 +191,8 @@ static json_t *row_json(const st_store_instance_t *row, json_t *vars)
                      st_store_status_name(row->status), "seq", (json_int_t)row->seq, "vars", vars,
                      "wake_at", waiting ? json_integer(row->wake_at_us) : json_null(), "wake_seq",
                      waiting ? json_integer(row->seq) : json_null(), "task_seq",
-                     running ? json_integer(row->seq) : json_null(), "cancel_requested", 0,
-                     "reason", row->wait_reason ? row->wait_reason : "");
+                     running ? json_integer(row->seq) : json_null(), "cancel_requested",
+                     row->cancel_requested, "reason", row->wait_reason ? row->wait_reason : "");
 }
 
 int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row, st_err_t *err)

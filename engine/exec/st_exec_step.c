@@ -211,6 +211,7 @@ static int build(st_exec_t *x, exec_inst_t *in, exec_ckpt_t *c)
     ck->wake_at_us = c->next->has_wake ? c->next->wake_at_us : ST_STORE_NO_TIME;
     ck->wait_reason = c->next->reason[0] ? c->next->reason : NULL;
     ck->at_us = exec_now(x);
+    ck->cancel_requested = c->next->cancel_requested;
     ck->consume_signal_id = c->ev->signal_id; /* signals and stored cancels */
     int rc = fill_history(c, p);
     if (rc == 0)

@@ -41,6 +41,7 @@
 #define ST_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/st_err.h"
@@ -159,6 +160,7 @@ typedef struct st_store_instance {
     int64_t owner_node; /* 0 when unowned */
     int64_t lease_epoch;
     int64_t created_us, updated_us;
+    bool cancel_requested; /* the cancel path was entered */
 } st_store_instance_t;
 
 void st_store_instance_release(st_store_instance_t *in);
@@ -270,6 +272,7 @@ struct st_store_ckpt {
     const char *wait_reason; /* NULL: none */
     int64_t at_us;           /* time of the transition */
     const char *actor;       /* NULL: "engine" */
+    bool cancel_requested;   /* the instance is in its cancel path */
     const st_store_hist_t *hist;
     unsigned nhist;
     const st_store_task_new_t *task;       /* NULL: none */

@@ -66,6 +66,7 @@ enum {
     A_C_KEY,
     A_C_VALUE,
     A_DONE_ATTEMPT,
+    A_CANCEL,
     A_COUNT
 };
 
@@ -134,6 +135,7 @@ static void encode_ckpt(st_store_arr_t *a, const st_store_ckpt_t *k, size_t ord)
     st_store_arr_text(&a[A_DONE_OUTCOME], d ? d->outcome : NULL);
     st_store_arr_text(&a[A_DONE_RESULT], d ? d->result_json : NULL);
     st_store_arr_i64(&a[A_DONE_ATTEMPT], d ? d->attempt : 0);
+    st_store_arr_text(&a[A_CANCEL], k->cancel_requested ? "t" : "f");
     const st_store_task_new_t *t = k->task;
     st_store_arr_text(&a[A_T_ACTIVITY], t ? t->activity : NULL);
     st_store_arr_text(&a[A_T_ARGS], t ? t->args_json : NULL);

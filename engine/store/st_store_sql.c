@@ -75,8 +75,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
 
     Q(FLOW_COUNT, "SELECT n FROM flow_counts WHERE flow = $1 AND status = $2::settle_status"),
 
-    /* One row per checkpoint in parallel arrays ($1..$23, and $33: the
-     * finished task's attempt count), history rows in $24..$29 and
+    /* One row per checkpoint in parallel arrays ($1..$23, $33: the
+     * finished task's attempt count, $34: in the cancel path), history rows in $24..$29 and
      * correlations in $30..$32 pointing at their checkpoint by ordinality.
      * Rows whose seq, epoch, owner, signal or task do not match are left out of `locked`
      * and write nothing; the statement returns the ordinals it applied
@@ -88,10 +88,10 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    $6::text[], $7::settle_status[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[],"
       "    $12::text[], $13::bigint[], $14::bigint[], $15::settle_task_status[], $16::text[],"
       "    $17::jsonb[], $18::text[], $19::jsonb[], $20::text[], $21::int[], $22::int[],"
-      "    $23::bigint[], $33::int[])"
+      "    $23::bigint[], $33::int[], $34::boolean[])"
       "  WITH ORDINALITY AS c(id, node, epoch, expected, state, state_name, status, vars, wake_us,"
       "    wait_reason, at_us, actor, sig, done_task, done_status, done_outcome, done_result,"
-      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, ord)),"
+      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, cancel_req, ord)),"
       " locked AS ("
       "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
       "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
@@ -103,7 +103,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       " upd AS ("
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
       "    status = l.status, vars = l.vars, wake_at = settle_ts(l.wake_us),"
-      "    wait_reason = l.wait_reason, updated_at = settle_ts(l.at_us)"
+      "    wait_reason = l.wait_reason, updated_at = settle_ts(l.at_us),"
+      "    cancel_requested = l.cancel_req"
       "   FROM locked l WHERE i.id = l.id RETURNING l.ord),"
       " hist AS ("
       "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"

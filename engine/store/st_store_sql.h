@@ -60,8 +60,8 @@ extern const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT];
 #define ST_STORE_INSTANCE_COLS                                                       \
     "i.id, i.flow, i.program_hash, i.state, i.state_name, i.status, i.vars, i.seq, " \
     "settle_us(i.wake_at), i.wait_reason, i.business_key, i.owner_node, "            \
-    "i.lease_epoch, settle_us(i.created_at), settle_us(i.updated_at)"
-#define ST_STORE_INSTANCE_NCOLS 15
+    "i.lease_epoch, settle_us(i.created_at), settle_us(i.updated_at), i.cancel_requested"
+#define ST_STORE_INSTANCE_NCOLS 16
 
 /* The columns of a task row, on a task aliased t. */
 #define ST_STORE_TASK_COLS                                                              \

@@ -242,6 +242,44 @@ START_TEST(cancel_runs_the_cancel_path)
 }
 END_TEST
 
+/* The cancel path's mark survives a restart: a second cancel, to another
+ * executor, must not enter the path again (its steps would repeat their
+ * side effects under new idempotency keys). */
+static const char LINGERER[] = "flow lingerer\n"
+                               "on cancel -> cleanup\n"
+                               "state nap {\n"
+                               "  sleep 3d\n"
+                               "  on wake -> done\n"
+                               "}\n"
+                               "state cleanup {\n"
+                               "  sleep 1h\n"
+                               "  on wake -> cancelled_cleanly\n"
+                               "}\n"
+                               "final done\n"
+                               "final cancelled_cleanly\n";
+
+START_TEST(second_cancel_after_restart_keeps_the_path)
+{
+    h_deploy(&h, "lingerer.flow", LINGERER);
+    h_exec_start(&h, 0, NULL);
+    char id[37];
+    snprintf(id, sizeof id, "%s", h_start(&h, "lingerer", "{}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE state_name = 'nap'", 1, 10));
+    h_signal(&h, id, "settle.cancel", "{}");
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE state_name = 'cleanup'", 1, 10));
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM instances WHERE cancel_requested"), 1);
+    h_exec_stop(&h, 1);
+    h_exec_start(&h, 0, NULL);
+    h_signal(&h, id, "settle.cancel", "{}");
+    /* The engine may consume the second cancel or leave it stored; either
+     * way the path must not start again. Give it time to act wrongly. */
+    h_until(&h, "SELECT count(*) FROM signals WHERE consumed_at IS NOT NULL", 2, 2);
+    ck_assert_str_eq(h_text(&h, "SELECT state_name FROM instances"), "cleanup");
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM history WHERE to_state = 'cleanup'"), 1);
+    h_assert_gapless(&h);
+}
+END_TEST
+
 START_TEST(restart_resumes_everything)
 {
     h_exec_start(&h, 0, NULL);
@@ -312,6 +350,7 @@ static Suite *suite(void)
     tcase_add_test(tc, signal_sent_early_is_kept_until_awaited);
     tcase_add_test(tc, signal_not_awaited_is_never_consumed);
     tcase_add_test(tc, cancel_runs_the_cancel_path);
+    tcase_add_test(tc, second_cancel_after_restart_keeps_the_path);
     tcase_add_test(tc, restart_resumes_everything);
     tcase_add_test(tc, a_new_epoch_under_a_live_node_is_taken_up_not_dropped);
     tcase_add_test(tc, graceful_shutdown_releases_leases);
