@@ -150,6 +150,21 @@ def webhook_cases(c, res):
     res.check("webhook: same event id with another payload changes nothing",
               replay_other_payload)
 
+    def odd_type_and_kind():
+        typ, kind, oid = "x';DROP TABLE signals;--%_", "in'voice\\", "o'1\";--"
+        body = json.dumps(event("evt_attack_odd", typ=typ, obj={"id": oid, "object": kind}))
+        r = webhook(port, body)
+        expect(r.status == 200 and r.json["duplicate"] is False and r.json["signals"] == 0,
+               "odd type: %r" % r)
+        ok = c.db.one("SELECT count(*) FROM webhook_events WHERE event_id = 'evt_attack_odd' "
+                      "AND type = %s" % q(typ))
+        expect(ok == "1", "the event type was stored differently")
+        parked = c.db.one("SELECT count(*) FROM signals WHERE instance_id IS NULL AND name = %s "
+                          "AND corr_key = %s AND corr_value = %s" % (q(typ), q(kind), q(oid)))
+        expect(parked == "1", "the parked signal's key or value differs")
+    res.check("webhook: metacharacters in type, object kind and id are stored exactly",
+              odd_type_and_kind)
+
     fresh = json.dumps(event("evt_attack_fresh", obj={"id": "in_nobody", "object": "invoice"}))
     now = int(time.time())
     hexsig = "v1=" + "0" * 64

@@ -159,10 +159,30 @@ def self_test(source):
                 problems.append("planted %s (%s) not found: %s" % (redact(secret), kind, found))
             if any(secret in x for x in found):
                 problems.append("the report shows the secret unredacted")
+        problems += cli_self_test(d, exact)
     for p in problems:
         print("self-test: " + p)
     print("self-test: %s" % ("FAILED" if problems else "the scanner finds planted secrets"))
     return 1 if problems else 0
+
+
+def cli_self_test(d, exact):
+    """The command itself: exit 1, file:line, redacted, on a planted key."""
+    import subprocess
+    secret = exact[0] if exact else "sk_live_" + "Q" * 24
+    folder = os.path.join(d, "cli", "test-logs", "suite")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "p.log"), "w") as f:
+        f.write("ok\nok\nkey=%s\n" % secret)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), os.path.join(d, "cli")],
+                         capture_output=True, text=True)
+    want = os.path.join(folder, "p.log") + ":3: "
+    problems = []
+    if out.returncode != 1 or want not in out.stdout:
+        problems.append("the command did not report %s (exit %d)" % (want, out.returncode))
+    if secret in out.stdout + out.stderr:
+        problems.append("the command printed the secret unredacted")
+    return problems
 
 
 def main(argv):
