@@ -16,7 +16,9 @@
  *
  * Invariants: a request body never grows past cfg->body_limit (a declared
  * Content-Length above it is refused before the body is read, a chunked
- * body is counted and dropped); every request gets exactly one response;
+ * body is counted and dropped); a request with both Content-Length and
+ * Transfer-Encoding is refused (400) before its body is read; every
+ * request gets exactly one response;
  * the request record is freed by the completion callback.
  */
 #include "http/st_http_int.h"
@@ -162,6 +164,17 @@ static enum MHD_Result begin(st_http_server_t *s, struct MHD_Connection *conn, c
     req->t0 = st_http_now_mono();
     *con_cls = req;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl != NULL && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding")) {
+        /* Two framings: a proxy may read the body one way and us the other
+         * (request smuggling). RFC 9112 6.3 lets a server refuse it. */
+        st_http_resp_t resp = {0};
+        req->route = "unmatched";
+        st_http_resp_error(&resp, 400, "ambiguous_length",
+                           "send either Content-Length or Transfer-Encoding: chunked, not both",
+                           "the request has both Content-Length and Transfer-Encoding");
+        req->responded = 1;
+        return send_resp(req, &resp);
+    }
     if (cl != NULL && strtoull(cl, NULL, 10) > s->body_limit) {
         /* Refuse before reading: libmicrohttpd answers instead of sending
          * "100 Continue" and closes the connection afterwards. */
