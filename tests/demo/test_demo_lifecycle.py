@@ -10,8 +10,9 @@ Two runs of tools/demo (with the test's build, SETTLE_BINARY_DIR):
 2. --keep: after the summary it prints how to point settlectl at the
    running system; the test runs exactly the printed settlectl command
    (with the printed SETTLE_DSN) and expects the dunning flows in its
-   output, then stops the demo with SIGTERM to the demo process alone and
-   checks the same cleanup.
+   output, and the printed curl command (the API token read from a file,
+   never printed), then stops the demo with SIGTERM to the demo process
+   alone and checks the same cleanup.
 """
 import os
 import re
@@ -110,6 +111,8 @@ def expect_clean(p, name, watched, want_rc, label):
     check(not cluster_pids(name), "%s: no process of cluster %s is left" % (label, name))
     check(not os.path.exists(os.path.join(PGDEV_BASE, name)),
           "%s: the cluster folder %s is gone" % (label, os.path.join(PGDEV_BASE, name)))
+    check(not os.path.exists(os.path.join(SRC, ".run", name, "api_token")),
+          "%s: the API token file is gone" % label)
 
 
 def ctrl_c_mid_run():
@@ -151,6 +154,14 @@ def keep_then_settlectl():
         check(out.returncode == 0 and re.search(r"^\s+dunning\s+\S+\s+\d+", out.stdout, re.M),
               "keep: the printed settlectl command shows the dunning flows (exit %d)"
               % out.returncode)
+    curl = read_until(p, r"^\s+(curl -H .*)$", 10, seen)
+    if check(curl is not None, "keep: the demo printed how to reach the flow API"):
+        out = subprocess.run(["bash", "-c", curl.group(1) + " -sf"], cwd=SRC,
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0 and '"data"' in out.stdout,
+              "keep: the printed curl command lists instances (exit %d)" % out.returncode)
+    check(not any(re.search(r"demo-[0-9a-f]{24}", line) for line in seen),
+          "keep: the API token is not printed")
     time.sleep(1)
     check(p.poll() is None, "keep: everything still runs after the summary")
     p.send_signal(signal.SIGTERM)

@@ -153,9 +153,13 @@ class Sandbox:
         os.chmod(self.root, 0o755)  # pgdev hands cluster folders to postgres
         self.home = os.path.join(self.root, "home")
         os.makedirs(self.home)
+        # Logs of the processes the test starts, where tests/secrets looks.
+        self.logs = os.path.join(BIN, "test-logs", "readme" if not ONLY else "readme-bench")
+        shutil.rmtree(self.logs, ignore_errors=True)
+        os.makedirs(self.logs)
         self.env = dict(os.environ, HOME=self.home,
                         SETTLE_PGDEV_DIR=os.path.join(self.root, "pgdev"),
-                        SETTLE_DEMO_NAME="readme-%d" % os.getpid(),
+                        SETTLE_DEMO_NAME="demo-readme-%d" % os.getpid(),
                         SETTLE_BINARY_DIR=BIN,
                         PATH=os.path.join(BIN, "tools", "settlectl") + ":" + os.environ["PATH"])
         for k in ("SETTLE_DSN", "STRIPE_API_KEY", "STRIPE_API_BASE", "SETTLE_WEBHOOK_SECRETS",
@@ -376,7 +380,7 @@ def section_stripe(sb, blocks, env):
         with open(os.path.join(sb.home, ".settle", name), "w") as f:
             f.write(value + (":write" if name == "api_tokens" else "") + "\n")
     env = dict(sb.env, SETTLE_DSN=env["SETTLE_DSN"])
-    out = open(os.path.join(sb.root, "stripe.log"), "w+")
+    out = open(os.path.join(sb.logs, "stripe.log"), "w+")
     p = subprocess.Popen(["bash", "-c", sb.script(sh_commands(b))], env=env, stdout=out,
                          stderr=subprocess.STDOUT)
     try:
@@ -452,7 +456,7 @@ def section_operating(sb, blocks, env):
     subprocess.run([settled, "deploy", os.path.join(SRC, "workflows", "dunning.flow")],
                    env=env, check=True, capture_output=True)
     sim, sim_url = start_sim(sb)
-    log = open(os.path.join(sb.root, "operating.log"), "w")
+    log = open(os.path.join(sb.logs, "operating.log"), "w")
     node = None
     try:
         tsv = "".join("c%d@example.com\tpm_card_visa\t4900\teur\tDE\t0\tinsufficient_funds"
@@ -528,7 +532,7 @@ def docs_settlectl(sb):
     for args in (["migrate"], ["deploy", os.path.join(SRC, "workflows", "dunning.flow")]):
         subprocess.run([settled, *args], env=env, check=True, capture_output=True)
     sim, sim_url = start_sim(sb)
-    log = open(os.path.join(sb.root, "ctldoc.log"), "w")
+    log = open(os.path.join(sb.logs, "ctldoc.log"), "w")
     nodes = []
     try:
         tsv = "".join("c%d@example.com\tpm_card_visa\t4900\teur\tDE\t0\tinsufficient_funds"

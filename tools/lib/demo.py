@@ -392,8 +392,14 @@ def print_keep(dsn, api):
     print("  export SETTLE_DSN='%s'" % dsn)
     print("  %s stats" % shown(SETTLECTL))
     print("  %s list --flow dunning --limit 5" % shown(SETTLECTL))
-    print("The flow API: curl -H 'Authorization: Bearer %s' %s/v1/instances" % (TOKEN, api),
-          flush=True)
+    # The API token goes to a file only its owner reads, never to the terminal.
+    token_file = os.path.join(RUN, "api_token")
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, (TOKEN + "\n").encode())
+    os.close(fd)
+    print("The flow API:")
+    print('  curl -H "Authorization: Bearer $(cat %s)" %s/v1/instances'
+          % (shown(token_file), api), flush=True)
 
 
 def parse_args():
@@ -458,6 +464,8 @@ def main():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all()
         subprocess.run([pgdev, "destroy", "--name", PG_NAME], capture_output=True)
+        if os.path.exists(os.path.join(RUN, "api_token")):  # useless once settled stopped
+            os.remove(os.path.join(RUN, "api_token"))
 
 
 if __name__ == "__main__":
