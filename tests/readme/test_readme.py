@@ -351,10 +351,10 @@ def section_flow(sb, blocks):
 def section_by_hand(sb, blocks):
     (b,) = [b for b in blocks if b["lang"] == "sh"]
     epilogue = """
-pid=$!
-for i in $(seq 300); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.1; done
-curl -sf http://127.0.0.1:8080/readyz || { echo 'settled --http 8080 never got ready' >&2; exit 1; }
+pid=$! ready=0
+for i in $(seq 300); do curl -sf http://127.0.0.1:8080/readyz && { ready=1; break; }; sleep 0.1; done
 kill -TERM $pid; wait $pid; rc=$?
+[ $ready = 1 ] || { echo 'settled --http 8080 never got ready' >&2; exit 1; }
 echo "settled exited $rc after SIGTERM"; exit $rc
 """
     p, env = sb.run(sh_commands(b), epilogue)
