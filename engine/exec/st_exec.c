@@ -280,9 +280,11 @@ static void reload_round(st_exec_t *x)
         recover_tasks(x);
 }
 
+/* A dead instance is never queued: it is freed once idle, and a freed
+ * entry on the reload list would be used after free by reload_round. */
 void exec_reload_later(st_exec_t *x, exec_inst_t *in)
 {
-    if (in->reload)
+    if (in->reload || in->dead)
         return;
     in->reload = 1;
     exec_timer_cancel_all(x, in);
@@ -295,7 +297,15 @@ void exec_reload_later(st_exec_t *x, exec_inst_t *in)
 static void lose_everything(st_exec_t *x)
 {
     /* Our lease lapsed: others may own our instances now. Never write them
-     * again; re-register as a new node and claim afresh. */
+     * again; re-register as a new node and claim afresh. Pending re-reads
+     * are moot, and their list must not point at the instances freed
+     * below. */
+    while (x->reload_head != NULL) {
+        exec_inst_t *in = x->reload_head;
+        x->reload_head = in->reload_next;
+        in->reload_next = NULL;
+        in->reload = 0;
+    }
     for (size_t i = 0; i < x->nbuckets; i++)
         for (exec_inst_t *in = x->buckets[i]; in != NULL; in = in->hnext)
             in->dead = 1;
