@@ -167,22 +167,30 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
 
     /* $1 node $2 limit. `lapsed` is computed once; the re-check of the
      * locked row version (EvalPlanQual) sees an owner claimed meanwhile by
-     * a live node and skips the row. */
+     * a live node and skips the row. A node whose own lease lapsed claims
+     * nothing (it must register again first), and never counts its own
+     * rows as orphaned: re-claiming them under a dead lease would bump
+     * their epochs forever while its own checkpoints conflict. */
     Q(LEASE_CLAIM,
       /* Two lookups on the partial index instances_live (owner_node), one
        * for unowned rows and one for rows of lapsed nodes, so a claim costs
        * what it finds, not a scan of every live instance. */
       "WITH lapsed AS MATERIALIZED ("
       "  SELECT array_agg(id) AS ids FROM nodes"
-      "   WHERE lease_until < clock_timestamp() OR stopped_at IS NOT NULL),"
+      "   WHERE (lease_until < clock_timestamp() OR stopped_at IS NOT NULL) AND id <> $1),"
+      " alive AS MATERIALIZED ("
+      "  SELECT 1 FROM nodes WHERE id = $1 AND stopped_at IS NULL"
+      "   AND lease_until > clock_timestamp()),"
       " unowned AS ("
       "  SELECT i.id FROM instances i"
       "   WHERE i.status IN ('running', 'waiting') AND i.owner_node IS NULL"
+      "     AND EXISTS (SELECT 1 FROM alive)"
       "   LIMIT $2 FOR UPDATE SKIP LOCKED),"
       " orphaned AS ("
       "  SELECT i.id FROM instances i"
       "   WHERE i.status IN ('running', 'waiting')"
       "     AND i.owner_node = ANY ((SELECT ids FROM lapsed)::bigint[])"
+      "     AND EXISTS (SELECT 1 FROM alive)"
       "   LIMIT $2 FOR UPDATE SKIP LOCKED),"
       " cand AS (SELECT id FROM unowned UNION ALL SELECT id FROM orphaned LIMIT $2)"
       " UPDATE instances i SET owner_node = $1, lease_epoch = i.lease_epoch + 1"

@@ -134,6 +134,42 @@ START_TEST(stale_node_cannot_write_after_takeover)
 }
 END_TEST
 
+/* A node that outlived its own lease claims nothing — neither new work nor
+ * its own rows as "orphaned" (that re-claimed them under a dead lease with
+ * a new epoch on every round, so its checkpoints always conflicted) —
+ * until it registers again. */
+START_TEST(lapsed_node_claims_nothing_not_even_its_own)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    int64_t a;
+    ck_assert_int_eq(st_store_node_register(f.c, "a", 60000, &a, &err), 0);
+    start_unowned(&f);
+    st_store_instances_t got;
+    ck_assert_int_eq(st_store_lease_claim(f.c, a, 10, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 1);
+    st_store_instances_free(&got);
+    start_unowned(&f);
+    PQclear(st_test_exec(f.pg, "UPDATE nodes SET lease_until = now() - interval '1 second' WHERE "
+                               "name = 'a'"));
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(st_store_lease_claim(f.c, a, 10, &got, &err), 0);
+        ck_assert_uint_eq(got.n, 0);
+        st_store_instances_free(&got);
+    }
+    ck_assert_int_eq(fx_int(&f, "SELECT max(lease_epoch) FROM instances"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances WHERE owner_node IS NULL"), 1);
+    /* registered again under a new id, it takes both */
+    int64_t a2;
+    ck_assert_int_eq(st_store_node_register(f.c, "a", 60000, &a2, &err), 0);
+    ck_assert_int_eq(st_store_lease_claim(f.c, a2, 10, &got, &err), 0);
+    ck_assert_uint_eq(got.n, 2);
+    st_store_instances_free(&got);
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(release_and_owned_listing)
 {
     fx_t f;
@@ -340,6 +376,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, concurrent_claims_never_share);
     tcase_add_test(tc, stale_node_cannot_write_after_takeover);
+    tcase_add_test(tc, lapsed_node_claims_nothing_not_even_its_own);
     tcase_add_test(tc, release_and_owned_listing);
     tcase_add_test(tc, two_nodes_never_both_advance);
     suite_add_tcase(s, tc);
