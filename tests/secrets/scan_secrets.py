@@ -19,8 +19,8 @@ What counts as a secret:
     there is covered without touching this file;
   - generic shapes: Stripe secret and restricted keys (sk_test_, sk_live_,
     rk_test_, rk_live_), webhook secrets (whsec_), the suites' token
-    families (tok_settle_..., the demo's demo-<24 hex>), and bearer
-    credentials written out after "Authorization: Bearer".
+    families (tok_settle_..., tok<16 hex>, demo-/fault-<24 hex>), and
+    bearer credentials written out after "Bearer".
 
 A finding names the file and line and shows the match redacted (its first
 8 characters, then "…[N chars]"), so this script's own output never leaks
@@ -46,8 +46,11 @@ CONST = re.compile(r'"((?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,}|whsec_[A-Za-z0-9
 SHAPES = [
     ("Stripe key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,}")),
     ("webhook secret", re.compile(r"(?<![A-Za-z0-9])whsec_[A-Za-z0-9_]{4,}")),
-    ("suite API token", re.compile(r"(?<![A-Za-z0-9])tok_settle_[A-Za-z0-9_]+")),
-    ("demo API token", re.compile(r"(?<![A-Za-z0-9])demo-[0-9a-f]{24}(?![0-9a-f])")),
+    # The suites' API tokens: attack/e2e (tok_settle_...), readme (tok + 16
+    # hex), demo and fault (demo-/fault- + 24 hex, made per run).
+    ("suite API token", re.compile(r"(?<![A-Za-z0-9])(?:tok_settle_[A-Za-z0-9_]+|"
+                                   r"tok[0-9a-f]{16}(?![0-9a-f]))")),
+    ("demo API token", re.compile(r"(?<![A-Za-z0-9])(?:demo|fault)-[0-9a-f]{24}(?![0-9a-f])")),
     ("bearer credential", re.compile(r"Bearer\s+(?!realm)(?!<)[A-Za-z0-9._~+/=-]{12,}")),
 ]
 MAX_BYTES = 64 << 20  # a log bigger than this is scanned in its first 64 MiB
@@ -133,6 +136,8 @@ def self_test(source):
         "whsec_" + "f00d" * 6: "webhook secret",
         "tok_settle_selftest_" + "x1" * 4: "suite API token",
         "demo-" + "0123456789abcdef01234567": "demo API token",
+        "fault-" + "89abcdef0123456789abcdef": "demo API token",
+        "tok" + "0f1e2d3c4b5a6978": "suite API token",
         "Authorization: Bearer " + "opaque.Token-77" * 2: "bearer credential",
     }
     with tempfile.TemporaryDirectory() as d:
