@@ -10,8 +10,10 @@
  * once; the simulator serialises access to its store with one mutex.
  *
  * Ownership: st_sim_new returns a simulator the caller frees with
- * st_sim_free (accepts NULL). st_sim_resp_t owns its body; release it with
- * st_sim_resp_release. Request fields are borrowed for the call only.
+ * st_sim_free (accepts NULL). st_sim_resp_t owns its body (malloc'd text, or
+ * a reference to the stored JSON string it points into, so an answer is not
+ * copied); release it with st_sim_resp_release. Request fields are borrowed
+ * for the call only.
  */
 #ifndef ST_SIM_H
 #define ST_SIM_H
@@ -45,7 +47,8 @@ typedef struct st_sim_req {
 
 typedef struct st_sim_resp {
     int status;          /* HTTP status */
-    char *body;          /* JSON text, malloc'd, owned by the response */
+    char *body;          /* JSON text: malloc'd, or inside body_ref when that is set */
+    json_t *body_ref;    /* NULL, or the JSON string holding body (owned reference) */
     int should_retry;    /* Stripe-Should-Retry: -1 absent, 0 false, 1 true */
     int replayed;        /* 1: Idempotent-Replayed: true */
     int drop;            /* 1: close the connection without answering */

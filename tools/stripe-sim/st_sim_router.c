@@ -66,8 +66,9 @@ static void finish(st_sim_call_t *call, st_sim_resp_t *resp)
 {
     resp->status = call->status;
     resp->should_retry = call->should_retry;
-    if (call->text) {
-        resp->body = strdup(json_string_value(call->text));
+    if (call->text) { /* the answer shares the text the store keeps */
+        resp->body_ref = json_incref(call->text);
+        resp->body = (char *)json_string_value(call->text);
     } else {
         resp->body = call->body ? st_sim_json_dumps(call->body) : strdup("{}");
     }
@@ -263,6 +264,10 @@ void st_sim_resp_release(st_sim_resp_t *resp)
 {
     if (!resp)
         return;
-    free(resp->body);
+    if (resp->body_ref)
+        json_decref(resp->body_ref);
+    else
+        free(resp->body);
     resp->body = NULL;
+    resp->body_ref = NULL;
 }

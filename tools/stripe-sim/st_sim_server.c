@@ -93,12 +93,25 @@ static void bad_request(st_sim_resp_t *resp, const char *msg)
     json_decref(e);
 }
 
+/* MHD is done with an answer that was a stored JSON string. */
+static void drop_text(void *text)
+{
+    json_decref(text);
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, const st_sim_req_t *req,
                                st_sim_resp_t *resp)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(resp->body), resp->body, MHD_RESPMEM_MUST_FREE);
+        resp->body_ref
+            ? MHD_create_response_from_buffer_with_free_callback_cls(
+                  json_string_length(resp->body_ref), resp->body, drop_text, resp->body_ref)
+            : MHD_create_response_from_buffer(strlen(resp->body), resp->body,
+                                              MHD_RESPMEM_MUST_FREE);
+    if (!r)
+        return MHD_NO; /* out of memory: resp still owns the body */
     resp->body = NULL; /* MHD owns it now */
+    resp->body_ref = NULL;
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Request-Id", resp->request_id);
     MHD_add_response_header(r, "Stripe-Version",
@@ -192,8 +205,8 @@ int st_sim_server_start(st_sim_t *sim, uint16_t port, unsigned threads, int quie
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     srv->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, port, NULL, NULL, handle, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, port, NULL, NULL, handle,
+        srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         threads ? threads : 2, MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (!srv->mhd) {
