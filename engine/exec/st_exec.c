@@ -227,9 +227,25 @@ static void recover_tasks(st_exec_t *x)
     st_store_tasks_free(&tasks);
 }
 
+/* Run the next claim round at the loop's next turn (after due timers,
+ * the lease renewal among them), or at start if the timer is not set up. */
+static void claim_again_soon(st_exec_t *x)
+{
+    if (!ev_is_active(&x->claim_w))
+        return;
+    ev_timer_stop(x->loop, &x->claim_w);
+    ev_timer_set(&x->claim_w, 0.0, x->cfg.claim_interval_ms / 1000.0);
+    ev_timer_start(x->loop, &x->claim_w);
+}
+
+/* Claims pages of work until a page comes back short, or until a quarter
+ * of the lease has gone by: a node with a huge backlog must still return
+ * to the loop to renew its lease, or it would outlive it while claiming. */
 static void claim_round(st_exec_t *x)
 {
     size_t total = 0;
+    double budget = x->cfg.lease_ttl_ms / 4000.0, t0 = ev_time();
+    x->claim_more = 0;
     for (;;) {
         st_store_instances_t rows = {0};
         st_err_t err;
@@ -243,9 +259,15 @@ static void claim_round(st_exec_t *x)
         total += n;
         if (n < x->cfg.claim_limit)
             break;
+        if (ev_time() - t0 > budget) {
+            x->claim_more = 1;
+            break;
+        }
     }
     if (total > 0)
         recover_tasks(x);
+    if (x->claim_more)
+        claim_again_soon(x);
 }
 
 static void reload_round(st_exec_t *x)
@@ -502,7 +524,7 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
     ev_timer_init(&x->maint_w, on_maint, 3600.0, 3600.0);
     x->maint_w.data = x;
     ev_timer_start(x->loop, &x->maint_w);
-    ev_timer_init(&x->claim_w, on_claim, claim, claim);
+    ev_timer_init(&x->claim_w, on_claim, x->claim_more ? 0.0 : claim, claim);
     x->claim_w.data = x;
     ev_timer_start(x->loop, &x->claim_w);
     st_timer_driver_start(x->driver);
