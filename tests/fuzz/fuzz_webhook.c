@@ -16,8 +16,8 @@
  *      single-byte change of payload or header fails (except the case of
  *      a hex digit, which decodes to the same signature);
  *   2  the rest is a webhook body: rejected with a well-formed 400, or
- *      accepted with an id, a type and distinct correlation pairs, whose
- *      array literals decode back to exactly those strings.
+ *      accepted with an id, a type and exactly the documented correlation
+ *      pairs, whose array literals decode back to exactly those strings.
  * Any property violation aborts; ASan/UBSan report memory errors and UB.
  */
 #include <ctype.h>
@@ -176,6 +176,50 @@ static void fuzz_roundtrip(const uint8_t *d, size_t n)
     }
 }
 
+/* An id as the handler's mapping defines it: a non-empty string of at
+ * most 255 bytes, or an expanded object's "id". */
+static const char *model_id(json_t *v)
+{
+    if (json_is_object(v))
+        v = json_object_get(v, "id");
+    const char *s = json_string_value(v);
+    return s != NULL && s[0] != '\0' && strlen(s) <= 255 ? s : NULL;
+}
+
+/* The job's pairs are exactly the documented ones, in order, each once:
+ * (data.object.object, its id), then payment_intent, invoice, customer,
+ * charge. The body is parsed again here, apart from the handler's tree. */
+static void check_pairs(const char *body, size_t n, const st_http_wh_job_t *job)
+{
+    static const char *const fields[] = {"payment_intent", "invoice", "customer", "charge"};
+    json_t *ev = json_loadb(body, n, 0, NULL);
+    FZ_CHECK(ev != NULL);
+    FZ_CHECK(strcmp(job->event_id, model_id(json_object_get(ev, "id"))) == 0);
+    json_t *obj = json_object_get(json_object_get(ev, "data"), "object");
+    const char *kind = json_string_value(json_object_get(obj, "object"));
+    const char *k[5] = {kind && strlen(kind) <= 255 ? kind : NULL}, *v[5];
+    v[0] = model_id(json_object_get(obj, "id"));
+    for (int i = 0; i < 4; i++) {
+        k[i + 1] = fields[i];
+        v[i + 1] = model_id(json_object_get(obj, fields[i]));
+    }
+    unsigned want = 0;
+    for (int i = 0; i < 5; i++) {
+        if (k[i] == NULL || v[i] == NULL)
+            continue;
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= k[j] && v[j] && !strcmp(k[i], k[j]) && !strcmp(v[i], v[j]);
+        if (dup)
+            continue;
+        FZ_CHECK(want < job->ncorr);
+        FZ_CHECK(strcmp(job->keys[want], k[i]) == 0 && strcmp(job->values[want], v[i]) == 0);
+        want++;
+    }
+    FZ_CHECK(want == job->ncorr);
+    json_decref(ev);
+}
+
 /* Mode 2: a webhook body, as the handler parses and batches it. */
 static void fuzz_event(const uint8_t *d, size_t n)
 {
@@ -199,6 +243,7 @@ static void fuzz_event(const uint8_t *d, size_t n)
             for (unsigned k = 0; k < i; k++)
                 FZ_CHECK(strcmp(job.keys[i], job.keys[k]) || strcmp(job.values[i], job.values[k]));
         }
+        check_pairs(body, n, &job);
         /* A batch of two: the job and a copy. */
         copy = job;
         job.next = &copy;
