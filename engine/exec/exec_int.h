@@ -124,6 +124,7 @@ struct st_exec {
     int64_t node_id;
     exec_prog_t *progs;
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
+    int recover_again;        /* task recovery failed: retry each claim round */
     exec_inst_t **buckets;
     size_t nbuckets, ninst;
     int shutting_down, stopped;

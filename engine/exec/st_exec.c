@@ -188,8 +188,15 @@ static void adopt(st_exec_t *x, st_store_instances_t *rows)
         const st_store_instance_t *row = &rows->v[i];
         st_err_t err;
         exec_inst_t *in = exec_inst_find(x, &row->id);
-        if (in != NULL && (in->ck != NULL || in->task.inflight))
-            continue; /* never replace state under a write in flight */
+        if (in != NULL && (in->ck != NULL || in->task.inflight)) {
+            /* Never replace state under a write in flight. If the instance
+             * died with a lease this node lost, it is ours again: revive it,
+             * so that the write (conflicting with the new epoch) ends in a
+             * re-read of the row instead of forgetting an instance that no
+             * other claim would ever pick up. */
+            in->dead = 0;
+            continue;
+        }
         if (in == NULL && (in = exec_inst_add(x, &row->id)) == NULL)
             break;
         in->dead = in->reload = in->evict = 0;
@@ -212,9 +219,11 @@ static void recover_tasks(st_exec_t *x)
     st_store_tasks_t tasks = {0};
     st_err_t err;
     if (st_store_tasks_recover(x->bg, x->node_id, &tasks, &err) != 0) {
-        exec_log(x, "task recovery failed: %s", err.msg);
+        exec_log(x, "task recovery failed (tried again each claim round): %s", err.msg);
+        x->recover_again = 1;
         return;
     }
+    x->recover_again = 0;
     for (size_t i = 0; i < tasks.n; i++) {
         exec_inst_t *in = exec_inst_find(x, &tasks.v[i].instance);
         /* Only tasks this node does not already know: a task it dispatched
@@ -423,6 +432,8 @@ static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
     if (x->reload_head != NULL)
         reload_round(x);
     claim_round(x);
+    if (x->recover_again)
+        recover_tasks(x);
 }
 
 /* Signals stored for an instance: deliver to memory, or load it first. */
