@@ -59,7 +59,8 @@ def sim_faults(stack):
 def _instances(stack, res):
     rows = stack.psql("SELECT business_key, flow, status, state_name, seq, "
                       "coalesce(wait_reason, ''), wake_at IS NOT NULL, id, EXISTS (SELECT 1 FROM tasks t "
-                      "WHERE t.instance_id = i.id AND t.status IN ('pending', 'running')) "
+                      "WHERE t.instance_id = i.id AND t.status = 'pending' AND "
+                      "settle_us(t.not_before) > (SELECT now_us FROM settle_clock)) "
                       "FROM instances i")
     by_key = {r[0]: r for r in rows}
     for key in sorted(stack.started):
@@ -82,7 +83,8 @@ def _instances(stack, res):
             res["waiting"] += 1
         else:
             res["lost"] += 1
-            res["problems"].append("%s (%s): %s in %s with nothing scheduled or said"
+            res["problems"].append("%s (%s): %s in %s with nothing scheduled or said "
+                                   "(a running flow counts only with a retry still ahead)"
                                    % (key, r[7], status, r[3]))
     not_started = set(stack.flows) - stack.started
     if not_started:

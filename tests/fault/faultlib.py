@@ -441,12 +441,19 @@ class Stack:
 
     def drain(self, timeout):
         """Keep time moving until every instance is final (or failed)."""
-        t0 = time.time()
+        t0 = last = time.time()
         counts = None
+        self.log("drain: waiting for every instance to end")
         while time.time() - t0 < timeout:
             done, counts = self.quiet()
             if done:
+                self.log("drain: done after %.1f s" % (time.time() - t0))
                 return True, counts
+            if time.time() - last >= 5:
+                clock = self.psql("SELECT now_us, target_us FROM settle_clock", check=False)
+                self.log("drain: running/waiting/total %s, clock now/target %s"
+                         % (counts, clock[0] if clock else None))
+                last = time.time()
             time.sleep(0.5)
         return False, counts
 

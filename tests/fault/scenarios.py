@@ -240,10 +240,18 @@ def multi_node(flows=40, seconds=20, seed=4, nodes=2, logdir=None):
             i = rnd.randrange(st.n_nodes)
             if st.nodes[i] is None:
                 continue
+            if st.nodes[i].poll() is not None:
+                res["problems"].append("node %d exited by itself (status %s); see settled-%d.log"
+                                       % (i, st.nodes[i].returncode, i))
+                st.start_node(i)
+                continue
             if rnd.random() < 0.25:
                 t, nid = st.kill_node(i, signal.SIGSTOP)
                 time.sleep(st.lease_ttl_ms / 1000.0 * 1.5 + CLAIM_INTERVAL_S)
-                os.kill(st.nodes[i].pid, signal.SIGCONT)
+                try:
+                    os.kill(st.nodes[i].pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass  # found dead by the next round or the drain
                 st.log("SIGCONT to node %d" % i)
                 stalls.append((t, nid))
             else:
