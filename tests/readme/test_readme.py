@@ -22,6 +22,7 @@ replaced by the ids of the instances in the same place of the real output.
 --section TITLE runs only that README section (readme_bench runs the
 benchmarks); without it every section except those in OTHER_TESTS runs.
 """
+import fcntl
 import hashlib
 import hmac
 import json
@@ -29,6 +30,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -75,7 +78,12 @@ def check(cond, what):
 def enter_sandbox_netns():
     """Re-run this script in a network namespace of its own, loopback up."""
     if os.environ.get("SETTLE_README_NETNS") == "1":
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        # ip link set lo up, without needing iproute2: SIOCGIFFLAGS/SIOCSIFFLAGS.
+        ifreq = "16sH22x"  # struct ifreq: name, flags, padding to 40 bytes
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            got = fcntl.ioctl(s, 0x8913, struct.pack(ifreq, b"lo", 0))
+            flags = struct.unpack(ifreq, got)[1]
+            fcntl.ioctl(s, 0x8914, struct.pack(ifreq, b"lo", flags | 1))  # IFF_UP
         return
     env = dict(os.environ, SETTLE_README_NETNS="1")
     args = ["unshare", "--net"] if os.geteuid() == 0 else \
