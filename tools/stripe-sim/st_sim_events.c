@@ -71,10 +71,9 @@ static void deliver(st_sim_t *sim, json_t *subs, const char *id, const char *raw
 }
 
 /* The event's text around its object: everything before it, a NUL, everything after. */
-static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
+static char *event_frame(st_sim_call_t *call, const st_sim_event_t *ev, size_t n_subs)
 {
-    const char *id = json_string_value(json_object_get(ev, "id"));
-    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *id = ev->id, *type = ev->type;
     const char *ver =
         call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
     const char *idem = call && call->req ? call->req->idem_key : NULL;
@@ -86,13 +85,12 @@ static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
     st_sim_buf_cstr(b, ",\"object\":\"event\",\"api_version\":");
     st_sim_buf_jstr(b, ver, strlen(ver));
     st_sim_buf_cstr(b, ",\"created\":");
-    st_sim_buf_int(b, json_integer_value(json_object_get(ev, "created")));
+    st_sim_buf_int(b, (json_int_t)ev->created);
     st_sim_buf_cstr(b, ",\"data\":{\"object\":");
     st_sim_buf_raw(b, "", 1); /* the object goes here */
-    json_t *prev = json_object_get(ev, "previous");
-    if (prev) {
+    if (ev->previous) {
         st_sim_buf_cstr(b, ",\"previous_attributes\":");
-        st_sim_buf_json(b, prev);
+        st_sim_buf_json(b, ev->previous);
     }
     st_sim_buf_cstr(b, "},\"livemode\":false,\"pending_webhooks\":");
     st_sim_buf_int(b, (json_int_t)n_subs);
@@ -121,11 +119,10 @@ static char *event_frame(st_sim_call_t *call, json_t *ev, size_t n_subs)
  * (a JSON string, borrowed; NULL shows null). The whole text is made only
  * when an endpoint subscribes to it.
  */
-static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, json_t *obj)
+static void event_write(st_sim_t *sim, st_sim_call_t *call, const st_sim_event_t *ev, json_t *obj)
 {
-    const char *id = json_string_value(json_object_get(ev, "id"));
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    int64_t created = json_integer_value(json_object_get(ev, "created"));
+    const char *id = ev->id, *type = ev->type;
+    int64_t created = ev->created;
     json_t *subs = subscribers(sim, type);
     char *frame = event_frame(call, ev, json_array_size(subs));
     if (frame && json_array_size(subs) > 0) {
@@ -146,44 +143,73 @@ static void event_write(st_sim_t *sim, st_sim_call_t *call, json_t *ev, json_t *
  * it. Outside a request (start-up book, issuer ticks) they are written at
  * once.
  */
+/* Copy s into dst[cap], cut short if it must be. */
+static void copy_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* Room for one more event in the call; NULL when out of memory. */
+static st_sim_event_t *event_slot(st_sim_call_t *call)
+{
+    if (call->n_events == call->cap_events) {
+        size_t cap = call->cap_events ? 2 * call->cap_events : 4;
+        st_sim_event_t *p = realloc(call->events, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        call->events = p;
+        call->cap_events = cap;
+    }
+    return &call->events[call->n_events++];
+}
+
 void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, const char *obj_id,
                        json_t *previous)
 {
-    char id[64];
-    st_sim_id_new(sim, "evt", id, sizeof(id));
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "type", type, "obj", obj_id, "created",
-                           (json_int_t)st_sim_now(sim));
-    if (previous)
-        json_object_set_new(ev, "previous", previous);
-    if (call && call->req) {
-        if (!call->events)
-            call->events = json_array();
-        json_array_append_new(call->events, ev);
+    st_sim_event_t one, *ev = call && call->req ? event_slot(call) : &one;
+    if (!ev) {
+        json_decref(previous);
         return;
     }
+    st_sim_id_new(sim, "evt", ev->id, sizeof(ev->id));
+    copy_str(ev->type, sizeof(ev->type), type);
+    copy_str(ev->obj, sizeof(ev->obj), obj_id);
+    ev->created = st_sim_now(sim);
+    ev->previous = previous;
+    if (ev != &one)
+        return;
     json_t *obj = st_sim_json_string_of(st_sim_store_get(sim, obj_id));
     event_write(sim, call, ev, obj);
     json_decref(obj);
-    json_decref(ev);
+    json_decref(previous);
 }
 
 void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t *tc)
 {
-    size_t i;
-    json_t *ev;
-    json_array_foreach(call->events, i, ev)
-    {
-        const char *oid = json_string_value(json_object_get(ev, "obj"));
-        json_t *cold = json_object_get(sim->objects, oid);
+    for (size_t i = 0; i < call->n_events; i++) {
+        const st_sim_event_t *ev = &call->events[i];
+        json_t *cold = json_object_get(sim->objects, ev->obj);
         if (json_is_string(cold)) { /* already text: no need to parse it back */
             event_write(sim, call, ev, cold);
             continue;
         }
-        json_t *obj = st_sim_store_get(sim, oid);
+        json_t *obj = st_sim_store_get(sim, ev->obj);
         event_write(sim, call, ev, obj ? st_sim_text_json(tc, obj) : NULL);
     }
-    json_decref(call->events);
+    st_sim_events_release(call);
+}
+
+void st_sim_events_release(st_sim_call_t *call)
+{
+    for (size_t i = 0; i < call->n_events; i++)
+        json_decref(call->events[i].previous);
+    free(call->events);
     call->events = NULL;
+    call->n_events = call->cap_events = 0;
 }
 
 /* Copy s (or nothing for NULL) to *at; returns the copy. */

@@ -72,17 +72,18 @@ enum { ST_SIM_N_CHARGE_OK, ST_SIM_N_CHARGE_FAILED, ST_SIM_N_REFUND };
 /* One request as the handlers see it. */
 typedef struct st_sim_call {
     const st_sim_req_t *req;
-    json_t *params;         /* request parameters (never NULL) */
-    const char *id;         /* first path parameter or NULL */
-    const char *request_id; /* req_... of this request */
-    int status;             /* HTTP status of the answer */
-    json_t *body;           /* answer, owned reference; may be a stored object (never
-                               mutate it: the router copies before expand[]) */
-    json_t *text;           /* body serialised under the store mutex: a JSON string
-                               (owned reference) or NULL */
-    json_t *events;         /* events emitted by this request, serialised at its end */
-    int should_retry;       /* -1, 0, 1 */
-    int no_store;           /* 1: do not store under the idempotency key */
+    json_t *params;              /* request parameters (never NULL) */
+    const char *id;              /* first path parameter or NULL */
+    const char *request_id;      /* req_... of this request */
+    int status;                  /* HTTP status of the answer */
+    json_t *body;                /* answer, owned reference; may be a stored object (never
+                                    mutate it: the router copies before expand[]) */
+    json_t *text;                /* body serialised under the store mutex: a JSON string
+                                    (owned reference) or NULL */
+    struct st_sim_event *events; /* events emitted by this request, written at its end */
+    size_t n_events, cap_events; /* recorded, and room */
+    int should_retry;            /* -1, 0, 1 */
+    int no_store;                /* 1: do not store under the idempotency key */
 } st_sim_call_t;
 
 /* One money movement; the strings live in text (idem_key, request_id may be NULL). */
@@ -91,6 +92,15 @@ typedef struct st_sim_effect {
     const char *kind, *id, *status, *idem_key, *request_id;
     char text[];
 } st_sim_effect_t;
+
+/* An event a request emitted, written (st_sim_events_flush) when it ends. */
+typedef struct st_sim_event {
+    char id[40];      /* evt_... */
+    char type[64];    /* payment_intent.succeeded ... */
+    char obj[64];     /* id of the object it shows */
+    int64_t created;  /* sim time */
+    json_t *previous; /* previous_attributes or NULL (owned) */
+} st_sim_event_t;
 
 typedef int (*st_sim_handler_fn)(st_sim_t *sim, st_sim_call_t *call);
 
@@ -155,6 +165,7 @@ void st_sim_clock_advance(st_sim_clock_t *c, int64_t seconds);
 void st_sim_event_emit(st_sim_t *sim, st_sim_call_t *call, const char *type, const char *obj_id,
                        json_t *previous);
 void st_sim_events_flush(st_sim_t *sim, st_sim_call_t *call, st_sim_text_cache_t *tc);
+void st_sim_events_release(st_sim_call_t *call); /* events never flushed */
 void st_sim_effect(st_sim_t *sim, st_sim_call_t *call, const char *kind, const char *id,
                    int64_t amount, const char *status);
 json_t *st_sim_effect_json(const st_sim_effect_t *e);

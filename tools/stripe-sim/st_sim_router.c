@@ -254,7 +254,7 @@ int st_sim_dispatch(st_sim_t *sim, const st_sim_req_t *req, st_sim_resp_t *resp)
     if (!resp->body && !resp->drop)
         finish(&call, resp);
     json_decref(call.body);
-    json_decref(call.events);
+    st_sim_events_release(&call);
     json_decref(call.text);
     json_decref(empty);
     return 0;
