@@ -300,12 +300,13 @@ static result_t run_mode(const opts_t *o, size_t n, int disabled)
 
 static void print_result(const char *label, size_t n, size_t k, const result_t *r)
 {
-    printf("%-10s %zu flows x %zu steps: %.0f durable steps/s (%.2f s), "
+    printf("%-10s %zu flows x %zu steps: %.0f flows/s, %.0f durable steps/s (%.2f s), "
            "flow latency p50 %.1f ms p99 %.1f ms, step latency p50 %.2f ms p99 %.2f ms, "
            "%" PRIu64 " transactions (%.1f checkpoints each), %" PRIu64 " conflicts, "
            "%lld completed in flow_counts\n",
-           label, n, k, r->steps_per_s, r->secs, r->flow_p50 / 1e3, r->flow_p99 / 1e3,
-           r->step_p50 / 1e3, r->step_p99 / 1e3, r->stats.batches,
+           label, n, k, r->secs > 0 ? (double)n / r->secs : 0., r->steps_per_s, r->secs,
+           r->flow_p50 / 1e3, r->flow_p99 / 1e3, r->step_p50 / 1e3, r->step_p99 / 1e3,
+           r->stats.batches,
            r->stats.batches ? (double)r->stats.checkpoints / (double)r->stats.batches : 0.,
            r->stats.conflicts, (long long)r->completed);
 }
