@@ -360,7 +360,10 @@ def section_by_hand(sb, blocks):
     (b,) = [b for b in blocks if b["lang"] == "sh"]
     epilogue = """
 pid=$! ready=0
-for i in $(seq 300); do curl -sf http://127.0.0.1:8080/readyz && { ready=1; break; }; sleep 0.1; done
+for i in $(seq 300); do
+    curl -sf http://127.0.0.1:8080/readyz && { ready=1; break; }
+    sleep 0.1
+done
 kill -TERM $pid; wait $pid; rc=$?
 [ $ready = 1 ] || { echo 'settled --http 8080 never got ready' >&2; exit 1; }
 echo "settled exited $rc after SIGTERM"; exit $rc
