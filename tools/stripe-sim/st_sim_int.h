@@ -17,6 +17,11 @@
  *   one back on use and st_sim_store_freeze (end of each request) turns it
  *   into text again. A jansson tree of a charge costs ~10 KiB; its text
  *   ~2 KiB. Pointers from st_sim_store_get stay valid for the request.
+ * - An object's text is a JSON string made once per request that changed
+ *   the object (st_sim_text_json); the store, the idempotency record, the
+ *   event log and the HTTP answer hold references to the same string, so
+ *   it is replaced, never changed in place (reference counts are atomic:
+ *   the answer drops its reference without sim->mu).
  * - Money is int64 minor units, time is int64 unix seconds of sim time.
  */
 #ifndef ST_SIM_INT_H
