@@ -4,9 +4,9 @@
 On a shared, noisy machine a figure measured minutes apart says little, so
 this runs st-bench-sim against each binary in turn, round after round
 (A B A B ...), with the same client and options, and prints every run and
-then the median per binary of req/s and of CPU microseconds per request
-(sim, client, total). CPU per request moves far less with the neighbours'
-load than req/s does.
+then the median per binary of req/s, of CPU microseconds per request
+(sim, client, total) and of the share of one core the sim got. CPU per
+request moves far less with the neighbours' load than req/s does.
 
 Usage: compare.py --bench ST-BENCH-SIM [--rounds N] [--seconds S]
                   [--connections N] [--pipeline D] [--sim-threads N] SIM [SIM ...]
@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 RATE = re.compile(r"= (\d+) req/s \(200: (\d+), 402: (\d+), other: (\d+)\)")
-CPU = re.compile(r"client ([\d.]+) us/request.*sim ([\d.]+) us/request.*total ([\d.]+) us/request")
+CPU = re.compile(r"client ([\d.]+) us/request.*sim ([\d.]+) us/request \((\d+)% of a core\)"
+                 r".*total ([\d.]+) us/request")
 
 
 def one_run(args, sim):
@@ -33,7 +34,8 @@ def one_run(args, sim):
     if int(rate.group(4)) != 0:
         sys.exit(f"compare.py: {sim} answered with unexpected statuses:\n{out.stdout}")
     return {"rps": int(rate.group(1)), "client": float(cpu.group(1)),
-            "sim": float(cpu.group(2)), "total": float(cpu.group(3))}
+            "sim": float(cpu.group(2)), "core": int(cpu.group(3)),
+            "total": float(cpu.group(4))}
 
 
 def main():
@@ -52,7 +54,8 @@ def main():
             m = one_run(args, s)
             runs[s].append(m)
             print(f"round {r + 1} {s}: {m['rps']} req/s, us/request sim {m['sim']:.1f} "
-                  f"client {m['client']:.1f} total {m['total']:.1f}", flush=True)
+                  f"client {m['client']:.1f} total {m['total']:.1f}; "
+                  f"sim used {m['core']}% of a core", flush=True)
     print(f"\nmedians over {args.rounds} rounds ({args.seconds:g} s each, "
           f"{args.connections} connections, pipeline {args.pipeline}, "
           f"{args.sim_threads} sim threads):")
@@ -60,7 +63,8 @@ def main():
         med = {k: statistics.median(m[k] for m in ms) for k in ms[0]}
         print(f"  {s}: {med['rps']:.0f} req/s (min {min(m['rps'] for m in ms)}, "
               f"max {max(m['rps'] for m in ms)}); us/request sim {med['sim']:.1f}, "
-              f"client {med['client']:.1f}, total {med['total']:.1f}")
+              f"client {med['client']:.1f}, total {med['total']:.1f}; "
+              f"sim used {med['core']:.0f}% of a core")
 
 
 if __name__ == "__main__":
