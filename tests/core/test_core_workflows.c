@@ -150,11 +150,17 @@ END_TEST
 START_TEST(dunning_authentication_and_cancel)
 {
     run_t r = begin();
-    result(&r, "requires_action", NULL, "{\"payment_intent\":{\"id\":\"pi_9\"}}");
+    /* The result as the Stripe driver shapes it (tests/activity checks that
+     * side): the PaymentIntent's id, and the URL of its next action. */
+    result(&r, "requires_action", NULL,
+           "{\"payment_intent\":\"pi_9\",\"next_action_type\":\"use_stripe_sdk\","
+           "\"next_action_url\":\"https://hooks.stripe.com/3d_secure_2/hosted?pi=pi_9\"}");
     expect(&r, "ask_to_authenticate", "email.send");
     ck_assert_str_eq(var_of(r.p, r.inst, "pi_id")->s, "pi_9");
     ck_assert_str_eq(json_string_value(json_object_get(r.out.cmds[0].args, "payment_intent")),
                      "pi_9");
+    ck_assert_str_eq(json_string_value(json_object_get(r.out.cmds[0].args, "action_url")),
+                     "https://hooks.stripe.com/3d_secure_2/hosted?pi=pi_9");
     go(&r, ev_cancel(0));
     expect(&r, "cancelled", NULL);
     ck_assert_int_eq(r.inst->status, ST_CORE_COMPLETED); /* the flow's own cancel path */
