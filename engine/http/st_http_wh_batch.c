@@ -229,7 +229,17 @@ static PGresult *run_locked(st_http_wh_batch_t *b, const char *const *params, st
             break; /* no Sync will come; the outcome is unknown */
         }
         if (r == NULL) {
-            step++; /* end of one statement's results */
+            /* End of one statement's results. Two were sent: a third end
+             * means the pipeline broke and no Sync is coming (seen after
+             * an immediate PostgreSQL shutdown: NULL for ever, status OK). */
+            if (++step > 2) {
+                if (!failed) {
+                    failed = 1;
+                    st_err_set(err, ST_DB, "the database connection was lost");
+                    st_err_detail(err, "%s", PQerrorMessage(b->pg));
+                }
+                break;
+            }
             continue;
         }
         ExecStatusType st = PQresultStatus(r);
