@@ -457,6 +457,38 @@ class Stack:
             time.sleep(0.5)
         return False, counts
 
+    def stop_nodes(self):
+        """SIGTERM every node; returns problems: a node that did not exit 0,
+        and any sanitizer or allocator report in a node's log (the ASan
+        build aborts on the first one; a node killed on purpose is not
+        checked for its status)."""
+        problems = []
+        for i, p in enumerate(self.nodes):
+            if p is None or p.poll() is not None:
+                continue
+            os.kill(p.pid, signal.SIGCONT)
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                rc = p.wait()
+            if rc != 0:
+                problems.append("node %d exited with status %s on SIGTERM; see settled-%d.log"
+                                % (i, rc, i))
+        marks = ("runtime error:", "AddressSanitizer", "LeakSanitizer", "double free",
+                 "corrupted", "Segmentation fault")
+        for i in range(self.n_nodes):
+            log = os.path.join(self.logdir, "settled-%d.log" % i)
+            if not os.path.exists(log):
+                continue
+            with open(log, errors="replace") as f:
+                for line in f:
+                    if any(m in line for m in marks):
+                        problems.append("settled-%d.log: %s" % (i, line.strip()[:300]))
+                        break
+        return problems
+
     def close(self):
         self._stop.set()
         for p in reversed(self.procs):

@@ -86,6 +86,11 @@ def _drain_and_verify(st, res, drain_s):
     return res
 
 
+def _stop_and_scan(st, res):
+    """After the figures: stop the nodes cleanly and look for crashes."""
+    res["problems"] += st.stop_nodes()
+
+
 def _run(name, flows, seconds, seed, inject, measure, logdir=None, drain_s=None, **stack_kw):
     logdir = logdir or os.path.join(log_root(), name)
     rnd = random.Random(seed)
@@ -102,6 +107,7 @@ def _run(name, flows, seconds, seed, inject, measure, logdir=None, drain_s=None,
         starter.join()
         _drain_and_verify(st, res, drain_s or max(90, seconds))
         res["recoveries"] = [round(r, 3) if r is not None else None for r in measure(st, res)]
+        _stop_and_scan(st, res)
     for k in [k for k in res if k.startswith("_")]:
         del res[k]
     res["wall_s"] = round(time.time() - t_start, 1)
