@@ -163,9 +163,7 @@ def _money(stack, res, by_key):
         if n > 1:
             res["duplicates"] += n - 1
             res["problems"].append("customer %s charged %d times" % (cus, n))
-    paid_refs = {}
     for (path, ref), n in stack.erp.state["refs"].items():
-        paid_refs[(path.rstrip("/").split("/")[-1], ref)] = n
         if n > 1:
             res["duplicates"] += n - 1
             res["problems"].append("ERP %s %s posted %d times" % (path, ref, n))
