@@ -443,9 +443,14 @@ static void signal_arrived(st_exec_t *x, const char *id_text)
     if (st_store_uuid_parse(id_text, &id) != 0)
         return;
     exec_inst_t *in = exec_inst_find(x, &id);
-    if (in == NULL) {
+    /* Absent, or only a shell the timer holds for a far wake time (no core
+     * until the wake fires): read the row now, or the signal — a cancel
+     * among them — would wait for the wake. */
+    int shell = in != NULL && in->core == NULL && !in->dead && !in->reload && in->ck == NULL;
+    if (in == NULL || shell) {
         st_err_t err;
-        in = exec_inst_add(x, &id);
+        if (in == NULL)
+            in = exec_inst_add(x, &id);
         if (in == NULL)
             return;
         if (exec_inst_load(x, in, &err) != 0) {

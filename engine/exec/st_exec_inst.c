@@ -227,6 +227,12 @@ int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t 
     in->core = core;
     in->prog = prog;
     in->epoch = row->lease_epoch;
+    /* Signals stored while the instance was not ours (unowned before its
+     * first claim, or on a node that died) had their notification go to
+     * nobody: look at them once the instance is ours. A cancel for a
+     * sleeping instance would otherwise wait for the wake. */
+    if (row->signals_pending)
+        in->check_signals = 1;
     return 0;
 }
 

@@ -293,29 +293,39 @@ static int step_one(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev)
     return 1;
 }
 
+static exec_ev_t *signals_fetch(st_exec_t *x, exec_inst_t *in);
+
+/* Feed queued events to the instance one checkpoint at a time, then any
+ * stored signal it can take. Never re-entered from below: a fetched
+ * signal is queued here, not delivered, so `in` is evicted only once. */
 void exec_kick(st_exec_t *x, exec_inst_t *in)
 {
-    while (in->ck == NULL && in->qhead != NULL && !in->dead && !in->reload) {
-        exec_ev_t *ev = in->qhead;
-        in->qhead = ev->next;
-        if (in->qhead == NULL)
-            in->qtail = NULL;
-        ev->next = NULL;
-        if (in->core == NULL) {
-            st_err_t err;
-            if (exec_inst_load(x, in, &err) != 0) {
-                exec_log(x, "cannot load instance: %s", err.msg);
-                exec_ev_free(ev);
-                exec_inst_forget(x, in);
-                return;
+    for (;;) {
+        while (in->ck == NULL && in->qhead != NULL && !in->dead && !in->reload) {
+            exec_ev_t *ev = in->qhead;
+            in->qhead = ev->next;
+            if (in->qhead == NULL)
+                in->qtail = NULL;
+            ev->next = NULL;
+            if (in->core == NULL) {
+                st_err_t err;
+                if (exec_inst_load(x, in, &err) != 0) {
+                    exec_log(x, "cannot load instance: %s", err.msg);
+                    exec_ev_free(ev);
+                    exec_inst_forget(x, in);
+                    return;
+                }
             }
+            if (step_one(x, in, ev))
+                return;
         }
-        if (step_one(x, in, ev))
-            return;
-    }
-    if (in->ck == NULL && in->check_signals && !in->dead && !in->reload) {
+        if (in->ck != NULL || !in->check_signals || in->dead || in->reload)
+            break;
         in->check_signals = 0;
-        exec_signals_poll(x, in);
+        exec_ev_t *ev = in->core != NULL ? signals_fetch(x, in) : NULL;
+        if (ev == NULL)
+            break;
+        exec_enqueue(in, ev);
     }
     if (in->evict && in->ck == NULL && in->qhead == NULL)
         exec_inst_evict(x, in); /* in is gone after this */
@@ -429,21 +439,19 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
     exec_kick(x, in);
 }
 
-void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
+/* The oldest stored signal the instance can take now, as an event (NULL:
+ * none). A cancel while the cancel path already runs has nothing to do:
+ * it is discarded, or it would be offered first forever and hide the
+ * signals behind it. */
+static exec_ev_t *signals_fetch(st_exec_t *x, exec_inst_t *in)
 {
-    if (in->ck != NULL) {
-        in->check_signals = 1; /* look again once the checkpoint is done */
-        return;
-    }
-    if (in->core == NULL || in->dead)
-        return;
     const char *const *names = NULL;
     size_t n = st_core_instance_signals(in->prog->p, in->core, &names);
     st_store_signals_t list = {0};
     st_err_t err;
     if (st_store_signals_pending(x->bg, &in->id, &list, &err) != 0) {
         exec_log(x, "reading stored signals failed: %s", err.msg);
-        return;
+        return NULL;
     }
     exec_ev_t *ev = NULL;
     for (size_t i = 0; i < list.n && ev == NULL; i++) {
@@ -454,6 +462,11 @@ void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
             wanted = strcmp(names[k], s->name) == 0;
         if (!wanted)
             continue;
+        if (cancel && in->core->cancel_requested) {
+            if (st_store_signal_discard(x->bg, s->id, &in->id, in->core->seq, &err) != 0)
+                exec_log(x, "discarding a repeated cancel failed: %s", err.msg);
+            continue;
+        }
         ev = exec_ev_new(cancel ? ST_CORE_EV_CANCEL : ST_CORE_EV_SIGNAL);
         if (ev == NULL)
             break;
@@ -462,6 +475,18 @@ void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
         ev->payload = s->payload_json ? json_loads(s->payload_json, 0, NULL) : NULL;
     }
     st_store_signals_free(&list);
+    return ev;
+}
+
+void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
+{
+    if (in->ck != NULL) {
+        in->check_signals = 1; /* look again once the checkpoint is done */
+        return;
+    }
+    if (in->core == NULL || in->dead)
+        return;
+    exec_ev_t *ev = signals_fetch(x, in);
     if (ev != NULL)
         exec_deliver(x, in, ev);
 }

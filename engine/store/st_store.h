@@ -161,6 +161,7 @@ typedef struct st_store_instance {
     int64_t lease_epoch;
     int64_t created_us, updated_us;
     bool cancel_requested; /* the cancel path was entered */
+    bool signals_pending;  /* stored signals not consumed yet (when read) */
 } st_store_instance_t;
 
 void st_store_instance_release(st_store_instance_t *in);
@@ -369,6 +370,10 @@ int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, co
 int st_store_signal_send_correlated(st_store_conn_t *c, const char *key, const char *value,
                                     const char *name, const char *payload_json, const char *source,
                                     size_t *count, st_err_t *err);
+/* Mark a stored signal of instance consumed at seq without a transition:
+ * one the flow has no use for and must never be offered again. */
+int st_store_signal_discard(st_store_conn_t *c, int64_t signal_id, const st_store_uuid_t *instance,
+                            int64_t seq, st_err_t *err);
 /* Unconsumed signals of instance, oldest first. */
 int st_store_signals_pending(st_store_conn_t *c, const st_store_uuid_t *instance,
                              st_store_signals_t *out, st_err_t *err);

@@ -173,6 +173,7 @@ int st_store_instance_from_row(const PGresult *r, int row, int col0, st_store_in
     out->created_us = st_store_get_time(r, row, k++);
     out->updated_us = st_store_get_time(r, row, k++);
     out->cancel_requested = PQgetvalue(r, row, k++)[0] == 't';
+    out->signals_pending = PQgetvalue(r, row, k++)[0] == 't';
     if (!out->flow || !out->program_hash || !out->state_name || !out->vars_json)
         return ST_NOMEM;
     return 0;

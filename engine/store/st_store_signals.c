@@ -26,6 +26,17 @@ static int id_row(const PGresult *r, void *ctx, st_err_t *err)
     return 0;
 }
 
+int st_store_signal_discard(st_store_conn_t *c, int64_t signal_id, const st_store_uuid_t *instance,
+                            int64_t seq, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, signal_id);
+    st_store_p_uuid(&p, instance);
+    st_store_p_i64(&p, seq);
+    return st_store_exec1(c, ST_STORE_Q_SIGNAL_DISCARD, &p, NULL, NULL, err);
+}
+
 int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
                          const char *payload_json, const char *source, int64_t *signal_id,
                          st_err_t *err)

@@ -94,11 +94,12 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, cancel_req, ord)),"
       " locked AS ("
       "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
+      "   LEFT JOIN signals s ON s.id = c.sig"
+      "   LEFT JOIN tasks t ON t.id = c.done_task"
       "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
-      "     AND (c.sig IS NULL OR EXISTS (SELECT 1 FROM signals s WHERE s.id = c.sig"
-      "          AND s.instance_id = c.id AND s.consumed_at IS NULL))"
-      "     AND (c.done_task IS NULL OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = c.done_task"
-      "          AND t.instance_id = c.id AND t.status IN ('pending', 'running')))"
+      "     AND (c.sig IS NULL OR (s.instance_id = c.id AND s.consumed_at IS NULL))"
+      "     AND (c.done_task IS NULL OR (t.instance_id = c.id"
+      "          AND t.status IN ('pending', 'running')))"
       "   ORDER BY c.id FOR NO KEY UPDATE OF i),"
       " upd AS ("
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
@@ -203,6 +204,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                        " ORDER BY i.id LIMIT $3"),
 
     /* $1 instance $2 name $3 payload $4 source */
+    /* $1 signal $2 instance $3 seq: consumed with nothing to do (a second
+     * cancel while the cancel path runs), so it is never offered again. */
+    Q(SIGNAL_DISCARD, "UPDATE signals SET consumed_at = now(), consumed_seq = $3"
+                      " WHERE id = $1 AND instance_id = $2 AND consumed_at IS NULL"),
+
     Q(SIGNAL_SEND, "INSERT INTO signals (instance_id, name, payload, source)"
                    " VALUES ($1, $2, COALESCE($3::jsonb, '{}'::jsonb), $4) RETURNING id"),
 

@@ -25,6 +25,7 @@
     X(LEASE_CLAIM)            \
     X(INSTANCES_OWNED)        \
     X(SIGNAL_SEND)            \
+    X(SIGNAL_DISCARD)         \
     X(SIGNAL_SEND_CORRELATED) \
     X(SIGNALS_PENDING)        \
     X(CORRELATE)              \
@@ -57,11 +58,12 @@ typedef struct st_store_stmt {
 extern const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT];
 
 /* The columns st_store_instance_from_row reads, on an instance aliased i. */
-#define ST_STORE_INSTANCE_COLS                                                       \
-    "i.id, i.flow, i.program_hash, i.state, i.state_name, i.status, i.vars, i.seq, " \
-    "settle_us(i.wake_at), i.wait_reason, i.business_key, i.owner_node, "            \
-    "i.lease_epoch, settle_us(i.created_at), settle_us(i.updated_at), i.cancel_requested"
-#define ST_STORE_INSTANCE_NCOLS 16
+#define ST_STORE_INSTANCE_COLS                                                              \
+    "i.id, i.flow, i.program_hash, i.state, i.state_name, i.status, i.vars, i.seq, "        \
+    "settle_us(i.wake_at), i.wait_reason, i.business_key, i.owner_node, "                   \
+    "i.lease_epoch, settle_us(i.created_at), settle_us(i.updated_at), i.cancel_requested, " \
+    "EXISTS (SELECT 1 FROM signals s WHERE s.instance_id = i.id AND s.consumed_at IS NULL)"
+#define ST_STORE_INSTANCE_NCOLS 17
 
 /* The columns of a task row, on a task aliased t. */
 #define ST_STORE_TASK_COLS                                                              \
