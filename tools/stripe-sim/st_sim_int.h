@@ -139,6 +139,9 @@ int st_sim_store_list(st_sim_t *sim, st_sim_call_t *call, const char *kind, cons
                       int (*keep)(json_t *obj, json_t *params));
 void st_sim_expand(st_sim_t *sim, json_t *obj, json_t *params);
 double st_sim_rand(st_sim_t *sim);
+/* A draw fixed by the seed, key and n alone: the same whatever order
+ * concurrent requests arrive in (issuer outcomes per customer attempt). */
+double st_sim_rand_keyed(const st_sim_t *sim, const char *key, uint64_t n);
 
 /* ---- parameters (st_sim_params.c) ---- */
 int st_sim_params_allow(st_sim_call_t *call, const char *const *allowed);

@@ -160,7 +160,9 @@ int st_sim_issuer_decide(st_sim_t *sim, st_sim_call_t *call, const char *cus, co
         *code = "card_declined";
         *dc = c ? c : "do_not_honor";
     } else if (strcmp(kind, "soft_random") == 0 &&
-               st_sim_rand(sim) >= num(json_object_get(m, "p"), 0.3)) {
+               st_sim_rand_keyed(sim, cus,
+                                 (uint64_t)json_integer_value(json_object_get(m, "attempts"))) >=
+                   num(json_object_get(m, "p"), 0.3)) {
         *code = "card_declined";
         *dc = "insufficient_funds";
     }

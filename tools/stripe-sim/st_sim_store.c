@@ -35,6 +35,15 @@ double st_sim_rand(st_sim_t *sim)
     return (double)(splitmix(&sim->rng) >> 11) / 9007199254740992.0;
 }
 
+double st_sim_rand_keyed(const st_sim_t *sim, const char *key, uint64_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a over the key */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001B3ull;
+    uint64_t x = sim->seed ^ h ^ (n * 0xD1B54A32D192ED03ull);
+    return (double)(splitmix(&x) >> 11) / 9007199254740992.0;
+}
+
 /* prefix + "_" + 8 counter digits (unique) + 16 seeded characters. */
 void st_sim_id_new(st_sim_t *sim, const char *prefix, char *out, size_t cap)
 {
