@@ -152,12 +152,13 @@ class Stack:
 
     def __init__(self, name, logdir, seed=1, nodes=1, lease_ttl_ms=2000, sim_faults=None,
                  flow_timeout=None, virt_per_tick=12 * 3600, sim_per_tick=60, tick=0.25,
-                 retry_per_tick=None):
+                 retry_per_tick=None, durable=False):
         self.name, self.logdir, self.seed = name, logdir, seed
         self.n_nodes, self.lease_ttl_ms = nodes, lease_ttl_ms
         self.sim_faults, self.flow_timeout = sim_faults, flow_timeout
         self.virt_per_tick, self.sim_per_tick, self.tick = virt_per_tick, sim_per_tick, tick
         self.retry_per_tick = retry_per_tick
+        self.durable = durable
         self.pgname = "fault-%s-%d" % (name, os.getpid())
         self.rnd = random.Random(seed)
         self.secret_token = "fault-" + secrets.token_hex(12)
@@ -216,7 +217,11 @@ class Stack:
             if not os.access(exe, os.X_OK):
                 raise Failure("%s is missing: build first (cmake --build %s)" % (exe, BUILD))
         subprocess.run([PGDEV, "destroy", "--name", self.pgname], capture_output=True)
-        out = subprocess.run([PGDEV, "start", "--name", self.pgname, "--no-fsync"],
+        # --no-fsync also turns synchronous_commit off: an immediate shutdown
+        # then loses commits already acknowledged (PostgreSQL's documented
+        # window, not settle's), so the PostgreSQL scenario runs durable.
+        durable = [] if self.durable else ["--no-fsync"]
+        out = subprocess.run([PGDEV, "start", "--name", self.pgname, *durable],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise Failure("pgdev start failed: " + out.stderr.strip())

@@ -175,7 +175,7 @@ def pg_restart(flows=40, seconds=20, seed=2, logdir=None):
                     if code == 200 or "PostgreSQL" not in text:
                         res["problems"].append("readyz during the outage: %s %s" % (code, text))
                 time.sleep(0.1)
-            out = subprocess.run([PGDEV, "start", "--name", st.pgname, "--no-fsync"],
+            out = subprocess.run([PGDEV, "start", "--name", st.pgname],
                                  capture_output=True, text=True)
             if out.returncode != 0:
                 raise Failure("pgdev start failed: " + out.stderr.strip())
@@ -203,7 +203,7 @@ def pg_restart(flows=40, seconds=20, seed=2, logdir=None):
 
     def measure(st, res):
         return [recovery(st, t, None) for t in res["_ups"]]
-    return _run("pg_restart", flows, seconds, seed, inject, measure, logdir=logdir)
+    return _run("pg_restart", flows, seconds, seed, inject, measure, logdir=logdir, durable=True)
 
 
 # ---------------------------------------------------------------- (3)
