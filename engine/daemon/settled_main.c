@@ -113,11 +113,18 @@ static void log_line(void *ctx, const char *line)
 
 /* ---------------------------------------------------------------- run */
 
+/* A stop that arrives while the executor is still starting (its start
+ * may turn the loop) is held until the start is over. */
+static int g_started, g_stop_asked;
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)loop;
     (void)revents;
-    st_exec_shutdown(w->data);
+    if (g_started)
+        st_exec_shutdown(w->data);
+    else
+        g_stop_asked = 1;
 }
 
 /* Parse "[ADDR:]PORT" and start the HTTP side with keys from the environment. */
@@ -229,7 +236,19 @@ static int cmd_run(int argc, char **argv)
     struct ev_loop *loop = EV_DEFAULT;
     st_exec_t *x = NULL;
     st_http_server_t *srv = NULL;
-    if (metrics == NULL || st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0 ||
+    /* Watch SIGTERM/SIGINT before starting: recovery of a large backlog
+     * takes a while, and a stop asked for meanwhile must still be graceful
+     * (libev records it and handles it once the loop runs). */
+    ev_signal term, intr;
+    int made = metrics != NULL && st_exec_new(loop, &cfg, &x, &err) == 0;
+    if (made) {
+        ev_signal_init(&term, on_stop_signal, SIGTERM);
+        ev_signal_init(&intr, on_stop_signal, SIGINT);
+        term.data = intr.data = x;
+        ev_signal_start(loop, &term);
+        ev_signal_start(loop, &intr);
+    }
+    if (!made || st_exec_start(x, &err) != 0 ||
         (http != NULL &&
          (srv = start_http(http, cfg.dsn, metrics, webhook_tolerance, &err)) == NULL)) {
         if (metrics == NULL)
@@ -239,13 +258,10 @@ static int cmd_run(int argc, char **argv)
         st_metrics_free(metrics);
         return 1;
     }
-    ev_signal term, intr;
-    ev_signal_init(&term, on_stop_signal, SIGTERM);
-    ev_signal_init(&intr, on_stop_signal, SIGINT);
-    term.data = intr.data = x;
-    ev_signal_start(loop, &term);
-    ev_signal_start(loop, &intr);
     signal(SIGPIPE, SIG_IGN);
+    g_started = 1;
+    if (g_stop_asked)
+        st_exec_shutdown(x);
     ev_run(loop, 0);
     int stopped = st_exec_stopped(x);
     st_http_server_free(srv);

@@ -152,7 +152,12 @@ START_TEST(crash_at_every_point_loses_and_repeats_nothing)
     }
     ck_assert_msg(crashes >= 8, "only %d of 12 runs reached their crash point", crashes);
 
+    char up[128];
+    snprintf(up, sizeof up, "SELECT count(*) FROM nodes WHERE name = 'crash-%d'", run);
     pid_t pid = spawn_settled(NULL, run++);
+    /* Running, not just forked: the crashed runs may have finished the
+     * workload, and a SIGTERM before settled is up is no shutdown test. */
+    ck_assert(h_until(&h, up, 1, 60));
     ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", FLOWS, 120));
     kill(pid, SIGTERM);
     int st = wait_child(pid, 20);
