@@ -120,7 +120,6 @@ struct st_exec {
     PGconn *ctl;    /* virtual clock control (virtual clock only) */
     ev_io listen_w;
     ev_timer renew_w, claim_w, grace_w, maint_w;
-    int claim_more; /* a claim round stopped at its time budget */
     int64_t node_id;
     exec_prog_t *progs;
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */

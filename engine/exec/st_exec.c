@@ -237,11 +237,11 @@ static void recover_tasks(st_exec_t *x)
 }
 
 /* Run the next claim round at the loop's next turn (after due timers,
- * the lease renewal among them), or at start if the timer is not set up. */
+ * the lease renewal among them). */
 static void claim_again_soon(st_exec_t *x)
 {
     if (!ev_is_active(&x->claim_w))
-        return;
+        return; /* shutting down */
     ev_timer_stop(x->loop, &x->claim_w);
     ev_timer_set(&x->claim_w, 0.0, x->cfg.claim_interval_ms / 1000.0);
     ev_timer_start(x->loop, &x->claim_w);
@@ -254,7 +254,7 @@ static void claim_round(st_exec_t *x)
 {
     size_t total = 0;
     double budget = x->cfg.lease_ttl_ms / 4000.0, t0 = ev_time();
-    x->claim_more = 0;
+    int more = 0;
     for (;;) {
         st_store_instances_t rows = {0};
         st_err_t err;
@@ -269,13 +269,13 @@ static void claim_round(st_exec_t *x)
         if (n < x->cfg.claim_limit)
             break;
         if (ev_time() - t0 > budget) {
-            x->claim_more = 1;
+            more = 1;
             break;
         }
     }
     if (total > 0)
         recover_tasks(x);
-    if (x->claim_more)
+    if (more)
         claim_again_soon(x);
 }
 
@@ -530,19 +530,21 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
     exec_log(x, "node %lld (%s) started, %s clock", (long long)x->node_id, x->node_name,
              st_clock_kind_name(x->clock.kind));
     maintain_history(x);
+    /* Armed before the first round, which may stop early and ask for the
+     * next one at once (claim_again_soon). */
+    double claim = x->cfg.claim_interval_ms / 1000.0;
+    ev_timer_init(&x->claim_w, on_claim, claim, claim);
+    x->claim_w.data = x;
+    ev_timer_start(x->loop, &x->claim_w);
     claim_round(x);
     exec_clock_poll(x); /* an advance asked for while we were down */
     double renew = x->cfg.lease_ttl_ms / 3000.0;
     ev_timer_init(&x->renew_w, on_renew, renew, renew);
     x->renew_w.data = x;
     ev_timer_start(x->loop, &x->renew_w);
-    double claim = x->cfg.claim_interval_ms / 1000.0;
     ev_timer_init(&x->maint_w, on_maint, 3600.0, 3600.0);
     x->maint_w.data = x;
     ev_timer_start(x->loop, &x->maint_w);
-    ev_timer_init(&x->claim_w, on_claim, x->claim_more ? 0.0 : claim, claim);
-    x->claim_w.data = x;
-    ev_timer_start(x->loop, &x->claim_w);
     st_timer_driver_start(x->driver);
     return 0;
 }

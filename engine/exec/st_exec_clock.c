@@ -23,8 +23,6 @@
 static int ctl_exec(st_exec_t *x, const char *sql, int n, const char *const *params, PGresult **out,
                     st_err_t *err)
 {
-    if (PQstatus(x->ctl) == CONNECTION_BAD)
-        PQreset(x->ctl);
     PGresult *r = PQexecParams(x->ctl, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(x->ctl) == CONNECTION_BAD) {
