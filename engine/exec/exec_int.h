@@ -103,10 +103,10 @@ typedef struct exec_inst {
     int dead;   /* lost or finished: free once idle */
     int reload; /* state unknown: re-read the row (see reload list) */
     struct exec_inst *reload_next;
-    int check_signals; /* look for stored signals once idle */
-    int evict;         /* waiting beyond the horizon: drop from memory once idle */
-    int loading;       /* row or program read in flight (see invariants) */
-    uint64_t load_gen; /* the row read it waits for (0: its program) */
+    int check_signals;        /* look for stored signals once idle */
+    int evict;                /* waiting beyond the horizon: drop from memory once idle */
+    int loading;              /* row or program read in flight (see invariants) */
+    uint64_t load_gen;        /* the row read it waits for (0: its program) */
     st_store_instance_t *row; /* owned: the row kept while its program loads */
     int fetching;             /* stored-signal read in flight */
     uint64_t fetch_gen;

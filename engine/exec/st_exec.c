@@ -2,11 +2,15 @@
  * st_exec.c — the executor's life cycle: connect, register the node, claim
  * work, renew the lease, listen for new work and signals, shut down.
  *
- * Two store connections: `hot` carries checkpoints through the batcher on
- * the engine's loop; `bg` runs the blocking helpers (claims, signals,
- * attempts, wake pages) on a private loop, so a nested wait for its reply
- * never runs the engine's own watchers re-entrantly. A third, plain libpq
- * connection LISTENs for new instances and signals.
+ * Store connections, all on the engine's loop and all asynchronous once
+ * the loop serves instances: `hot` (+ `more`) carry checkpoints through the
+ * batcher, `aux` attempt records and reschedules, `ctl` everything else
+ * (claims, task recovery, row and program loads, stored signals, wake
+ * pages, the lease, partitions, the virtual clock) and LISTENs for new
+ * instances, signals and clock moves. Start-up (schema check, node
+ * registration, clock row, first partitions) and shutdown (lease release)
+ * use a short-lived blocking connection on a private loop, before the loop
+ * serves and after it stopped; nothing else waits for PostgreSQL.
  */
 #include <errno.h>
 #include <stdarg.h>

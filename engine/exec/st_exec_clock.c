@@ -41,8 +41,7 @@ void exec_clock_reached(void *arg)
 {
     st_exec_t *x = arg;
     st_err_t err;
-    if (st_store_clock_reached_async(x->ctl, st_clock_now_us(&x->clock), on_reached, x, &err) !=
-        0)
+    if (st_store_clock_reached_async(x->ctl, st_clock_now_us(&x->clock), on_reached, x, &err) != 0)
         exec_log(x, "virtual clock: %s", err.msg);
 }
 

@@ -118,8 +118,8 @@ void exec_inst_release_if_idle(st_exec_t *x, exec_inst_t *in)
 
 void exec_inst_evict(st_exec_t *x, exec_inst_t *in)
 {
-    if (in->ck == NULL && !in->task.inflight && in->qhead == NULL && !in->reload &&
-        !in->loading && !in->fetching) {
+    if (in->ck == NULL && !in->task.inflight && in->qhead == NULL && !in->reload && !in->loading &&
+        !in->fetching) {
         unlink_inst(x, in);
         free_inst(x, in);
     }

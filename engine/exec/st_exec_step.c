@@ -274,8 +274,8 @@ static void not_consumed(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev, const cha
     if ((ev->kind == ST_CORE_EV_SIGNAL || ev->kind == ST_CORE_EV_CANCEL) && ev->signal_id > 0) {
         exec_log(x, "stored signal %lld (%s) refused: %s", (long long)ev->signal_id,
                  ev->signal ? ev->signal : "?", why);
-        if (st_store_signal_refuse_async(x->ctl, ev->signal_id, &in->id, in->core->seq,
-                                         exec_now(x), why, on_signal_refused, x, &err) != 0)
+        if (st_store_signal_refuse_async(x->ctl, ev->signal_id, &in->id, in->core->seq, exec_now(x),
+                                         why, on_signal_refused, x, &err) != 0)
             exec_log(x, "setting a refused signal aside failed: %s", err.msg);
         in->check_signals = 1;
     }

@@ -146,8 +146,8 @@ static void on_page(int rc, const st_err_t *err, st_store_wakes_t *page, void *u
 
 static int load_next(st_exec_t *x, st_err_t *err)
 {
-    return st_store_wakes_page_async(x->ctl, x->node_id, x->wl.to, x->wl.after_us,
-                                     &x->wl.after_id, LOAD_PAGE, on_page, x, err);
+    return st_store_wakes_page_async(x->ctl, x->node_id, x->wl.to, x->wl.after_us, &x->wl.after_id,
+                                     LOAD_PAGE, on_page, x, err);
 }
 
 static int on_load(void *arg, int64_t from, int64_t to, int64_t *covered, st_err_t *err)

@@ -62,7 +62,6 @@ typedef struct st_ops_clock {
 int st_ops_clock_show(st_store_conn_t *c, st_ops_clock_t *out, st_err_t *err);
 /* Ask every virtual node to move time forward by delta_us from the current
  * target; returns the new target in out. */
-int st_ops_clock_advance(st_store_conn_t *c, int64_t delta_us, st_ops_clock_t *out,
-                         st_err_t *err);
+int st_ops_clock_advance(st_store_conn_t *c, int64_t delta_us, st_ops_clock_t *out, st_err_t *err);
 
 #endif

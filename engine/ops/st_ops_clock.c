@@ -22,8 +22,7 @@ int st_ops_clock_show(st_store_conn_t *c, st_ops_clock_t *out, st_err_t *err)
     return rc;
 }
 
-int st_ops_clock_advance(st_store_conn_t *c, int64_t delta_us, st_ops_clock_t *out,
-                         st_err_t *err)
+int st_ops_clock_advance(st_store_conn_t *c, int64_t delta_us, st_ops_clock_t *out, st_err_t *err)
 {
     st_store_clock_t k;
     int rc = st_store_clock_advance(c, delta_us, &k, err);

@@ -14,15 +14,33 @@
  *
  * Checkpoints (the hot path) are asynchronous and go through the batcher
  * (st_store_batch_t), which groups checkpoints of many instances into one
- * transaction (group commit). The engine's periodic work has `_async`
- * variants (task attempts, retries, completion, lease renewal, claims,
- * pending signals, due tasks, wake pages) that pipeline their statement and
- * call back from the loop. Everything else — programs, start, signals,
- * recovery, partitions, operator reads — is a blocking helper that runs the
- * connection's loop (ev_run ONCE, nested) until its reply arrives; use them
- * at start-up, in tools and tests, or on a connection with a loop of its
- * own. Blocking helpers fail at once with ST_IO while the connection is
- * down.
+ * transaction (group commit). Everything the engine's loop does while it
+ * serves has an `_async` variant (task attempts, retries, completion, lease
+ * renewal and re-registration, claims, task recovery, row and program
+ * loads, pending and refused signals, due tasks, wake pages, partitions,
+ * the virtual clock) that pipelines its statement and calls back from the
+ * loop; LISTEN is a subscription of a connection (st_store_conn_listen).
+ * The rest — start, signal inserts, operator reads, start-up work — is a
+ * blocking helper that runs the connection's loop (ev_run ONCE, nested)
+ * until its reply arrives; use them at start-up, in tools and tests, or on
+ * a connection with a loop of its own. Blocking helpers fail at once with
+ * ST_IO while the connection is down.
+ *
+ * One connection type, one rule. Every connection of a node is a
+ * st_store_conn_t: reconnect with exponential backoff, operations in
+ * flight when it drops end with ST_IO (outcome unknown: re-read), queued
+ * ones wait for the reconnect, a LISTEN subscription is renewed first and
+ * its subscriber told to rescan. An operation whose statements could not
+ * all be queued rolls back entirely (never a partial commit at its Sync).
+ *
+ * A serving settled node (st_exec) holds 3 + B connections, B = batch
+ * connections beyond the first (st_exec_cfg_t.batch_conns - 1, default 1,
+ * at most 7): `ctl` (claims, recovery, loads, signals, wake pages, lease,
+ * partitions, clock, LISTEN), `hot` + B (checkpoint batches), `aux`
+ * (attempt records and reschedules, asynchronous commit); so 4 by
+ * default and never more than 10. Start-up and shutdown open one more,
+ * short-lived, before the loop serves and after it stopped. The HTTP API
+ * and tools add their own (see their modules).
  *
  * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
  * means "none". The caller passes the clock (real or virtual) where a
@@ -581,8 +599,8 @@ int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_t
 
 /* As st_store_signal_discard (cb may be NULL). */
 int st_store_signal_discard_async(st_store_conn_t *c, int64_t signal_id,
-                                  const st_store_uuid_t *instance, int64_t seq,
-                                  st_store_done_cb cb, void *ud, st_err_t *err);
+                                  const st_store_uuid_t *instance, int64_t seq, st_store_done_cb cb,
+                                  void *ud, st_err_t *err);
 /* A stored signal the flow refused (its payload does not fit): marked
  * consumed at seq so that the signals behind it get through, with a
  * `signal_refused` history row at at_us saying why. Idempotent. */
@@ -633,8 +651,7 @@ typedef struct st_store_clock {
 
 /* Create the clock row at start_us if there is none (a node's start-up);
  * out gets the row, which may be ahead of start_us (durable time). */
-int st_store_clock_open(st_store_conn_t *c, int64_t start_us, st_store_clock_t *out,
-                        st_err_t *err);
+int st_store_clock_open(st_store_conn_t *c, int64_t start_us, st_store_clock_t *out, st_err_t *err);
 /* ST_NOTFOUND when no virtual node ever ran on this database. */
 int st_store_clock_read(st_store_conn_t *c, st_store_clock_t *out, st_err_t *err);
 /* Raise the target by delta_us (> 0) from the current target; NOTIFYs
@@ -646,7 +663,7 @@ typedef void (*st_store_clock_cb)(int rc, const st_err_t *err, const st_store_cl
                                   void *ud);
 int st_store_clock_read_async(st_store_conn_t *c, st_store_clock_cb cb, void *ud, st_err_t *err);
 /* A node reached now_us (monotonic: never moves now_us back); cb may be NULL. */
-int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb,
-                                 void *ud, st_err_t *err);
+int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb, void *ud,
+                                 st_err_t *err);
 
 #endif

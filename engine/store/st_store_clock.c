@@ -31,8 +31,7 @@ static int clock_row(const PGresult *r, void *ctx, st_err_t *err)
     return 0;
 }
 
-int st_store_clock_open(st_store_conn_t *c, int64_t start_us, st_store_clock_t *out,
-                        st_err_t *err)
+int st_store_clock_open(st_store_conn_t *c, int64_t start_us, st_store_clock_t *out, st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);
@@ -73,19 +72,19 @@ static void clock_release(void *ctx)
     (void)ctx;
 }
 
-static const st_store_read_spec_t clock_spec = {sizeof(st_store_clock_t), clock_row,
-                                                clock_deliver, clock_release};
+static const st_store_read_spec_t clock_spec = {sizeof(st_store_clock_t), clock_row, clock_deliver,
+                                                clock_release};
 
 int st_store_clock_read_async(st_store_conn_t *c, st_store_clock_cb cb, void *ud, st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);
-    return st_store_exec1_read_async(c, ST_STORE_Q_CLOCK_READ, &p, &clock_spec,
-                                     (st_store_any_cb)cb, ud, err);
+    return st_store_exec1_read_async(c, ST_STORE_Q_CLOCK_READ, &p, &clock_spec, (st_store_any_cb)cb,
+                                     ud, err);
 }
 
-int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb,
-                                 void *ud, st_err_t *err)
+int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb, void *ud,
+                                 st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);

@@ -170,6 +170,6 @@ int st_store_node_register_async(st_store_conn_t *c, const char *name, int32_t t
     st_store_p_init(&p);
     st_store_p_text(&p, name);
     st_store_p_i64(&p, ttl_ms);
-    return st_store_exec1_read_async(c, ST_STORE_Q_NODE_REGISTER, &p, &id_spec,
-                                     (st_store_any_cb)cb, ud, err);
+    return st_store_exec1_read_async(c, ST_STORE_Q_NODE_REGISTER, &p, &id_spec, (st_store_any_cb)cb,
+                                     ud, err);
 }

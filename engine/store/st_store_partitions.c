@@ -72,8 +72,7 @@ static void count_release(void *ctx)
     (void)ctx;
 }
 
-static const st_store_read_spec_t count_spec = {sizeof(int), int_row, count_deliver,
-                                                count_release};
+static const st_store_read_spec_t count_spec = {sizeof(int), int_row, count_deliver, count_release};
 
 int st_store_history_ensure_async(st_store_conn_t *c, int64_t from_us, int days,
                                   st_store_count_cb cb, void *ud, st_err_t *err)

@@ -150,9 +150,8 @@ static void program_release(void *ctx)
     st_store_program_rec_release(ctx);
 }
 
-static const st_store_read_spec_t program_spec = {sizeof(st_store_program_rec_t),
-                                                  program_row_async, program_deliver,
-                                                  program_release};
+static const st_store_read_spec_t program_spec = {sizeof(st_store_program_rec_t), program_row_async,
+                                                  program_deliver, program_release};
 
 int st_store_program_load_async(st_store_conn_t *c, const char *hash, st_store_program_cb cb,
                                 void *ud, st_err_t *err)

@@ -194,8 +194,8 @@ int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, cons
 /* ---- the engine loop's writes ------------------------------------------------------ */
 
 int st_store_signal_discard_async(st_store_conn_t *c, int64_t signal_id,
-                                  const st_store_uuid_t *instance, int64_t seq,
-                                  st_store_done_cb cb, void *ud, st_err_t *err)
+                                  const st_store_uuid_t *instance, int64_t seq, st_store_done_cb cb,
+                                  void *ud, st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);

@@ -42,7 +42,6 @@
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
     X(CORR_LOCK)              \
-    /* the engine loop's control calls and the virtual clock */ \
     X(SIGNAL_REFUSE)          \
     X(CLOCK_OPEN)             \
     X(CLOCK_READ)             \

@@ -2,11 +2,10 @@
  * test_stall.c — the executor's loop keeps turning while PostgreSQL stalls.
  *
  * A second connection holds ACCESS EXCLUSIVE on `instances` inside an open
- * transaction for a few seconds (pg_sleep, so it lets go by itself): every claim, row read and checkpoint
- * waits server-side. Meanwhile instances already in memory must keep
- * running what needs no database: their sleep timers fire from the wheel
- * and their retry attempts start, and a plain libev timer on the same loop
- * fires on time. Once the lock goes, everything that waited commits.
+ * transaction for a few seconds (pg_sleep, so it lets go by itself): every claim, row read and
+ * checkpoint waits server-side. Meanwhile instances already in memory must keep running what needs
+ * no database: their sleep timers fire from the wheel and their retry attempts start, and a plain
+ * libev timer on the same loop fires on time. Once the lock goes, everything that waited commits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +33,10 @@ static const char RETRIES[] = "flow retries\n"
                               "final done\n"
                               "fail gave_up \"the activity kept failing\"\n";
 
-#define NAPPERS 16
+#define NAPPERS   16
 #define STALL_S   3.5
 #define STALL_SQL "4.0" /* the lock is held a little longer than measured */
-#define PROBE_S 0.01
+#define PROBE_S   0.01
 
 static harness_t h;
 
@@ -123,8 +122,7 @@ START_TEST(the_loop_turns_while_postgresql_stalls)
     }
     PQfinish(lock);
 
-    fprintf(stderr,
-            "stall %.1f s: probe max gap %.3f s, wheel fired %llu, attempts started %llu\n",
+    fprintf(stderr, "stall %.1f s: probe max gap %.3f s, wheel fired %llu, attempts started %llu\n",
             STALL_S, p.max_gap, (unsigned long long)(after.timers_fired - before.timers_fired),
             (unsigned long long)(after.dispatched - before.dispatched));
     /* The loop turned: a 10 ms timer never waited for the database. */
@@ -135,8 +133,8 @@ START_TEST(the_loop_turns_while_postgresql_stalls)
     ck_assert_uint_ge(after.dispatched - before.dispatched, 2);
 
     /* And what waited for the lock commits once it is gone. */
-    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'",
-                      NAPPERS + 1, 30));
+    ck_assert(
+        h_until(&h, "SELECT count(*) FROM instances WHERE status = 'completed'", NAPPERS + 1, 30));
     h_assert_gapless(&h);
 }
 END_TEST

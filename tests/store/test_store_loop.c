@@ -196,8 +196,8 @@ START_TEST(a_refused_signal_is_set_aside_with_a_history_note)
     ck_assert_int_eq(st_store_signal_send(f.c, &id, "paid", "{}", "test", &s2, &err), 0);
     int done = 0;
     ck_assert_int_eq(st_store_signal_refuse_async(f.c, s1, &id, 0, fx_now_us(),
-                                                  "signal payload must be a JSON object",
-                                                  on_done, &done, &err),
+                                                  "signal payload must be a JSON object", on_done,
+                                                  &done, &err),
                      0);
     ck_assert(run_until(&done, 5));
     st_store_signals_t list = {0};

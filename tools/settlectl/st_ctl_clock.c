@@ -64,9 +64,9 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     if (loop == NULL)
         st_err_set(&err, ST_NOMEM, "cannot create an event loop");
     st_ops_clock_t k;
-    int rc = sc == NULL                                    ? err.code
-             : show                                        ? st_ops_clock_show(sc, &k, &err)
-                                                           : st_ops_clock_advance(sc, us, &k, &err);
+    int rc = sc == NULL ? err.code
+             : show     ? st_ops_clock_show(sc, &k, &err)
+                        : st_ops_clock_advance(sc, us, &k, &err);
     st_store_conn_free(sc);
     if (loop != NULL)
         ev_loop_destroy(loop);
