@@ -456,15 +456,18 @@ static int cmd_clock(const char *dsn, int argc, char **argv)
         report(&err);
         return 2;
     }
-    PGconn *pg = connect_or_report(dsn);
-    if (pg == NULL)
-        return 1;
-    int rc = show ? st_ops_clock_show(pg, &c, &err) : st_ops_clock_advance(pg, delta, &c, &err);
-    PQfinish(pg);
-    if (rc != 0) {
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_t *sc = loop ? store_or_report(loop, dsn) : NULL;
+    int rc = sc == NULL ? ST_DB
+             : show     ? st_ops_clock_show(sc, &c, &err)
+                        : st_ops_clock_advance(sc, delta, &c, &err);
+    if (sc != NULL && rc != 0)
         report(&err);
+    st_store_conn_free(sc);
+    if (loop != NULL)
+        ev_loop_destroy(loop);
+    if (rc != 0)
         return 1;
-    }
     print_clock(&c);
     return 0;
 }

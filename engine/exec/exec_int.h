@@ -14,14 +14,22 @@
  *     arrive then wait in inst->q;
  *   * an instance is freed only when it has no checkpoint and no activity in
  *     flight (inst->ck == NULL && !inst->task.inflight), so callbacks never
- *     see freed memory.
+ *     see freed memory;
+ *   * the loop never waits for PostgreSQL: reads of the control connection
+ *     (row loads, program loads, stored signals) answer later, through a
+ *     request (exec_req_t) that names the instance by id and generation, so
+ *     a reply for an instance freed or reloaded meanwhile is dropped;
+ *   * inst->loading  <=>  its row (or its row's program) is being read;
+ *     inst->core is NULL then and events wait in inst->q;
+ *   * inst->fetching  <=>  a read of its stored signals is in flight; a
+ *     fetched signal is stepped only if the instance is still idle at the
+ *     seq it was read for, otherwise the read is made again.
  */
 #ifndef EXEC_INT_H
 #define EXEC_INT_H
 
 #include <ev.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "core/st_core.h"
 #include "exec/st_exec.h"
@@ -33,9 +41,18 @@
 
 typedef struct exec_prog {
     char hash[65];
-    st_core_program_t *p; /* owned */
+    st_core_program_t *p; /* owned; NULL while its load is in flight */
     struct exec_prog *next;
 } exec_prog_t;
+
+/* What a reply of the control connection is for: the instance by id (it
+ * may be gone by then) and the generation of the request it answers. */
+typedef struct exec_req {
+    st_exec_t *x;
+    st_store_uuid_t id;
+    uint64_t gen;
+    int64_t seq; /* signal reads: the instance's seq when asked */
+} exec_req_t;
 
 /* An event waiting for an instance; every pointer is owned by the event. */
 typedef struct exec_ev {
@@ -86,9 +103,21 @@ typedef struct exec_inst {
     int dead;   /* lost or finished: free once idle */
     int reload; /* state unknown: re-read the row (see reload list) */
     struct exec_inst *reload_next;
-    int check_signals; /* look for stored signals once idle */
-    int evict;         /* waiting beyond the horizon: drop from memory once idle */
+    int check_signals;        /* look for stored signals once idle */
+    int evict;                /* waiting beyond the horizon: drop from memory once idle */
+    int loading;              /* row or program read in flight (see invariants) */
+    uint64_t load_gen;        /* the row read it waits for (0: its program) */
+    st_store_instance_t *row; /* owned: the row kept while its program loads */
+    int fetching;             /* stored-signal read in flight */
+    uint64_t fetch_gen;
 } exec_inst_t;
+
+/* A horizon load in flight (st_exec_timer.c). */
+typedef struct exec_wload {
+    int64_t from, to, after_us;
+    st_store_uuid_t after_id;
+    int pages;
+} exec_wload_t;
 
 typedef struct exec_crash {
     char point[32];
@@ -98,32 +127,44 @@ typedef struct exec_crash {
 
 #define EXEC_MAX_CRASH 8
 
+/* Batch connections beyond `hot`: a node holds at most 3 + this many
+ * connections while it serves (see st_store.h). */
+#define ST_EXEC_MAX_MORE 7
+
 struct st_exec {
-    struct ev_loop *loop;    /* borrowed: the engine's loop */
-    struct ev_loop *bg_loop; /* owned: private loop of the blocking connection */
+    struct ev_loop *loop; /* borrowed: the engine's loop */
     char *dsn;
     char node_name[128];
     st_exec_cfg_t cfg; /* copied; pointers below replace its strings */
     st_clock_t clock;
-    st_store_conn_t *more[7]; /* further batch connections, on loop */
+    st_store_conn_t *more[ST_EXEC_MAX_MORE]; /* further batch connections, on loop */
     unsigned n_more;
     st_store_conn_t *hot; /* checkpoints (batcher), on loop */
     st_store_conn_t *aux; /* attempt records and reschedules, on loop, async commit */
     char *aux_dsn;
-    st_store_conn_t *bg; /* blocking helpers, on bg_loop */
+    /* control: claims, task recovery, row and program loads, stored
+     * signals, wake pages, lease, partitions, the clock, LISTEN; on loop,
+     * asynchronous only */
+    st_store_conn_t *ctl;
     st_store_batch_t *batch;
     st_timer_wheel_t *wheel;
     st_timer_driver_t *driver;
     st_act_config_t act_cfg;
     st_act_runner_t *act;
-    PGconn *listen; /* LISTEN settle_work / settle_signal */
-    PGconn *ctl;    /* virtual clock control (virtual clock only) */
-    ev_io listen_w;
     ev_timer renew_w, claim_w, grace_w, maint_w;
     int64_t node_id;
     exec_prog_t *progs;
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
-    int recover_again;        /* task recovery failed: retry each claim round */
+    uint64_t gen;             /* last request generation handed out */
+    int claiming;             /* a claim page is in flight */
+    int claim_pending;        /* work was announced during a round: one more */
+    size_t claim_total;       /* rows claimed in this round */
+    int recovering;           /* task recovery in flight */
+    int recover_again;        /* asked again while in flight */
+    int recover_retry;        /* task recovery failed: retry each claim round */
+    int renewing, registering;
+    int clock_polling, clock_again;
+    exec_wload_t wl;
     exec_inst_t **buckets;
     size_t nbuckets, ninst;
     int shutting_down, stopped;
@@ -147,13 +188,21 @@ void exec_inst_release_if_idle(st_exec_t *x, exec_inst_t *in);
 /* Drop an idle, still-owned instance from memory (its row stays ours). */
 void exec_inst_evict(st_exec_t *x, exec_inst_t *in);
 void exec_inst_free_all(st_exec_t *x);
-int exec_prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err);
 void exec_prog_free_all(st_exec_t *x);
-/* Fill in from a stored row (claim, recovery, shell wake-up). */
-int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row,
-                       st_err_t *err);
-/* Load a row by id into in (a shell or a signalled instance). */
-int exec_inst_load(st_exec_t *x, exec_inst_t *in, st_err_t *err);
+/* Take a stored row (claim, reload, shell wake-up, signal) into in: build
+ * its state once its program is in memory (loading it first if need be),
+ * re-arm its wake, ask for its task, run what is queued. Owns row. */
+void exec_inst_take_row(st_exec_t *x, exec_inst_t *in, st_store_instance_t *row);
+/* Read in's row by id (a shell, a signalled or a reloaded instance); the
+ * row goes to exec_inst_take_row when it arrives. */
+void exec_inst_load(st_exec_t *x, exec_inst_t *in);
+/* A request naming in for a reply of the control connection (NULL: out
+ * of memory). */
+exec_req_t *exec_req_new(st_exec_t *x, const exec_inst_t *in);
+/* The instance a reply is for, if it still waits for that reply (its row
+ * read, or with fetch its signal read); NULL while st_exec_free runs.
+ * Frees req. */
+exec_inst_t *exec_req_take(exec_req_t *req, int fetch);
 
 /* st_exec_step.c — events and checkpoints */
 exec_ev_t *exec_ev_new(st_core_event_kind_t kind);
@@ -167,8 +216,10 @@ void exec_kick(st_exec_t *x, exec_inst_t *in);
 /* The instance's last checkpoint has an unknown outcome: forget its state
  * and re-read the row once the database answers again. */
 void exec_reload_later(st_exec_t *x, exec_inst_t *in);
-/* Deliver the oldest stored signal the instance waits for, if any. */
+/* Look for stored signals the instance waits for (asynchronously). */
 void exec_signals_poll(st_exec_t *x, exec_inst_t *in);
+/* Ask for a task recovery round (coalesced while one is in flight). */
+void exec_recover_tasks(st_exec_t *x);
 
 /* st_exec_act.c — activities */
 void exec_task_clear(exec_task_t *t);
@@ -184,7 +235,7 @@ void exec_timer_set_retry(st_exec_t *x, exec_inst_t *in, int64_t at_us);
 void exec_timer_cancel_all(st_exec_t *x, exec_inst_t *in);
 
 /* st_exec_clock.c — the virtual clock's control channel */
-int exec_clock_init(st_exec_t *x, st_err_t *err);
+int exec_clock_init(st_exec_t *x, st_store_conn_t *boot, st_err_t *err);
 void exec_clock_reached(void *arg);
 void exec_clock_poll(st_exec_t *x);
 

@@ -2,11 +2,15 @@
  * st_exec.c — the executor's life cycle: connect, register the node, claim
  * work, renew the lease, listen for new work and signals, shut down.
  *
- * Two store connections: `hot` carries checkpoints through the batcher on
- * the engine's loop; `bg` runs the blocking helpers (claims, signals,
- * attempts, wake pages) on a private loop, so a nested wait for its reply
- * never runs the engine's own watchers re-entrantly. A third, plain libpq
- * connection LISTENs for new instances and signals.
+ * Store connections, all on the engine's loop and all asynchronous once
+ * the loop serves instances: `hot` (+ `more`) carry checkpoints through the
+ * batcher, `aux` attempt records and reschedules, `ctl` everything else
+ * (claims, task recovery, row and program loads, stored signals, wake
+ * pages, the lease, partitions, the virtual clock) and LISTENs for new
+ * instances, signals and clock moves. Start-up (schema check, node
+ * registration, clock row, first partitions) and shutdown (lease release)
+ * use a short-lived blocking connection on a private loop, before the loop
+ * serves and after it stopped; nothing else waits for PostgreSQL.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -90,6 +94,11 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->cfg = *cfg;
     apply_defaults(&x->cfg);
     x->dsn = strdup(cfg->dsn);
+    if (x->dsn == NULL) {
+        /* Never go on without it: libpq would take "" for its defaults. */
+        free(x);
+        return st_err_set(err, ST_NOMEM, "out of memory copying the database DSN");
+    }
     x->cfg.dsn = x->dsn;
     if (cfg->node_name != NULL) {
         snprintf(x->node_name, sizeof x->node_name, "%s", cfg->node_name);
@@ -120,26 +129,12 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     return 0;
 }
 
+/* The connections of a serving node (see st_store.h for the count). */
 static int connect_all(st_exec_t *x, st_err_t *err)
 {
-    PGconn *pg = PQconnectdb(x->dsn);
-    int rc = 0;
-    if (PQstatus(pg) != CONNECTION_OK) {
-        rc = st_err_set(err, ST_DB, "cannot connect to the database");
-        st_err_detail(err, "%s", PQerrorMessage(pg));
-        st_err_hint(err, "check the DSN and that PostgreSQL is running");
-    } else {
-        rc = st_migrate_check(pg, err);
-    }
-    PQfinish(pg);
-    if (rc != 0)
-        return rc;
     st_store_conn_cfg_t cc = {.dsn = x->dsn};
-    x->bg_loop = ev_loop_new(EVFLAG_AUTO);
-    if (x->bg_loop == NULL)
-        return st_err_set(err, ST_NOMEM, "cannot create an event loop");
-    x->bg = st_store_conn_new(x->bg_loop, &cc, err);
-    if (x->bg == NULL)
+    x->ctl = st_store_conn_new(x->loop, &cc, err);
+    if (x->ctl == NULL)
         return err ? err->code : ST_DB;
     x->hot = st_store_conn_new(x->loop, &cc, err);
     if (x->hot == NULL)
@@ -165,7 +160,7 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     unsigned want = x->cfg.batch_conns ? x->cfg.batch_conns : 2;
     if (x->cfg.batch.disabled)
         want = 1;
-    for (x->n_more = 0; x->n_more + 1 < want && x->n_more < 7; x->n_more++) {
+    for (x->n_more = 0; x->n_more + 1 < want && x->n_more < ST_EXEC_MAX_MORE; x->n_more++) {
         x->more[x->n_more] = st_store_conn_new(x->loop, &cc, err);
         if (x->more[x->n_more] == NULL)
             return err ? err->code : ST_DB;
@@ -181,63 +176,87 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     return 0;
 }
 
-/* Adopt claimed rows: build their state, queue START or re-arm their wait. */
+/* Adopt claimed rows: build their state, queue START or re-arm their wait.
+ * Only rows that say so have their stored signals read. */
 static void adopt(st_exec_t *x, st_store_instances_t *rows)
 {
     for (size_t i = 0; i < rows->n; i++) {
-        const st_store_instance_t *row = &rows->v[i];
-        st_err_t err;
+        st_store_instance_t *row = &rows->v[i];
         exec_inst_t *in = exec_inst_find(x, &row->id);
-        if (in != NULL && (in->ck != NULL || in->task.inflight)) {
-            /* Never replace state under a write in flight. If the instance
-             * died with a lease this node lost, it is ours again: revive it,
-             * so that the write (conflicting with the new epoch) ends in a
-             * re-read of the row instead of forgetting an instance that no
-             * other claim would ever pick up. */
+        if (in != NULL && (in->ck != NULL || in->task.inflight || in->reload)) {
+            /* Never replace state under a write in flight (or a re-read
+             * already asked for). If the instance died with a lease this
+             * node lost, it is ours again: revive it, so that the write
+             * (conflicting with the new epoch) ends in a re-read of the row
+             * instead of forgetting an instance that no other claim would
+             * ever pick up. */
             in->dead = 0;
             continue;
         }
-        if (in == NULL && (in = exec_inst_add(x, &row->id)) == NULL)
+        if (in == NULL && (in = exec_inst_add(x, &row->id)) == NULL) {
+            exec_log(x, "out of memory adopting instances (the rest wait for the lease)");
             break;
-        in->dead = in->reload = in->evict = 0;
-        if (exec_inst_from_row(x, in, row, &err) != 0) {
-            exec_log(x, "cannot adopt an instance: %s", err.msg);
-            exec_inst_forget(x, in);
-            continue;
         }
-        if (in->core->status == ST_CORE_WAITING && in->core->has_wake)
-            exec_timer_set_wake(x, in, in->core->wake_at_us);
-        if (in->core->status == ST_CORE_WAITING)
-            in->check_signals = 1;
-        exec_kick(x, in);
+        st_store_instance_t *mine = malloc(sizeof *mine);
+        if (mine == NULL) {
+            exec_log(x, "out of memory adopting instances (the rest wait for the lease)");
+            exec_inst_forget(x, in);
+            break;
+        }
+        *mine = *row;
+        memset(row, 0, sizeof *row); /* taken */
+        in->dead = in->evict = 0;
+        in->loading = 0; /* a read in flight is superseded by this row */
+        in->load_gen = 0;
+        exec_inst_take_row(x, in, mine);
     }
 }
 
-/* Re-dispatch tasks written but not finished (after a crash or takeover). */
-static void recover_tasks(st_exec_t *x)
+static void on_recovered(int rc, const st_err_t *err, st_store_tasks_t *tasks, void *ud)
 {
-    st_store_tasks_t tasks = {0};
+    st_exec_t *x = ud;
+    if (x->freeing)
+        return;
+    x->recovering = 0;
+    if (rc != 0) {
+        exec_log(x, "task recovery failed (tried again each claim round): %s", err->msg);
+        x->recover_retry = 1;
+        return;
+    }
+    x->recover_retry = 0;
+    for (size_t i = 0; i < tasks->n; i++) {
+        exec_inst_t *in = exec_inst_find(x, &tasks->v[i].instance);
+        /* Only tasks this node does not already know: a task it dispatched
+         * (task.id set) is running or has its result on the way. */
+        if (in != NULL && in->core != NULL && !in->dead && in->core->status == ST_CORE_RUNNING &&
+            in->core->task_seq == tasks->v[i].seq && in->task.id == 0 && !in->task.inflight &&
+            in->ck == NULL && in->qhead == NULL)
+            exec_task_recover(x, in, &tasks->v[i]);
+    }
+    if (x->recover_again)
+        exec_recover_tasks(x);
+}
+
+/* Re-dispatch tasks written but not finished (after a crash, a takeover or
+ * a re-read). A request while a round is out runs one more round after it,
+ * so an instance taken up meanwhile is never missed. */
+void exec_recover_tasks(st_exec_t *x)
+{
     st_err_t err;
-    if (st_store_tasks_recover(x->bg, x->node_id, &tasks, &err) != 0) {
-        exec_log(x, "task recovery failed (tried again each claim round): %s", err.msg);
+    if (x->recovering) {
         x->recover_again = 1;
         return;
     }
     x->recover_again = 0;
-    for (size_t i = 0; i < tasks.n; i++) {
-        exec_inst_t *in = exec_inst_find(x, &tasks.v[i].instance);
-        /* Only tasks this node does not already know: a task it dispatched
-         * (task.id set) is running or has its result on the way. */
-        if (in != NULL && in->core != NULL && in->core->status == ST_CORE_RUNNING &&
-            in->core->task_seq == tasks.v[i].seq && in->task.id == 0 && !in->task.inflight &&
-            in->ck == NULL && in->qhead == NULL)
-            exec_task_recover(x, in, &tasks.v[i]);
+    if (st_store_tasks_recover_async(x->ctl, x->node_id, on_recovered, x, &err) != 0) {
+        exec_log(x, "task recovery failed (tried again each claim round): %s", err.msg);
+        x->recover_retry = 1;
+        return;
     }
-    st_store_tasks_free(&tasks);
+    x->recovering = 1;
 }
 
-/* Run the next claim round at the loop's next turn (after due timers,
- * the lease renewal among them). */
+/* Run the next claim round at the loop's next turn. */
 static void claim_again_soon(st_exec_t *x)
 {
     if (!ev_is_active(&x->claim_w))
@@ -247,68 +266,73 @@ static void claim_again_soon(st_exec_t *x)
     ev_timer_start(x->loop, &x->claim_w);
 }
 
-/* Claims pages of work until a page comes back short, or until a quarter
- * of the lease has gone by: a node with a huge backlog must still return
- * to the loop to renew its lease, or it would outlive it while claiming. */
+static void claim_page(st_exec_t *x);
+
+/* One page of claimed rows: adopt them, then ask for the next page until
+ * one comes back short. The loop turns between pages. */
+static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, void *ud)
+{
+    st_exec_t *x = ud;
+    if (x->freeing)
+        return;
+    x->claiming = 0;
+    if (rc != 0) {
+        exec_log(x, "claiming work failed: %s", err->msg);
+        return;
+    }
+    if (x->shutting_down)
+        return; /* the release un-owns them */
+    size_t n = rows->n;
+    adopt(x, rows);
+    x->claim_total += n;
+    if (n >= x->cfg.claim_limit) {
+        claim_page(x);
+        return;
+    }
+    if (x->claim_total > 0)
+        exec_recover_tasks(x);
+    if (x->claim_pending) {
+        x->claim_pending = 0;
+        claim_again_soon(x);
+    }
+}
+
+static void claim_page(st_exec_t *x)
+{
+    st_err_t err;
+    if (st_store_lease_claim_async(x->ctl, x->node_id, x->cfg.claim_limit, on_claimed, x, &err) !=
+        0) {
+        exec_log(x, "claiming work failed: %s", err.msg);
+        return;
+    }
+    x->claiming = 1;
+}
+
+/* Claim pages of work until a page comes back short. A round asked for
+ * while one is out runs once it is done. */
 static void claim_round(st_exec_t *x)
 {
-    size_t total = 0;
-    double budget = x->cfg.lease_ttl_ms / 4000.0, t0 = ev_time();
-    int more = 0;
-    for (;;) {
-        st_store_instances_t rows = {0};
-        st_err_t err;
-        if (st_store_lease_claim(x->bg, x->node_id, x->cfg.claim_limit, &rows, &err) != 0) {
-            exec_log(x, "claiming work failed: %s", err.msg);
-            return;
-        }
-        size_t n = rows.n;
-        adopt(x, &rows);
-        st_store_instances_free(&rows);
-        total += n;
-        if (n < x->cfg.claim_limit)
-            break;
-        if (ev_time() - t0 > budget) {
-            more = 1;
-            break;
-        }
+    if (x->shutting_down)
+        return;
+    if (x->claiming || x->registering) {
+        x->claim_pending = 1;
+        return;
     }
-    if (total > 0)
-        recover_tasks(x);
-    if (more)
-        claim_again_soon(x);
+    x->claim_total = 0;
+    claim_page(x);
 }
 
 static void reload_round(st_exec_t *x)
 {
     exec_inst_t *list = x->reload_head;
-    int running = 0;
     x->reload_head = NULL;
     while (list != NULL) {
         exec_inst_t *in = list;
         list = in->reload_next;
         in->reload_next = NULL;
         in->reload = 0;
-        st_err_t err;
-        int rc = exec_inst_load(x, in, &err);
-        if (rc == ST_IO || rc == ST_DB) {
-            exec_reload_later(x, in); /* still unreachable */
-        } else if (rc != 0) {
-            exec_inst_forget(x, in);
-        } else {
-            if (in->core->status == ST_CORE_WAITING && in->core->has_wake)
-                exec_timer_set_wake(x, in, in->core->wake_at_us);
-            if (in->core->status == ST_CORE_RUNNING && !in->task.inflight) {
-                /* Whatever we knew of its task may be stale: take it from
-                 * the store again (same key), below. */
-                exec_task_clear(&in->task);
-                running = 1;
-            }
-            exec_kick(x, in);
-        }
+        exec_inst_load(x, in); /* the row goes to exec_inst_take_row */
     }
-    if (running)
-        recover_tasks(x);
 }
 
 /* A dead instance is never queued: it is freed once idle, and a freed
@@ -318,6 +342,8 @@ void exec_reload_later(st_exec_t *x, exec_inst_t *in)
     if (in->reload || in->dead)
         return;
     in->reload = 1;
+    in->loading = 0;
+    in->load_gen = 0;
     exec_timer_cancel_all(x, in);
     st_core_instance_free(in->core);
     in->core = NULL;
@@ -350,44 +376,103 @@ static void lose_everything(st_exec_t *x)
     }
 }
 
+static void on_registered(int rc, const st_err_t *err, int64_t id, void *ud)
+{
+    st_exec_t *x = ud;
+    if (x->freeing)
+        return;
+    x->registering = 0;
+    if (rc != 0) {
+        exec_log(x, "registering the node failed (tried again): %s", err->msg);
+        return; /* the next renewal conflicts again and retries */
+    }
+    x->node_id = id;
+    x->stats.node_id = id;
+    exec_log(x, "registered again as node %lld", (long long)id);
+    claim_again_soon(x);
+}
+
+static void on_renewed(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (x->freeing)
+        return;
+    x->renewing = 0;
+    if (rc == ST_CONFLICT) {
+        st_err_t e;
+        exec_log(x, "lease of node %lld lapsed; dropping its work and registering again",
+                 (long long)x->node_id);
+        lose_everything(x);
+        if (st_store_node_register_async(x->ctl, x->node_name, x->cfg.lease_ttl_ms, on_registered,
+                                         x, &e) != 0)
+            exec_log(x, "registering the node failed: %s", e.msg);
+        else
+            x->registering = 1;
+    } else if (rc != 0) {
+        exec_log(x, "renewing the lease failed: %s", err->msg);
+    }
+}
+
 static void on_renew(struct ev_loop *loop, ev_timer *w, int revents)
 {
     st_exec_t *x = w->data;
     st_err_t err;
     (void)loop;
     (void)revents;
-    int rc = st_store_node_renew(x->bg, x->node_id, x->cfg.lease_ttl_ms, &err);
-    if (rc == ST_CONFLICT) {
-        exec_log(x, "lease of node %lld lapsed; dropping its work and registering again",
-                 (long long)x->node_id);
-        lose_everything(x);
-        if (st_store_node_register(x->bg, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, &err) !=
-            0)
-            exec_log(x, "registering the node failed: %s", err.msg);
-        x->stats.node_id = x->node_id;
-    } else if (rc != 0) {
+    if (x->renewing || x->registering)
+        return; /* the last one is still out */
+    if (st_store_node_renew_async(x->ctl, x->node_id, x->cfg.lease_ttl_ms, on_renewed, x, &err) !=
+        0)
         exec_log(x, "renewing the lease failed: %s", err.msg);
-    }
+    else
+        x->renewing = 1;
+}
+
+static void on_ensured(int rc, const st_err_t *err, int n, void *ud)
+{
+    st_exec_t *x = ud;
+    (void)n;
+    if (rc != 0 && !x->freeing)
+        exec_log(x, "creating history partitions failed: %s", err->msg);
+}
+
+static void on_retained(int rc, const st_err_t *err, int dropped, void *ud)
+{
+    st_exec_t *x = ud;
+    if (x->freeing)
+        return;
+    if (rc != 0)
+        exec_log(x, "dropping old history partitions failed: %s", err->msg);
+    else if (dropped > 0)
+        exec_log(x, "dropped %d history partition%s older than %u days", dropped,
+                 dropped == 1 ? "" : "s", x->cfg.history_days);
 }
 
 /* History partitions: today's and the next two days' exist before rows
  * need them (else they land in the default partition, which retention
  * cannot drop); partitions past the retention are dropped whole. Hourly,
- * in engine time, so a virtual clock moving weeks keeps them right too. */
-static void maintain_history(st_exec_t *x)
+ * in engine time, so a virtual clock moving weeks keeps them right too.
+ * At start-up on the boot connection (blocking), then on ctl. */
+static void maintain_history(st_exec_t *x, st_store_conn_t *boot)
 {
     st_err_t err;
-    int created = 0, dropped = 0;
+    int created = 0, dropped = 0, rc;
     int64_t now = exec_now(x);
-    if (st_store_history_ensure(x->bg, now, 3, &created, &err) != 0)
-        exec_log(x, "creating history partitions failed: %s", err.msg);
+    int64_t cutoff = now - (int64_t)x->cfg.history_days * 86400 * 1000000;
+    if (boot != NULL) {
+        if (st_store_history_ensure(boot, now, 3, &created, &err) != 0)
+            on_ensured(err.code, &err, 0, x);
+        if (x->cfg.history_days > 0) {
+            rc = st_store_history_retain(boot, cutoff, &dropped, &err);
+            on_retained(rc, &err, dropped, x);
+        }
+        return;
+    }
+    if (st_store_history_ensure_async(x->ctl, now, 3, on_ensured, x, &err) != 0)
+        on_ensured(err.code, &err, 0, x);
     if (x->cfg.history_days > 0 &&
-        st_store_history_retain(x->bg, now - (int64_t)x->cfg.history_days * 86400 * 1000000,
-                                &dropped, &err) != 0)
-        exec_log(x, "dropping old history partitions failed: %s", err.msg);
-    if (dropped > 0)
-        exec_log(x, "dropped %d history partition%s older than %u days", dropped,
-                 dropped == 1 ? "" : "s", x->cfg.history_days);
+        st_store_history_retain_async(x->ctl, cutoff, on_retained, x, &err) != 0)
+        on_retained(err.code, &err, 0, x);
 }
 
 static void on_maint(struct ev_loop *loop, ev_timer *w, int revents)
@@ -396,29 +481,7 @@ static void on_maint(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     st_exec_t *x = w->data;
     if (!x->shutting_down)
-        maintain_history(x);
-}
-
-static int start_listen(st_exec_t *x, st_err_t *err);
-
-/* The notification connection died with PostgreSQL: open it again (each
- * claim round until it works), then catch up on what it may have missed
- * meanwhile: a clock advance and signals for the instances waiting here. */
-static void relisten(st_exec_t *x)
-{
-    st_err_t err;
-    if (ev_is_active(&x->listen_w))
-        return;
-    PQfinish(x->listen);
-    x->listen = NULL;
-    if (start_listen(x, &err) != 0)
-        return;
-    exec_log(x, "notification connection back; catching up on the clock and signals");
-    exec_clock_poll(x);
-    for (size_t i = 0; i < x->nbuckets; i++)
-        for (exec_inst_t *in = x->buckets[i]; in != NULL; in = in->hnext)
-            if (in->core != NULL && !in->dead && in->core->status == ST_CORE_WAITING)
-                exec_signals_poll(x, in);
+        maintain_history(x, NULL);
 }
 
 static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
@@ -428,100 +491,129 @@ static void on_claim(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (x->shutting_down)
         return;
-    relisten(x);
     if (x->reload_head != NULL)
         reload_round(x);
     claim_round(x);
-    if (x->recover_again)
-        recover_tasks(x);
+    if (x->recover_retry)
+        exec_recover_tasks(x);
 }
 
-/* Signals stored for an instance: deliver to memory, or load it first. */
+/* Signals stored for an instance: look at them in memory, or read its row
+ * first (absent, or only a shell the timer holds for a far wake time: a
+ * cancel among them must not wait for the wake). */
 static void signal_arrived(st_exec_t *x, const char *id_text)
 {
     st_store_uuid_t id;
-    if (st_store_uuid_parse(id_text, &id) != 0)
+    if (id_text == NULL || st_store_uuid_parse(id_text, &id) != 0)
         return;
     exec_inst_t *in = exec_inst_find(x, &id);
-    /* Absent, or only a shell the timer holds for a far wake time (no core
-     * until the wake fires): read the row now, or the signal — a cancel
-     * among them — would wait for the wake. */
-    int shell = in != NULL && in->core == NULL && !in->dead && !in->reload && in->ck == NULL;
-    if (in == NULL || shell) {
-        st_err_t err;
-        if (in == NULL)
-            in = exec_inst_add(x, &id);
-        if (in == NULL)
-            return;
-        if (exec_inst_load(x, in, &err) != 0) {
-            /* Not ours (or gone): the owner reacts to the same notification. */
-            exec_inst_forget(x, in);
-            return;
-        }
-        if (in->core->status == ST_CORE_WAITING && in->core->has_wake)
-            exec_timer_set_wake(x, in, in->core->wake_at_us);
-    }
-    if (in->core != NULL && !in->dead)
-        exec_signals_poll(x, in);
-}
-
-static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
-{
-    st_exec_t *x = w->data;
-    int work = 0;
-    (void)loop;
-    (void)revents;
-    if (!PQconsumeInput(x->listen)) {
-        exec_log(x, "notification connection lost; reconnecting in the next claim round");
-        ev_io_stop(x->loop, &x->listen_w);
+    if (in == NULL && (in = exec_inst_add(x, &id)) == NULL) {
+        exec_log(x, "out of memory taking a signal (seen at the next wake or claim)");
         return;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(x->listen)) != NULL) {
-        if (strcmp(n->relname, "settle_signal") == 0 && !x->shutting_down)
-            signal_arrived(x, n->extra);
-        else if (strcmp(n->relname, "settle_work") == 0)
-            work = 1;
-        else if (strcmp(n->relname, "settle_clock") == 0 && !x->shutting_down)
-            exec_clock_poll(x);
-        PQfreemem(n);
+    if (in->dead)
+        return;
+    in->check_signals = 1;
+    if (in->core == NULL && !in->loading && !in->reload && in->ck == NULL)
+        exec_inst_load(x, in); /* its row says whether signals wait */
+    else
+        exec_kick(x, in);
+}
+
+/* The notification subscription came back after a reconnect: catch up on
+ * what it may have missed meanwhile (a clock advance, new work, signals for
+ * the instances waiting here). */
+static void rescan(st_exec_t *x)
+{
+    exec_log(x, "notification connection back; catching up on the clock, work and signals");
+    exec_clock_poll(x);
+    claim_round(x);
+    for (size_t i = 0; i < x->nbuckets; i++) {
+        exec_inst_t *in = x->buckets[i];
+        while (in != NULL) {
+            exec_inst_t *next = in->hnext; /* kick may evict in */
+            if (in->core != NULL && !in->dead && in->core->status == ST_CORE_WAITING)
+                exec_signals_poll(x, in);
+            in = next;
+        }
     }
-    if (work && !x->shutting_down)
+}
+
+static void on_notify(const char *channel, const char *payload, void *ud)
+{
+    st_exec_t *x = ud;
+    if (x->shutting_down || x->freeing)
+        return;
+    if (channel == NULL)
+        rescan(x);
+    else if (strcmp(channel, "settle_signal") == 0)
+        signal_arrived(x, payload);
+    else if (strcmp(channel, "settle_work") == 0)
         claim_round(x);
+    else if (strcmp(channel, "settle_clock") == 0)
+        exec_clock_poll(x);
 }
 
 static int start_listen(st_exec_t *x, st_err_t *err)
 {
-    x->listen = PQconnectdb(x->dsn);
-    if (PQstatus(x->listen) != CONNECTION_OK) {
-        st_err_set(err, ST_DB, "cannot open the notification connection");
-        st_err_detail(err, "%s", PQerrorMessage(x->listen));
-        return ST_DB;
+    static const char *const channels[] = {"settle_work", "settle_signal", "settle_clock"};
+    return st_store_conn_listen(x->ctl, channels, 3, on_notify, x, err);
+}
+
+/* A blocking connection on a private loop for start-up and shutdown, when
+ * the engine's loop does not serve: its nested waits never run the
+ * engine's watchers. */
+static st_store_conn_t *boot_open(st_exec_t *x, struct ev_loop **loop, st_err_t *err)
+{
+    *loop = ev_loop_new(EVFLAG_AUTO);
+    if (*loop == NULL) {
+        st_err_set(err, ST_NOMEM, "cannot create an event loop");
+        return NULL;
     }
-    PGresult *r =
-        PQexec(x->listen, "LISTEN settle_work; LISTEN settle_signal; LISTEN settle_clock");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok)
-        return st_err_set(err, ST_DB, "LISTEN failed: %s", PQerrorMessage(x->listen));
-    PQsetnonblocking(x->listen, 1);
-    ev_io_init(&x->listen_w, on_listen, PQsocket(x->listen), EV_READ);
-    x->listen_w.data = x;
-    ev_io_start(x->loop, &x->listen_w);
-    return 0;
+    st_store_conn_cfg_t cc = {.dsn = x->dsn};
+    st_store_conn_t *c = st_store_conn_new(*loop, &cc, err);
+    if (c == NULL) {
+        ev_loop_destroy(*loop);
+        *loop = NULL;
+    }
+    return c;
+}
+
+static void boot_close(st_store_conn_t *c, struct ev_loop *loop)
+{
+    st_store_conn_free(c);
+    if (loop != NULL)
+        ev_loop_destroy(loop);
+}
+
+/* Start-up work that must be done before the loop serves. */
+static int boot(st_exec_t *x, st_err_t *err)
+{
+    int rc = st_store_schema_check(x->dsn, err);
+    if (rc != 0)
+        return rc;
+    struct ev_loop *loop = NULL;
+    st_store_conn_t *c = boot_open(x, &loop, err);
+    if (c == NULL)
+        return err ? err->code : ST_DB;
+    rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
+    if (rc == 0)
+        rc = exec_clock_init(x, c, err);
+    if (rc == 0)
+        maintain_history(x, c);
+    boot_close(c, loop);
+    return rc;
 }
 
 int st_exec_start(st_exec_t *x, st_err_t *err)
 {
-    int rc = connect_all(x, err);
+    int rc = boot(x, err);
     if (rc == 0)
-        rc = st_store_node_register(x->bg, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
-    if (rc == 0)
-        rc = exec_clock_init(x, err);
+        rc = connect_all(x, err);
     if (rc == 0)
         rc = exec_timers_init(x, err);
     if (rc == 0)
-        rc = start_listen(x, err);
+        rc = start_listen(x, err); /* first on ctl: before the first claim */
     if (rc == 0)
         rc = exec_metrics_init(x, err);
     if (rc != 0)
@@ -529,9 +621,6 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
     x->stats.node_id = x->node_id;
     exec_log(x, "node %lld (%s) started, %s clock", (long long)x->node_id, x->node_name,
              st_clock_kind_name(x->clock.kind));
-    maintain_history(x);
-    /* Armed before the first round, which may stop early and ask for the
-     * next one at once (claim_again_soon). */
     double claim = x->cfg.claim_interval_ms / 1000.0;
     ev_timer_init(&x->claim_w, on_claim, claim, claim);
     x->claim_w.data = x;
@@ -563,9 +652,13 @@ static void finish_shutdown(st_exec_t *x)
     st_err_t err;
     ev_timer_stop(x->loop, &x->grace_w);
     st_store_batch_flush(x->batch);
-    if (st_store_node_release(x->bg, x->node_id, &err) != 0)
+    /* The loop serves no more: a blocking release on a connection of its
+     * own (down, it fails at once and the leases expire by themselves). */
+    struct ev_loop *loop = NULL;
+    st_store_conn_t *c = boot_open(x, &loop, &err);
+    if (c == NULL || st_store_node_release(c, x->node_id, &err) != 0)
         exec_log(x, "releasing leases failed: %s (they expire by themselves)", err.msg);
-    ev_io_stop(x->loop, &x->listen_w);
+    boot_close(c, loop);
     ev_timer_stop(x->loop, &x->renew_w);
     ev_timer_stop(x->loop, &x->maint_w);
     exec_metrics_stop(x);
@@ -617,8 +710,6 @@ void st_exec_free(st_exec_t *x)
         ev_timer_stop(x->loop, &x->claim_w);
         ev_timer_stop(x->loop, &x->grace_w);
         ev_timer_stop(x->loop, &x->maint_w);
-        if (x->listen != NULL)
-            ev_io_stop(x->loop, &x->listen_w);
     }
     /* Callbacks still owed (checkpoints, attempts) fire inside these frees
      * and must find their instances alive: free the producers first. */
@@ -634,14 +725,8 @@ void st_exec_free(st_exec_t *x)
     for (unsigned i = 0; i < x->n_more; i++)
         st_store_conn_free(x->more[i]);
     st_store_conn_free(x->hot);
-    st_store_conn_free(x->bg);
+    st_store_conn_free(x->ctl); /* its replies see x->freeing and drop */
     free(x->aux_dsn);
-    if (x->bg_loop != NULL)
-        ev_loop_destroy(x->bg_loop);
-    if (x->listen != NULL)
-        PQfinish(x->listen);
-    if (x->ctl != NULL)
-        PQfinish(x->ctl);
     exec_prog_free_all(x);
     OPENSSL_cleanse(&x->act_cfg, sizeof x->act_cfg); /* holds API keys */
     free(x->dsn);

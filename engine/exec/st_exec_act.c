@@ -53,6 +53,10 @@ static exec_ev_t *result_event(const exec_task_t *t, const st_act_result_t *res)
     ev->task_failed = strcmp(outcome, ST_ACT_FAILED) == 0;
     ev->outcome = strdup(outcome);
     ev->code = res->code[0] ? strdup(res->code) : NULL;
+    if (ev->outcome == NULL || (res->code[0] && ev->code == NULL)) {
+        exec_ev_free(ev);
+        return NULL;
+    }
     ev->result = res->result ? json_deep_copy(res->result) : json_object();
     if (ev->result != NULL && res->message[0] && ev->task_failed)
         json_object_set_new(
@@ -88,7 +92,37 @@ static void on_result(const st_act_result_t *res, void *user)
         exec_timer_set_retry(x, in, not_before);
         return;
     }
-    exec_deliver(x, in, result_event(t, res));
+    exec_ev_t *ev = result_event(t, res);
+    if (ev == NULL) {
+        /* The task row is still open: recovery runs it again under the
+         * same idempotency key once memory allows. */
+        exec_log(x, "out of memory taking the result of task %lld (recovered later)",
+                 (long long)t->id);
+        exec_task_clear(t);
+        x->recover_retry = 1;
+        return;
+    }
+    exec_deliver(x, in, ev);
+}
+
+/* A permanent failure of the task without running it: recorded as an
+ * attempt with msg, and its failed result queued for the instance. */
+static void fail_task(st_exec_t *x, exec_inst_t *in, const char *msg)
+{
+    exec_task_t *t = &in->task;
+    st_act_result_t res;
+    memset(&res, 0, sizeof res);
+    res.outcome = ST_ACT_FAILED;
+    res.permanent = true;
+    res.attempt = t->attempt;
+    snprintf(res.message, sizeof res.message, "%s", msg);
+    res.result = json_object();
+    record_attempt(x, t, &res, exec_now(x));
+    exec_ev_t *ev = result_event(t, &res);
+    if (ev == NULL) /* the task stays pending: recovery tries again */
+        exec_log(x, "out of memory failing task %lld", (long long)t->id);
+    exec_enqueue(in, ev);
+    json_decref(res.result);
 }
 
 int exec_task_dispatch(st_exec_t *x, exec_inst_t *in)
@@ -112,16 +146,7 @@ int exec_task_dispatch(st_exec_t *x, exec_inst_t *in)
         /* Unknown activity or a bad request: a permanent failure the
          * operator sees, never a silent drop. */
         exec_log(x, "activity %s not started: %s", t->activity, err.msg);
-        st_act_result_t res;
-        memset(&res, 0, sizeof res);
-        res.outcome = ST_ACT_FAILED;
-        res.permanent = true;
-        res.attempt = t->attempt;
-        snprintf(res.message, sizeof res.message, "%s", err.msg);
-        res.result = json_object();
-        record_attempt(x, t, &res, exec_now(x));
-        exec_enqueue(in, result_event(t, &res));
-        json_decref(res.result);
+        fail_task(x, in, err.msg);
         return rc;
     }
     t->inflight = 1;
@@ -143,19 +168,36 @@ void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *st)
         return;
     exec_task_clear(t);
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr);
     t->id = st->id;
     t->seq = st->seq;
     snprintf(t->idem_key, sizeof t->idem_key, "%s", st->idempotency_key);
     t->activity = strdup(st->activity);
-    t->args = json_loads(st->args_json ? st->args_json : "{}", 0, &jerr);
-    if (t->args == NULL)
-        t->args = json_object();
+    if (t->activity == NULL) {
+        exec_log(x, "out of memory recovering task %lld (tried again)", (long long)st->id);
+        exec_task_clear(t);
+        x->recover_retry = 1;
+        return;
+    }
+    t->args = st->args_json ? json_loads(st->args_json, 0, &jerr) : NULL;
     t->timeout_us = (int64_t)st->timeout_ms * 1000;
     /* attempt counts attempts already started; the next one is attempt+1. */
     t->attempt = st->attempt > 0 ? (uint32_t)st->attempt : 0;
     t->policy.max_attempts = st->max_attempts > 0 ? (uint32_t)st->max_attempts : 1;
     st_core_program_retry(in->prog->p, in->core->state, &t->policy.backoff_min_us,
                           &t->policy.backoff_max_us);
+    if (t->args == NULL || !json_is_object(t->args)) {
+        /* Never run an activity with arguments other than those its step
+         * wrote: the task fails, visibly, in its attempt and in history. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "stored arguments of task %lld cannot be read (%s); not run",
+                 (long long)st->id, t->args == NULL ? jerr.text : "not a JSON object");
+        exec_log(x, "%s", msg);
+        t->attempt++;
+        fail_task(x, in, msg);
+        exec_kick(x, in);
+        return;
+    }
     if (st->not_before_us > exec_now(x))
         exec_timer_set_retry(x, in, st->not_before_us);
     else

@@ -8,95 +8,74 @@
  * back to settle_clock.now_us. Virtual time is durable: a node that restarts
  * resumes at now_us instead of jumping back to its start time.
  *
- * Uses its own plain blocking libpq connection (x->ctl): a handful of
- * statements per advance, never on the checkpoint path.
+ * Through the store's clock calls: blocking on the boot connection at
+ * start-up, asynchronous on the control connection afterwards. One read of
+ * the target is out at a time; a notification meanwhile reads once more.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "exec/exec_int.h"
 
-/* Every statement here may run twice (reads, or monotonic updates), so a
- * connection lost with PostgreSQL (restart, failover) is reset and the
- * statement retried once; while the server is down it fails and the next
- * notification or poll tries again. */
-static int ctl_exec(st_exec_t *x, const char *sql, int n, const char *const *params, PGresult **out,
-                    st_err_t *err)
-{
-    PGresult *r = PQexecParams(x->ctl, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(x->ctl) == CONNECTION_BAD) {
-        PQclear(r);
-        PQreset(x->ctl);
-        r = PQexecParams(x->ctl, sql, n, NULL, params, NULL, NULL, 0);
-        st = PQresultStatus(r);
-    }
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        st_err_set(err, ST_DB, "virtual clock: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return ST_DB;
-    }
-    if (out != NULL)
-        *out = r;
-    else
-        PQclear(r);
-    return 0;
-}
-
-int exec_clock_init(st_exec_t *x, st_err_t *err)
+int exec_clock_init(st_exec_t *x, st_store_conn_t *boot, st_err_t *err)
 {
     if (x->clock.kind != ST_CLOCK_VIRTUAL)
         return 0;
-    x->ctl = PQconnectdb(x->dsn);
-    if (PQstatus(x->ctl) != CONNECTION_OK)
-        return st_err_set(err, ST_DB, "cannot open the clock connection: %s",
-                          PQerrorMessage(x->ctl));
-    char start[32];
-    snprintf(start, sizeof start, "%lld", (long long)st_clock_now_us(&x->clock));
-    const char *p[1] = {start};
-    PGresult *r = NULL;
-    int rc = ctl_exec(x,
-                      "INSERT INTO settle_clock (now_us, target_us) VALUES ($1, $1) "
-                      "ON CONFLICT (id) DO UPDATE SET id = true RETURNING now_us, target_us",
-                      1, p, &r, err);
-    if (rc != 0)
+    st_store_clock_t clk;
+    int rc = st_store_clock_open(boot, st_clock_now_us(&x->clock), &clk, err);
+    if (rc != 0) {
+        st_err_prefix(err, "virtual clock");
         return rc;
-    int64_t now = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (now > st_clock_now_us(&x->clock))
-        st_clock_set(&x->clock, now, NULL); /* resume durable virtual time */
+    }
+    if (clk.now_us > st_clock_now_us(&x->clock))
+        st_clock_set(&x->clock, clk.now_us, NULL); /* resume durable virtual time */
     return 0;
+}
+
+static void on_reached(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (rc != 0 && !x->freeing)
+        exec_log(x, "virtual clock: %s", err->msg);
 }
 
 /* An advance reached its target: publish the time for `clock show`. */
 void exec_clock_reached(void *arg)
 {
     st_exec_t *x = arg;
-    char now[32];
     st_err_t err;
-    snprintf(now, sizeof now, "%lld", (long long)st_clock_now_us(&x->clock));
-    const char *p[1] = {now};
-    if (ctl_exec(x,
-                 "UPDATE settle_clock SET now_us = greatest(now_us, $1::bigint), "
-                 "updated_at = now()",
-                 1, p, NULL, &err) != 0)
-        exec_log(x, "%s", err.msg);
+    if (st_store_clock_reached_async(x->ctl, st_clock_now_us(&x->clock), on_reached, x, &err) != 0)
+        exec_log(x, "virtual clock: %s", err.msg);
+}
+
+static void on_target(int rc, const st_err_t *err, const st_store_clock_t *clk, void *ud)
+{
+    st_exec_t *x = ud;
+    st_err_t e;
+    if (x->freeing)
+        return;
+    x->clock_polling = 0;
+    if (rc != 0)
+        exec_log(x, "virtual clock: %s", err->msg);
+    else if (!x->shutting_down && clk->target_us > st_clock_now_us(&x->clock) &&
+             st_timer_driver_advance_to(x->driver, clk->target_us, &e) != 0)
+        exec_log(x, "advancing the virtual clock failed: %s", e.msg);
+    if (x->clock_again) {
+        x->clock_again = 0;
+        exec_clock_poll(x);
+    }
 }
 
 /* settle_clock was notified: advance to its target if it is ahead of us. */
 void exec_clock_poll(st_exec_t *x)
 {
-    PGresult *r = NULL;
     st_err_t err;
-    if (x->ctl == NULL)
+    if (x->clock.kind != ST_CLOCK_VIRTUAL)
         return;
-    if (ctl_exec(x, "SELECT target_us FROM settle_clock", 0, NULL, &r, &err) != 0) {
-        exec_log(x, "%s", err.msg);
+    if (x->clock_polling) {
+        x->clock_again = 1;
         return;
     }
-    int64_t target = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
-    PQclear(r);
-    if (target > st_clock_now_us(&x->clock) &&
-        st_timer_driver_advance_to(x->driver, target, &err) != 0)
-        exec_log(x, "advancing the virtual clock failed: %s", err.msg);
+    if (st_store_clock_read_async(x->ctl, on_target, x, &err) != 0) {
+        exec_log(x, "virtual clock: %s", err.msg);
+        return;
+    }
+    x->clock_polling = 1;
 }

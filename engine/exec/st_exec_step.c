@@ -6,6 +6,11 @@
  * the new task, the consumed signal and the finished task go to the batcher
  * as one checkpoint. Only when that checkpoint committed does the clone
  * become the committed state and its commands run (dispatch, timer, end).
+ *
+ * Nothing here waits for PostgreSQL: a shell is read before its events run
+ * (exec_inst_load), stored signals are read asynchronously, and the
+ * store's answers to events the core refused (a stale task finished, a
+ * refused signal set aside) are fire-and-forget writes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -240,17 +245,40 @@ static void core_event(const exec_ev_t *ev, int64_t now, st_core_event_t *out)
 
 static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud);
 
-/* An event the core did not consume: tidy up what the event owned. */
-static void not_consumed(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev, const char *note)
+static void on_stale_finished(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (rc != 0 && rc != ST_CONFLICT && !x->freeing)
+        exec_log(x, "finishing a stale task failed: %s", err->msg);
+}
+
+static void on_signal_refused(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (rc != 0 && !x->freeing)
+        exec_log(x, "setting a refused signal aside failed: %s", err->msg);
+}
+
+/* An event the core did not consume: tidy up what the event owned. A
+ * stored signal the flow refuses (its payload does not fit) is set aside
+ * with a history note, or it would be offered first for ever and hide the
+ * signals behind it; the next one is looked at after it. */
+static void not_consumed(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev, const char *why)
 {
     st_err_t err;
     if (ev->kind == ST_CORE_EV_ACTIVITY_RESULT && ev->task_id > 0) {
         st_store_task_done_t d = {ev->task_id, ST_STORE_TASK_CANCELLED, "stale", NULL, 0};
-        if (st_store_task_finish(x->bg, &d, &err) != 0 && err.code != ST_CONFLICT)
+        if (st_store_task_finish_async(x->ctl, &d, on_stale_finished, x, &err) != 0)
             exec_log(x, "finishing a stale task failed: %s", err.msg);
     }
-    (void)in;
-    (void)note;
+    if ((ev->kind == ST_CORE_EV_SIGNAL || ev->kind == ST_CORE_EV_CANCEL) && ev->signal_id > 0) {
+        exec_log(x, "stored signal %lld (%s) refused: %s", (long long)ev->signal_id,
+                 ev->signal ? ev->signal : "?", why);
+        if (st_store_signal_refuse_async(x->ctl, ev->signal_id, &in->id, in->core->seq, exec_now(x),
+                                         why, on_signal_refused, x, &err) != 0)
+            exec_log(x, "setting a refused signal aside failed: %s", err.msg);
+        in->check_signals = 1;
+    }
 }
 
 /* Apply one event; returns 1 when a checkpoint went out. */
@@ -274,7 +302,7 @@ static int step_one(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev)
     if (rc != 0 || !c->out.consumed) {
         if (rc != 0)
             exec_log(x, "event %s refused: %s", st_core_event_name(ev->kind), err.msg);
-        not_consumed(x, in, ev, c->out.note);
+        not_consumed(x, in, ev, rc != 0 ? err.msg : c->out.note);
         ckpt_free(c);
         return 0;
     }
@@ -293,42 +321,33 @@ static int step_one(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev)
     return 1;
 }
 
-static exec_ev_t *signals_fetch(st_exec_t *x, exec_inst_t *in);
+static void signals_fetch(st_exec_t *x, exec_inst_t *in);
 
-/* Feed queued events to the instance one checkpoint at a time, then any
- * stored signal it can take. Never re-entered from below: a fetched
- * signal is queued here, not delivered, so `in` is evicted only once. */
+/* Feed queued events to the instance one checkpoint at a time, then look
+ * for stored signals it can take. A shell (no state yet) is read first;
+ * its events wait meanwhile. */
 void exec_kick(st_exec_t *x, exec_inst_t *in)
 {
-    for (;;) {
-        while (in->ck == NULL && in->qhead != NULL && !in->dead && !in->reload) {
-            exec_ev_t *ev = in->qhead;
-            in->qhead = ev->next;
-            if (in->qhead == NULL)
-                in->qtail = NULL;
-            ev->next = NULL;
-            if (in->core == NULL) {
-                st_err_t err;
-                if (exec_inst_load(x, in, &err) != 0) {
-                    exec_log(x, "cannot load instance: %s", err.msg);
-                    exec_ev_free(ev);
-                    exec_inst_forget(x, in);
-                    return;
-                }
-            }
-            if (step_one(x, in, ev))
-                return;
+    while (in->ck == NULL && in->qhead != NULL && !in->dead && !in->reload) {
+        if (in->core == NULL) {
+            exec_inst_load(x, in); /* no-op while a read is in flight */
+            return;
         }
-        if (in->ck != NULL || !in->check_signals || in->dead || in->reload)
-            break;
+        exec_ev_t *ev = in->qhead;
+        in->qhead = ev->next;
+        if (in->qhead == NULL)
+            in->qtail = NULL;
+        ev->next = NULL;
+        if (step_one(x, in, ev))
+            return;
+    }
+    if (in->ck == NULL && in->check_signals && !in->dead && !in->reload && in->core != NULL &&
+        !in->fetching) {
         in->check_signals = 0;
-        exec_ev_t *ev = in->core != NULL ? signals_fetch(x, in) : NULL;
-        if (ev == NULL)
-            break;
-        exec_enqueue(in, ev);
+        signals_fetch(x, in);
     }
     if (in->evict && in->ck == NULL && in->qhead == NULL)
-        exec_inst_evict(x, in); /* in is gone after this */
+        exec_inst_evict(x, in); /* in is gone after this (unless a read is in flight) */
 }
 
 void exec_enqueue(exec_inst_t *in, exec_ev_t *ev)
@@ -360,6 +379,14 @@ static void apply(st_exec_t *x, exec_inst_t *in, exec_ckpt_t *c)
             in->task.seq = cmd->task_seq;
             snprintf(in->task.idem_key, sizeof in->task.idem_key, "%s", cmd->idem_key);
             in->task.activity = strdup(cmd->activity);
+            if (in->task.activity == NULL) {
+                /* Its row is written: recovery dispatches it once memory allows. */
+                exec_log(x, "out of memory dispatching task %lld (recovered later)",
+                         (long long)in->task.id);
+                exec_task_clear(&in->task);
+                x->recover_retry = 1;
+                break;
+            }
             in->task.args = json_incref(cmd->args);
             in->task.timeout_us = cmd->timeout_us;
             in->task.policy.max_attempts = cmd->max_attempts;
@@ -439,23 +466,17 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
     exec_kick(x, in);
 }
 
-/* The oldest stored signal the instance can take now, as an event (NULL:
- * none). A cancel while the cancel path already runs has nothing to do:
- * it is discarded, or it would be offered first forever and hide the
+/* The oldest stored signal of list the instance can take now, as an event
+ * (NULL: none). A cancel while the cancel path already runs has nothing to
+ * do: it is discarded, or it would be offered first forever and hide the
  * signals behind it. */
-static exec_ev_t *signals_fetch(st_exec_t *x, exec_inst_t *in)
+static exec_ev_t *signal_pick(st_exec_t *x, exec_inst_t *in, const st_store_signals_t *list)
 {
     const char *const *names = NULL;
     size_t n = st_core_instance_signals(in->prog->p, in->core, &names);
-    st_store_signals_t list = {0};
     st_err_t err;
-    if (st_store_signals_pending(x->bg, &in->id, &list, &err) != 0) {
-        exec_log(x, "reading stored signals failed: %s", err.msg);
-        return NULL;
-    }
-    exec_ev_t *ev = NULL;
-    for (size_t i = 0; i < list.n && ev == NULL; i++) {
-        const st_store_signal_t *s = &list.v[i];
+    for (size_t i = 0; i < list->n; i++) {
+        const st_store_signal_t *s = &list->v[i];
         int cancel = strcmp(s->name, "settle.cancel") == 0;
         int wanted = cancel;
         for (size_t k = 0; k < n && !wanted; k++)
@@ -463,30 +484,77 @@ static exec_ev_t *signals_fetch(st_exec_t *x, exec_inst_t *in)
         if (!wanted)
             continue;
         if (cancel && in->core->cancel_requested) {
-            if (st_store_signal_discard(x->bg, s->id, &in->id, in->core->seq, &err) != 0)
+            if (st_store_signal_discard_async(x->ctl, s->id, &in->id, in->core->seq, NULL, NULL,
+                                              &err) != 0)
                 exec_log(x, "discarding a repeated cancel failed: %s", err.msg);
             continue;
         }
-        ev = exec_ev_new(cancel ? ST_CORE_EV_CANCEL : ST_CORE_EV_SIGNAL);
-        if (ev == NULL)
-            break;
-        ev->signal = strdup(s->name);
+        exec_ev_t *ev = exec_ev_new(cancel ? ST_CORE_EV_CANCEL : ST_CORE_EV_SIGNAL);
+        if (ev == NULL || (ev->signal = strdup(s->name)) == NULL) {
+            exec_ev_free(ev);
+            exec_log(x, "out of memory taking a stored signal (looked at again later)");
+            in->check_signals = 1;
+            return NULL;
+        }
         ev->signal_id = s->id;
+        /* A payload jansson cannot read stays NULL; the core refuses it
+         * like any payload that does not fit, and it is set aside. */
         ev->payload = s->payload_json ? json_loads(s->payload_json, 0, NULL) : NULL;
+        if (s->payload_json != NULL && ev->payload == NULL)
+            ev->payload = json_string("(unreadable payload)");
+        return ev;
     }
-    st_store_signals_free(&list);
-    return ev;
+    return NULL;
+}
+
+static void on_signals(int rc, const st_err_t *err, st_store_signals_t *list, void *ud)
+{
+    exec_req_t *r = ud;
+    st_exec_t *x = r->x;
+    int64_t seq = r->seq;
+    exec_inst_t *in = exec_req_take(r, 1);
+    if (in == NULL)
+        return;
+    in->fetching = 0;
+    if (in->dead || in->reload || in->core == NULL) {
+        exec_inst_release_if_idle(x, in);
+        return;
+    }
+    if (rc != 0) {
+        exec_log(x, "reading stored signals failed: %s", err->msg);
+        exec_kick(x, in);
+        return;
+    }
+    if (in->ck != NULL || in->qhead != NULL || in->core->seq != seq) {
+        /* It moved on while the read was out: read again for its new state. */
+        in->check_signals = 1;
+        exec_kick(x, in);
+        return;
+    }
+    exec_ev_t *ev = signal_pick(x, in, list);
+    if (ev != NULL)
+        exec_enqueue(in, ev);
+    exec_kick(x, in);
+}
+
+static void signals_fetch(st_exec_t *x, exec_inst_t *in)
+{
+    st_err_t err;
+    exec_req_t *r = exec_req_new(x, in);
+    uint64_t gen = r != NULL ? r->gen : 0;
+    int rc = r == NULL ? st_err_set(&err, ST_NOMEM, "out of memory")
+                       : st_store_signals_pending_async(x->ctl, &in->id, on_signals, r, &err);
+    if (rc != 0) {
+        free(r);
+        exec_log(x, "reading stored signals failed: %s", err.msg);
+        return;
+    }
+    in->fetching = 1;
+    in->fetch_gen = gen;
 }
 
 void exec_signals_poll(st_exec_t *x, exec_inst_t *in)
 {
-    if (in->ck != NULL) {
-        in->check_signals = 1; /* look again once the checkpoint is done */
-        return;
-    }
-    if (in->core == NULL || in->dead)
-        return;
-    exec_ev_t *ev = signals_fetch(x, in);
-    if (ev != NULL)
-        exec_deliver(x, in, ev);
+    in->check_signals = 1; /* looked at once idle */
+    exec_kick(x, in);
 }

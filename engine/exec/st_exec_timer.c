@@ -5,7 +5,9 @@
  * the next attempt of a transient failure. Wake times beyond the horizon are
  * not kept: the instance is dropped from memory and the horizon loader pages
  * its wake time (instances.wake_at) back in from PostgreSQL when the horizon
- * reaches it, as a shell that is filled from its row when it fires.
+ * reaches it, as a shell that is filled from its row when it fires. Pages
+ * are read asynchronously on the control connection (the driver waits for
+ * st_timer_driver_load_done; one load is out at a time).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,17 +44,13 @@ static void on_fire(st_timer_entry_t *e, void *arg)
     exec_deliver(x, in, ev);
 }
 
-/* One page of stored wake times into the wheel; returns entries seen. */
-static int load_page(st_exec_t *x, int64_t to, int64_t *after_us, st_store_uuid_t *after_id,
-                     size_t *n, st_err_t *err)
+/* ---- the horizon loader: pages of stored wake times, asynchronously ---- */
+
+/* Put one page of stored wake times into the wheel. */
+static int apply_page(st_exec_t *x, const st_store_wakes_t *page, st_err_t *err)
 {
-    st_store_wake_t page[LOAD_PAGE];
-    int rc =
-        st_store_wakes_page(x->bg, x->node_id, to, *after_us, after_id, page, LOAD_PAGE, n, err);
-    if (rc != 0)
-        return rc;
-    for (size_t i = 0; i < *n; i++) {
-        const st_store_wake_t *w = &page[i];
+    for (size_t i = 0; i < page->n; i++) {
+        const st_store_wake_t *w = &page->v[i];
         exec_inst_t *in = exec_inst_find(x, &w->instance);
         if (in != NULL && (in->dead || (in->core != NULL && in->core->seq != w->seq)))
             continue; /* memory is ahead of this row */
@@ -65,11 +63,12 @@ static int load_page(st_exec_t *x, int64_t to, int64_t *after_us, st_store_uuid_
         in->evict = 0;
         st_timer_wheel_rearm(x->wheel, &in->wake, w->wake_at_us);
     }
-    if (*n > 0) {
-        *after_us = page[*n - 1].wake_at_us;
-        *after_id = page[*n - 1].instance;
-    }
     return 0;
+}
+
+static void load_finish(st_exec_t *x, int rc, int64_t covered, const st_err_t *err)
+{
+    st_timer_driver_load_done(x->driver, rc, covered, err);
 }
 
 /* The window up to `to` is in memory: report it covered further, up to the
@@ -79,44 +78,91 @@ static int load_page(st_exec_t *x, int64_t to, int64_t *after_us, st_store_uuid_
  * instead of one per empty window (2,880 a day), which held the loop past
  * the node's lease. On an error the plain window stands. */
 #define SKIP_MAX_US (86400LL * 1000000)
-static void skip_empty(st_exec_t *x, int64_t to, int64_t *covered)
+
+static void on_skip(int rc, const st_err_t *err, st_store_wakes_t *next, void *ud)
 {
-    if (to == ST_TIMER_PAST || to > INT64_MAX - SKIP_MAX_US)
+    st_exec_t *x = ud;
+    (void)err;
+    if (x->freeing)
         return;
-    st_store_wake_t next[1];
+    int64_t to = x->wl.to;
+    int64_t covered = to;
+    if (rc == 0)
+        covered = next->n > 0 ? next->v[0].wake_at_us : to + SKIP_MAX_US;
+    if (covered < to)
+        covered = to;
+    load_finish(x, 0, covered, NULL);
+}
+
+static void skip_empty(st_exec_t *x)
+{
+    int64_t to = x->wl.to;
+    st_err_t err;
+    if (to == ST_TIMER_PAST || to > INT64_MAX - SKIP_MAX_US) {
+        load_finish(x, 0, to, NULL);
+        return;
+    }
     st_store_uuid_t after_id;
     memset(after_id.b, 0xff, sizeof after_id.b);
-    size_t n = 0;
-    st_err_t err;
-    if (st_store_wakes_page(x->bg, x->node_id, to + SKIP_MAX_US, to - 1, &after_id, next, 1, &n,
-                            &err) != 0)
+    if (st_store_wakes_page_async(x->ctl, x->node_id, to + SKIP_MAX_US, to - 1, &after_id, 1,
+                                  on_skip, x, &err) != 0)
+        load_finish(x, 0, to, NULL);
+}
+
+static int load_next(st_exec_t *x, st_err_t *err);
+
+static void on_page(int rc, const st_err_t *err, st_store_wakes_t *page, void *ud)
+{
+    st_exec_t *x = ud;
+    st_err_t e;
+    if (x->freeing)
         return;
-    *covered = n > 0 ? next[0].wake_at_us : to + SKIP_MAX_US;
-    if (*covered < to)
-        *covered = to;
+    if (rc != 0) {
+        load_finish(x, rc, 0, err);
+        return;
+    }
+    if (apply_page(x, page, &e) != 0) {
+        load_finish(x, e.code, 0, &e);
+        return;
+    }
+    size_t n = page->n;
+    if (n > 0) {
+        x->wl.after_us = page->v[n - 1].wake_at_us;
+        x->wl.after_id = page->v[n - 1].instance;
+    }
+    if (n < LOAD_PAGE) {
+        skip_empty(x); /* the whole window is in memory */
+        return;
+    }
+    if (++x->wl.pages < LOAD_PAGES_PER_CALL) {
+        if (load_next(x, &e) != 0)
+            load_finish(x, e.code, 0, &e);
+        return;
+    }
+    /* Page budget spent: what is loaded covers up to the last wake seen. */
+    int64_t from = x->wl.from;
+    load_finish(x, 0, x->wl.after_us > from ? x->wl.after_us : from + 1, NULL);
+}
+
+static int load_next(st_exec_t *x, st_err_t *err)
+{
+    return st_store_wakes_page_async(x->ctl, x->node_id, x->wl.to, x->wl.after_us, &x->wl.after_id,
+                                     LOAD_PAGE, on_page, x, err);
 }
 
 static int on_load(void *arg, int64_t from, int64_t to, int64_t *covered, st_err_t *err)
 {
     st_exec_t *x = arg;
-    int64_t after_us = ST_STORE_NO_TIME;
-    st_store_uuid_t after_id;
-    memset(after_id.b, 0xff, sizeof after_id.b);
+    (void)covered;
+    memset(&x->wl, 0, sizeof x->wl);
+    x->wl.from = from;
+    x->wl.to = to;
+    x->wl.after_us = ST_STORE_NO_TIME;
+    memset(x->wl.after_id.b, 0xff, sizeof x->wl.after_id.b);
     if (from != ST_TIMER_PAST)
-        after_us = from - 1; /* (wake_at, id) > (from - 1, max id): wake_at >= from */
-    for (int pages = 0; pages < LOAD_PAGES_PER_CALL; pages++) {
-        size_t n = 0;
-        int rc = load_page(x, to, &after_us, &after_id, &n, err);
-        if (rc != 0)
-            return rc;
-        if (n < LOAD_PAGE) {
-            skip_empty(x, to, covered); /* the whole window is in memory */
-            return 0;
-        }
-    }
-    /* Page budget spent: what is loaded covers up to the last wake seen. */
-    *covered = after_us > from ? after_us : from + 1;
-    return 0;
+        x->wl.after_us = from - 1; /* (wake_at, id) > (from - 1, max id): wake_at >= from */
+    int rc = load_next(x, err);
+    return rc != 0 ? rc : ST_AGAIN;
 }
 
 int exec_timers_init(st_exec_t *x, st_err_t *err)

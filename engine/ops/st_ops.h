@@ -48,9 +48,7 @@ typedef struct st_ops_started {
 int st_ops_start(st_store_conn_t *c, const char *flow, const char *inputs_json,
                  const char *business_key, int64_t now_us, st_ops_started_t *out, st_err_t *err);
 
-/* ---- the virtual clock (settled clock / settlectl clock) ---- */
-
-#include <libpq-fe.h>
+/* ---- the virtual clock (settled clock / settlectl clock), st_ops_clock.c ---- */
 
 /* Parse "3d", "12h", "30m", "45s", "250ms" or sums like "1d12h" into µs. */
 int st_ops_duration_parse(const char *text, int64_t *us, st_err_t *err);
@@ -61,9 +59,9 @@ typedef struct st_ops_clock {
 } st_ops_clock_t;
 
 /* Read the virtual clock. ST_NOTFOUND when no virtual node ever ran. */
-int st_ops_clock_show(PGconn *c, st_ops_clock_t *out, st_err_t *err);
+int st_ops_clock_show(st_store_conn_t *c, st_ops_clock_t *out, st_err_t *err);
 /* Ask every virtual node to move time forward by delta_us from the current
  * target; returns the new target in out. */
-int st_ops_clock_advance(PGconn *c, int64_t delta_us, st_ops_clock_t *out, st_err_t *err);
+int st_ops_clock_advance(st_store_conn_t *c, int64_t delta_us, st_ops_clock_t *out, st_err_t *err);
 
 #endif

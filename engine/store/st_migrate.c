@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "store/st_schema.h"
+#include "store/st_store.h"
 
 #define VERSION_TABLE                                    \
     "CREATE TABLE IF NOT EXISTS settle_schema_version (" \
@@ -223,4 +224,21 @@ int st_migrate_check(PGconn *conn, st_err_t *err)
         return ST_SCHEMA;
     }
     return 0;
+}
+
+int st_store_schema_check(const char *dsn, st_err_t *err)
+{
+    if (dsn == NULL)
+        return st_err_set(err, ST_INVAL, "no database given");
+    PGconn *pg = PQconnectdb(dsn);
+    int rc;
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        rc = st_err_set(err, ST_DB, "cannot connect to the database");
+        st_err_detail(err, "%s", pg ? PQerrorMessage(pg) : "out of memory");
+        st_err_hint(err, "check the DSN and that PostgreSQL is running");
+    } else {
+        rc = st_migrate_check(pg, err);
+    }
+    PQfinish(pg);
+    return rc;
 }

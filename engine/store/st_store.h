@@ -14,15 +14,33 @@
  *
  * Checkpoints (the hot path) are asynchronous and go through the batcher
  * (st_store_batch_t), which groups checkpoints of many instances into one
- * transaction (group commit). The engine's periodic work has `_async`
- * variants (task attempts, retries, completion, lease renewal, claims,
- * pending signals, due tasks, wake pages) that pipeline their statement and
- * call back from the loop. Everything else — programs, start, signals,
- * recovery, partitions, operator reads — is a blocking helper that runs the
- * connection's loop (ev_run ONCE, nested) until its reply arrives; use them
- * at start-up, in tools and tests, or on a connection with a loop of its
- * own. Blocking helpers fail at once with ST_IO while the connection is
- * down.
+ * transaction (group commit). Everything the engine's loop does while it
+ * serves has an `_async` variant (task attempts, retries, completion, lease
+ * renewal and re-registration, claims, task recovery, row and program
+ * loads, pending and refused signals, due tasks, wake pages, partitions,
+ * the virtual clock) that pipelines its statement and calls back from the
+ * loop; LISTEN is a subscription of a connection (st_store_conn_listen).
+ * The rest — start, signal inserts, operator reads, start-up work — is a
+ * blocking helper that runs the connection's loop (ev_run ONCE, nested)
+ * until its reply arrives; use them at start-up, in tools and tests, or on
+ * a connection with a loop of its own. Blocking helpers fail at once with
+ * ST_IO while the connection is down.
+ *
+ * One connection type, one rule. Every connection of a node is a
+ * st_store_conn_t: reconnect with exponential backoff, operations in
+ * flight when it drops end with ST_IO (outcome unknown: re-read), queued
+ * ones wait for the reconnect, a LISTEN subscription is renewed first and
+ * its subscriber told to rescan. An operation whose statements could not
+ * all be queued rolls back entirely (never a partial commit at its Sync).
+ *
+ * A serving settled node (st_exec) holds 3 + B connections, B = batch
+ * connections beyond the first (st_exec_cfg_t.batch_conns - 1, default 1,
+ * at most 7): `ctl` (claims, recovery, loads, signals, wake pages, lease,
+ * partitions, clock, LISTEN), `hot` + B (checkpoint batches), `aux`
+ * (attempt records and reschedules, asynchronous commit); so 4 by
+ * default and never more than 10. Start-up and shutdown open one more,
+ * short-lived, before the loop serves and after it stopped. The HTTP API
+ * and tools add their own (see their modules).
  *
  * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
  * means "none". The caller passes the clock (real or virtual) where a
@@ -552,5 +570,100 @@ int st_store_history_list(st_store_conn_t *c, const st_store_uuid_t *instance, i
 int st_store_instances_list(st_store_conn_t *c, const char *flow, int status,
                             const st_store_uuid_t *after, unsigned limit, st_store_instances_t *out,
                             st_err_t *err);
+
+/* ---- the engine loop's control calls -------------------------------------------- */
+
+/*
+ * Everything the executor does while its loop serves instances goes through
+ * these (and the `_async` calls above) on a connection of that loop: none
+ * waits for PostgreSQL. Same contract as the other `_async` calls: the
+ * arguments are copied, cb (may be NULL where noted) fires exactly once
+ * from the loop after a successful call, never when the call fails; rows
+ * shown to a callback are valid during it (take them by copying the struct
+ * and zeroing the original).
+ */
+
+/* The instance row by id: rows->n is 1, or 0 when there is no such row. */
+int st_store_instance_load_async(st_store_conn_t *c, const st_store_uuid_t *id,
+                                 st_store_instances_cb cb, void *ud, st_err_t *err);
+
+/* A program by hash; rc ST_NOTFOUND when none. rec is empty when rc < 0. */
+typedef void (*st_store_program_cb)(int rc, const st_err_t *err, st_store_program_rec_t *rec,
+                                    void *ud);
+int st_store_program_load_async(st_store_conn_t *c, const char *hash, st_store_program_cb cb,
+                                void *ud, st_err_t *err);
+
+/* As st_store_tasks_recover. */
+int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_tasks_cb cb,
+                                 void *ud, st_err_t *err);
+
+/* As st_store_signal_discard (cb may be NULL). */
+int st_store_signal_discard_async(st_store_conn_t *c, int64_t signal_id,
+                                  const st_store_uuid_t *instance, int64_t seq, st_store_done_cb cb,
+                                  void *ud, st_err_t *err);
+/* A stored signal the flow refused (its payload does not fit): marked
+ * consumed at seq so that the signals behind it get through, with a
+ * `signal_refused` history row at at_us saying why. Idempotent. */
+int st_store_signal_refuse_async(st_store_conn_t *c, int64_t signal_id,
+                                 const st_store_uuid_t *instance, int64_t seq, int64_t at_us,
+                                 const char *reason, st_store_done_cb cb, void *ud, st_err_t *err);
+
+/* Node registration, lease-lapse recovery: id is the new node's. */
+typedef void (*st_store_id_cb)(int rc, const st_err_t *err, int64_t id, void *ud);
+int st_store_node_register_async(st_store_conn_t *c, const char *name, int32_t ttl_ms,
+                                 st_store_id_cb cb, void *ud, st_err_t *err);
+
+/* History partition upkeep; n is created / dropped partitions. */
+typedef void (*st_store_count_cb)(int rc, const st_err_t *err, int n, void *ud);
+int st_store_history_ensure_async(st_store_conn_t *c, int64_t from_us, int days,
+                                  st_store_count_cb cb, void *ud, st_err_t *err);
+int st_store_history_retain_async(st_store_conn_t *c, int64_t cutoff_us, st_store_count_cb cb,
+                                  void *ud, st_err_t *err);
+
+/*
+ * LISTEN on a connection. Each notification on one of `channels` calls
+ * cb(channel, payload, ud) from the loop. The subscription follows the
+ * connection's reconnect rule: after a reconnect the LISTENs are issued
+ * again before any other operation, and then cb(NULL, NULL, ud) says that
+ * notifications may have been missed while the connection was down, so the
+ * caller rescans what they would have announced. Channels are copied (at
+ * most 8, each a plain identifier). One subscription per connection; the
+ * first LISTEN is pipelined like any operation (not waited for).
+ */
+typedef void (*st_store_notify_cb)(const char *channel, const char *payload, void *ud);
+int st_store_conn_listen(st_store_conn_t *c, const char *const *channels, unsigned n,
+                         st_store_notify_cb cb, void *ud, st_err_t *err);
+
+/* 0 when the database at dsn is at the schema version this binary needs;
+ * ST_SCHEMA (with the command to run as hint) or ST_DB otherwise. Blocking,
+ * for start-up. */
+int st_store_schema_check(const char *dsn, st_err_t *err);
+
+/* ---- the virtual clock ------------------------------------------------------------- */
+
+/* settle_clock: the durable virtual time of every --clock virtual node.
+ * Operators (settled clock / settlectl clock) raise target_us; nodes advance
+ * to it and write back the time they reached to now_us. */
+typedef struct st_store_clock {
+    int64_t now_us;    /* virtual time the nodes reached */
+    int64_t target_us; /* virtual time asked for */
+} st_store_clock_t;
+
+/* Create the clock row at start_us if there is none (a node's start-up);
+ * out gets the row, which may be ahead of start_us (durable time). */
+int st_store_clock_open(st_store_conn_t *c, int64_t start_us, st_store_clock_t *out, st_err_t *err);
+/* ST_NOTFOUND when no virtual node ever ran on this database. */
+int st_store_clock_read(st_store_conn_t *c, st_store_clock_t *out, st_err_t *err);
+/* Raise the target by delta_us (> 0) from the current target; NOTIFYs
+ * settle_clock. ST_NOTFOUND without a clock row. */
+int st_store_clock_advance(st_store_conn_t *c, int64_t delta_us, st_store_clock_t *out,
+                           st_err_t *err);
+
+typedef void (*st_store_clock_cb)(int rc, const st_err_t *err, const st_store_clock_t *clk,
+                                  void *ud);
+int st_store_clock_read_async(st_store_conn_t *c, st_store_clock_cb cb, void *ud, st_err_t *err);
+/* A node reached now_us (monotonic: never moves now_us back); cb may be NULL. */
+int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb, void *ud,
+                                 st_err_t *err);
 
 #endif

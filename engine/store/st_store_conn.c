@@ -44,6 +44,14 @@ struct st_store_conn {
     st_store_op_t prep;                   /* PREPARING's op */
     unsigned reconnects;
     st_err_t last_err; /* why the connection last went down */
+    /* LISTEN subscription (st_store_conn_listen); listen_op is queued again
+     * first thing after every reconnect */
+    st_store_notify_cb listen_cb;
+    void *listen_ud;
+    char listen_ch[8][64];
+    unsigned listen_n;
+    unsigned listen_seen; /* reconnects when the subscription last took */
+    st_store_op_t listen_op;
 };
 
 static void conn_lost(st_store_conn_t *c, int code, const char *why);
@@ -108,6 +116,13 @@ static void fail_list(st_store_op_t *list, int code, const char *msg, const char
 
 /* ---- sending ----------------------------------------------------------------- */
 
+/* An op whose send failed part-way may have queued statements already:
+ * they must not commit at its Sync. A statement that fails aborts the
+ * segment's implicit transaction, so the server rolls back everything the
+ * op queued (and skips the rest up to the Sync). The literal is the error
+ * text PostgreSQL logs. */
+#define ABORT_SQL "SELECT 'settle: operation failed while queuing; rolled back'::int"
+
 /* Queue op's statements and its Sync; op joins fly even if sending failed,
  * so that conn_lost finishes it. Returns -1 when the connection broke. */
 static int send_op(st_store_conn_t *c, st_store_op_t *op)
@@ -116,6 +131,8 @@ static int send_op(st_store_conn_t *c, st_store_op_t *op)
     int rc = op->send ? op->send(op, c->pg, &op->err) : 0;
     if (rc < 0 && op->rc == 0)
         op->rc = rc;
+    if (rc < 0 && !PQsendQueryParams(c->pg, ABORT_SQL, 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
     if (!PQpipelineSync(c->pg))
         return -1;
     return 0;
@@ -226,6 +243,17 @@ static void prep_done(st_store_op_t *op, int rc, const st_err_t *err)
     }
     c->state = CONN_UP;
     c->backoff_ms = c->backoff_min;
+    if (c->listen_cb && c->listen_op.finished) { /* re-LISTEN before anything else */
+        st_store_op_t *l = &c->listen_op;
+        l->index = 0;
+        l->rc = 0;
+        l->finished = 0;
+        st_err_clear(&l->err);
+        l->next = c->pend_head;
+        c->pend_head = l;
+        if (!c->pend_tail)
+            c->pend_tail = l;
+    }
     pump_send(c);
 }
 
@@ -313,6 +341,16 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
     io_watch(c, PQsocket(c->pg), EV_WRITE);
 }
 
+/* Hand the notifications libpq has parsed to the subscriber. */
+static void drain_notifies(st_store_conn_t *c)
+{
+    PGnotify *n;
+    while (c->pg && (n = PQnotifies(c->pg)) != NULL) {
+        c->listen_cb(n->relname, n->extra, c->listen_ud);
+        PQfreemem(n);
+    }
+}
+
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     st_store_conn_t *c = w->data;
@@ -327,6 +365,8 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
     read_results(c);
     if (c->state >= CONN_PREPARING && c->pg)
         flush(c);
+    if (c->listen_cb && c->pg)
+        drain_notifies(c);
 }
 
 /* ---- public -------------------------------------------------------------------- */
@@ -363,7 +403,7 @@ st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg
     if (c->state != CONN_UP) {
         if (err)
             *err = c->last_err;
-        st_err_hint(err, "are the migrations applied (settlectl migrate)?");
+        st_err_hint(err, "are the migrations applied? run `settled migrate` against this database");
         st_store_conn_free(c);
         return NULL;
     }
@@ -527,4 +567,66 @@ int st_store_exec1(st_store_conn_t *c, st_store_q_t q, const st_store_params_t *
                    st_store_rows_fn fn, void *ctx, st_err_t *err)
 {
     return st_store_exec_seq(c, &q, p, 1, fn, ctx, err);
+}
+
+/* ---- LISTEN --------------------------------------------------------------------- */
+
+static int listen_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
+{
+    st_store_conn_t *c = op->ud;
+    for (unsigned i = 0; i < c->listen_n; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "LISTEN \"%s\"", c->listen_ch[i]);
+        if (!PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0))
+            return st_err_set(err, ST_IO, "cannot send LISTEN %s", c->listen_ch[i]);
+    }
+    return 0;
+}
+
+/* A subscription that took after a reconnect: whatever was notified while
+ * the connection was down is lost, so say so. */
+static void listen_done(st_store_op_t *op, int rc, const st_err_t *err)
+{
+    st_store_conn_t *c = op->ud;
+    (void)err;
+    if (rc < 0 || c->freeing)
+        return; /* lost with the connection: queued again when it is back */
+    if (c->listen_seen != c->reconnects) {
+        c->listen_seen = c->reconnects;
+        c->listen_cb(NULL, NULL, c->listen_ud);
+    }
+}
+
+static int channel_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_' || (n > 0 && s[n] >= '0' && s[n] <= '9')))
+            return 0;
+    return n > 0 && n < 64;
+}
+
+int st_store_conn_listen(st_store_conn_t *c, const char *const *channels, unsigned n,
+                         st_store_notify_cb cb, void *ud, st_err_t *err)
+{
+    if (c->listen_cb)
+        return st_err_set(err, ST_STATE, "this connection already listens");
+    if (!cb || n == 0 || n > 8)
+        return st_err_set(err, ST_INVAL, "LISTEN takes a callback and 1 to 8 channels");
+    for (unsigned i = 0; i < n; i++) {
+        if (!channels[i] || !channel_ok(channels[i]))
+            return st_err_set(err, ST_INVAL, "'%s' is not a channel name",
+                              channels[i] ? channels[i] : "");
+        snprintf(c->listen_ch[i], sizeof c->listen_ch[i], "%s", channels[i]);
+    }
+    c->listen_n = n;
+    c->listen_cb = cb;
+    c->listen_ud = ud;
+    c->listen_seen = c->reconnects;
+    memset(&c->listen_op, 0, sizeof c->listen_op);
+    c->listen_op.send = listen_send;
+    c->listen_op.done = listen_done;
+    c->listen_op.ud = c;
+    st_store_conn_submit(c, &c->listen_op);
+    return 0;
 }

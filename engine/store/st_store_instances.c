@@ -260,3 +260,33 @@ int st_store_flow_count(st_store_conn_t *c, const char *flow, st_store_status_t 
     *n = 0;
     return st_store_exec1(c, ST_STORE_Q_FLOW_COUNT, &p, count_value, n, err);
 }
+
+/* ---- asynchronous load (the engine loop) ---------------------------------------- */
+
+static int load_rows(const PGresult *r, void *ctx, st_err_t *err)
+{
+    return st_store_instances_from_result(r, ctx, err);
+}
+
+static void load_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_instances_cb)cb)(rc, err, ctx, ud);
+}
+
+static void load_release(void *ctx)
+{
+    st_store_instances_free(ctx);
+}
+
+static const st_store_read_spec_t load_spec = {sizeof(st_store_instances_t), load_rows,
+                                               load_deliver, load_release};
+
+int st_store_instance_load_async(st_store_conn_t *c, const st_store_uuid_t *id,
+                                 st_store_instances_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, id);
+    return st_store_exec1_read_async(c, ST_STORE_Q_INSTANCE_LOAD, &p, &load_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}

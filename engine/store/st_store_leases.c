@@ -146,3 +146,30 @@ int st_store_instances_owned(st_store_conn_t *c, int64_t node_id, const st_store
         st_store_instances_free(out);
     return rc;
 }
+
+/* ---- asynchronous registration (lease-lapse recovery on the loop) ---------------- */
+
+static void id_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_id_cb)cb)(rc, err, *(int64_t *)ctx, ud);
+}
+
+static void id_release(void *ctx)
+{
+    (void)ctx;
+}
+
+static const st_store_read_spec_t id_spec = {sizeof(int64_t), id_row, id_deliver, id_release};
+
+int st_store_node_register_async(st_store_conn_t *c, const char *name, int32_t ttl_ms,
+                                 st_store_id_cb cb, void *ud, st_err_t *err)
+{
+    if (!name || ttl_ms <= 0)
+        return st_err_set(err, ST_INVAL, "node needs a name and a positive lease");
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_text(&p, name);
+    st_store_p_i64(&p, ttl_ms);
+    return st_store_exec1_read_async(c, ST_STORE_Q_NODE_REGISTER, &p, &id_spec, (st_store_any_cb)cb,
+                                     ud, err);
+}

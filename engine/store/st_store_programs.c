@@ -129,3 +129,36 @@ void st_store_program_rec_release(st_store_program_rec_t *p)
     PQfreemem(p->bytes);
     memset(p, 0, sizeof *p);
 }
+
+/* ---- asynchronous load (the engine loop) ---------------------------------------- */
+
+static int program_row_async(const PGresult *r, void *ctx, st_err_t *err)
+{
+    int rc = program_row(r, ctx, err);
+    if (rc == ST_NOTFOUND)
+        return st_err_set(err, ST_NOTFOUND, "no program with that hash");
+    return rc;
+}
+
+static void program_deliver(st_store_any_cb cb, int rc, const st_err_t *err, void *ctx, void *ud)
+{
+    ((st_store_program_cb)cb)(rc, err, ctx, ud);
+}
+
+static void program_release(void *ctx)
+{
+    st_store_program_rec_release(ctx);
+}
+
+static const st_store_read_spec_t program_spec = {sizeof(st_store_program_rec_t), program_row_async,
+                                                  program_deliver, program_release};
+
+int st_store_program_load_async(st_store_conn_t *c, const char *hash, st_store_program_cb cb,
+                                void *ud, st_err_t *err)
+{
+    st_store_params_t ps;
+    st_store_p_init(&ps);
+    st_store_p_text(&ps, hash);
+    return st_store_exec1_read_async(c, ST_STORE_Q_PROGRAM_LOAD, &ps, &program_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}

@@ -190,3 +190,31 @@ int st_store_correlate(st_store_conn_t *c, const st_store_uuid_t *instance, cons
     st_store_arr_release(&vals);
     return rc;
 }
+
+/* ---- the engine loop's writes ------------------------------------------------------ */
+
+int st_store_signal_discard_async(st_store_conn_t *c, int64_t signal_id,
+                                  const st_store_uuid_t *instance, int64_t seq, st_store_done_cb cb,
+                                  void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, signal_id);
+    st_store_p_uuid(&p, instance);
+    st_store_p_i64(&p, seq);
+    return st_store_exec1_async(c, ST_STORE_Q_SIGNAL_DISCARD, &p, 0, NULL, cb, ud, err);
+}
+
+int st_store_signal_refuse_async(st_store_conn_t *c, int64_t signal_id,
+                                 const st_store_uuid_t *instance, int64_t seq, int64_t at_us,
+                                 const char *reason, st_store_done_cb cb, void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, signal_id);
+    st_store_p_uuid(&p, instance);
+    st_store_p_i64(&p, seq);
+    st_store_p_time(&p, at_us);
+    st_store_p_text(&p, reason ? reason : "refused by the flow");
+    return st_store_exec1_async(c, ST_STORE_Q_SIGNAL_REFUSE, &p, 0, NULL, cb, ud, err);
+}

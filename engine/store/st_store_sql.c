@@ -314,4 +314,29 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                       "   AND ($2::settle_status IS NULL OR i.status = $2::settle_status)"
                       "   AND ($3::uuid IS NULL OR i.id > $3::uuid)"
                       " ORDER BY i.id LIMIT $4"),
+
+    /* ---- the engine loop's control calls and the virtual clock ---- */
+
+    /* $1 signal $2 instance $3 seq $4 at_us $5 reason: a stored signal the
+     * flow refused is marked consumed (never offered again) and the
+     * refusal noted in the instance's history. */
+    Q(SIGNAL_REFUSE,
+      "WITH d AS (UPDATE signals SET consumed_at = now(), consumed_seq = $3"
+      "            WHERE id = $1 AND instance_id = $2 AND consumed_at IS NULL"
+      "            RETURNING id, name)"
+      " INSERT INTO history (instance_id, seq, at, kind, actor, detail)"
+      " SELECT $2, $3, settle_ts($4), 'signal_refused', 'engine',"
+      "        jsonb_build_object('signal', d.name, 'signal_id', d.id, 'reason', $5::text)"
+      "   FROM d ON CONFLICT DO NOTHING"),
+
+    /* $1 start_us: the one clock row, created at the node's start time */
+    Q(CLOCK_OPEN, "INSERT INTO settle_clock (now_us, target_us) VALUES ($1, $1)"
+                  " ON CONFLICT (id) DO UPDATE SET id = true RETURNING now_us, target_us"),
+    Q(CLOCK_READ, "SELECT now_us, target_us FROM settle_clock"),
+    /* $1 delta_us, from the target already asked for (advances add up) */
+    Q(CLOCK_ADVANCE, "UPDATE settle_clock SET target_us = greatest(target_us, now_us) + $1::bigint,"
+                     " updated_at = now() RETURNING now_us, target_us"),
+    /* $1 now_us a node reached (monotonic) */
+    Q(CLOCK_REACHED, "UPDATE settle_clock SET now_us = greatest(now_us, $1::bigint),"
+                     " updated_at = now() RETURNING now_us, target_us"),
 };

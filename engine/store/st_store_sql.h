@@ -41,7 +41,12 @@
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
-    X(CORR_LOCK)
+    X(CORR_LOCK)              \
+    X(SIGNAL_REFUSE)          \
+    X(CLOCK_OPEN)             \
+    X(CLOCK_READ)             \
+    X(CLOCK_ADVANCE)          \
+    X(CLOCK_REACHED)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,

@@ -314,3 +314,13 @@ int st_store_wakes_page_async(st_store_conn_t *c, int64_t node_id, int64_t horiz
     return st_store_exec1_read_async(c, ST_STORE_Q_WAKES_PAGE, &p, &wakes_spec, (st_store_any_cb)cb,
                                      ud, err);
 }
+
+int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_tasks_cb cb,
+                                 void *ud, st_err_t *err)
+{
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_i64(&p, node_id);
+    return st_store_exec1_read_async(c, ST_STORE_Q_TASKS_RECOVER, &p, &tasks_spec,
+                                     (st_store_any_cb)cb, ud, err);
+}

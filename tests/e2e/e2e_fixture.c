@@ -668,7 +668,7 @@ void e2e_advance(e2e_t *e, int64_t seconds)
         st_ops_clock_t c = {0, 0};
         double t0 = mono();
         for (;;) {
-            ck_assert_msg(st_ops_clock_show(e->pg, &c, &err) == 0, "clock: %s", err.msg);
+            ck_assert_msg(st_ops_clock_show(e->ops, &c, &err) == 0, "clock: %s", err.msg);
             if (c.now_us >= c.target_us)
                 return;
             ck_assert_msg(mono() - t0 < 60, "settled's clock did not reach its target in 60 s");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <ev.h>
+
 #include "ctl_int.h"
 #include "http/st_http_input.h"
 #include "ops/st_ops.h"
@@ -47,22 +49,28 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     if (n == 0)
         return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
     st_err_t err;
+    int show = strcmp(pos[0], "show") == 0 && n == 1;
+    int64_t us = 0;
+    if (!show && !(strcmp(pos[0], "advance") == 0 && n == 2))
+        return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
+    if (!show && (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
+                  st_http_input_advance_check(us, &err) != 0))
+        return ctl_fail(c, CTL_EXIT_USAGE, &err);
+    if (ctl_db(c) == NULL)
+        return CTL_EXIT_ERROR;
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cc = {.dsn = c->dsn};
+    st_store_conn_t *sc = loop ? st_store_conn_new(loop, &cc, &err) : NULL;
+    if (loop == NULL)
+        st_err_set(&err, ST_NOMEM, "cannot create an event loop");
     st_ops_clock_t k;
-    if (strcmp(pos[0], "show") == 0 && n == 1) {
-        if (ctl_db(c) == NULL)
-            return CTL_EXIT_ERROR;
-        int rc = st_ops_clock_show(c->pg, &k, &err);
-        return rc ? ctl_fail(c, ctl_exit_for(rc), &err) : print_clock(c, "show", &k);
-    }
-    if (strcmp(pos[0], "advance") == 0 && n == 2) {
-        int64_t us = 0;
-        if (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
-            st_http_input_advance_check(us, &err) != 0)
-            return ctl_fail(c, CTL_EXIT_USAGE, &err);
-        if (ctl_db(c) == NULL)
-            return CTL_EXIT_ERROR;
-        int rc = st_ops_clock_advance(c->pg, us, &k, &err);
-        return rc ? ctl_fail(c, ctl_exit_for(rc), &err) : print_clock(c, "advanced", &k);
-    }
-    return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
+    int rc = sc == NULL ? err.code
+             : show     ? st_ops_clock_show(sc, &k, &err)
+                        : st_ops_clock_advance(sc, us, &k, &err);
+    st_store_conn_free(sc);
+    if (loop != NULL)
+        ev_loop_destroy(loop);
+    if (rc != 0)
+        return ctl_fail(c, ctl_exit_for(rc), &err);
+    return print_clock(c, show ? "show" : "advanced", &k);
 }
