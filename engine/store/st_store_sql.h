@@ -41,7 +41,17 @@
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
-    X(CORR_LOCK)
+    X(CORR_LOCK)              \
+    ST_STORE_Q_MAP_API(X)
+
+/* The flow API's and the webhooks' statements (st_store_api.c,
+ * st_store_webhook.c): reads with the open task, the schema version for
+ * /readyz, and the batched webhook insert. */
+#define ST_STORE_Q_MAP_API(X) \
+    X(VIEW_GET)               \
+    X(VIEWS_LIST)             \
+    X(SCHEMA_VERSION)         \
+    X(WEBHOOKS_STORE)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,
