@@ -16,7 +16,7 @@
  * Connections of a node (settled with --http). The database sees at most:
  *   http:     `threads` slots (ST_HTTP_THREADS_DEFAULT 4, at most
  *             ST_HTTP_THREADS_MAX), one webhook committer, and for a
- *             moment one more while /readyz or the start-up check probe a
+ *             moment one more: the start-up check, and /readyz probing a
  *             database whose schema a store connection cannot use;
  *   executor: its background, hot and auxiliary store connections, its
  *             checkpoint connections beyond the first (batch_conns - 1, at

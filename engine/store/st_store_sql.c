@@ -261,8 +261,9 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * correlated instance, or one parked signal when there is none yet.
      * Runs after CORR_LOCK on the pair. Returns (id, parked). */
     Q(SIGNAL_SEND_CORRELATED,
-      "WITH pairs AS (SELECT 1::bigint AS ord, $1::text AS key, $2::text AS value, 1::bigint AS "
-      "pord)," SIG_CORR_TARGETS " sigin AS (SELECT 1::bigint AS ord, $3::text AS name,"
+      "WITH pairs AS (SELECT 1::bigint AS ord, $1::text AS key, $2::text AS value,"
+      "   1::bigint AS pord)," SIG_CORR_TARGETS
+      " sigin AS (SELECT 1::bigint AS ord, $3::text AS name,"
       "   COALESCE($4::jsonb, '{}'::jsonb) AS payload, $5::text AS source)," SIG_CORR_INSERT
       " SELECT id, false FROM sig UNION ALL SELECT id, true FROM park"),
 
