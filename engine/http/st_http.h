@@ -3,13 +3,14 @@
  * health and the OpenAPI document. The one public header of engine/http
  * (with st_metrics.h and st_webhook_sig.h).
  *
- * Layer: http. Depends on common, store (libpq, migrations, UUIDs), core
+ * Layer: http. Depends on common, store (connections, statements, UUIDs), core
  * (input checks on start), libmicrohttpd, jansson, OpenSSL, pthreads.
  *
  * Threads and the engine loop. libmicrohttpd runs with its own internal
  * thread pool (epoll, one listening socket shared by the pool). An API
  * handler runs on a pool thread and does its database work there,
- * blocking, on a connection borrowed from a small pool (one per thread). A
+ * blocking, on a store connection borrowed from a small pool (one per
+ * thread; see st_http_db.c for the node's connection count). A
  * webhook is verified on the pool thread, then its connection is suspended
  * while one committer thread stores it together with whatever other events
  * arrived meanwhile (group commit), and resumed to answer. The handover to
@@ -47,6 +48,7 @@
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
 #define ST_HTTP_THREADS_DEFAULT    4
+#define ST_HTTP_THREADS_MAX        64 /* each thread holds a database connection */
 
 typedef enum {
     ST_HTTP_ROLE_READ = 1,  /* GET routes of the flow API */
@@ -68,7 +70,7 @@ typedef struct st_http_cfg {
     const st_http_token_t *tokens;            /* API bearer tokens */
     unsigned n_tokens;                        /* 0: the flow API answers 401 */
     size_t body_limit;                        /* bytes; 0: 1 MiB */
-    unsigned threads;                         /* handler threads; 0: 4 */
+    unsigned threads;                         /* handler threads; 0: 4; max 64 */
     unsigned webhook_batch_max;               /* events per webhook commit; 0: 256 */
     st_metrics_t *metrics;                    /* NULL: the server makes its own */
     void (*log)(void *ctx, const char *line); /* one line, no secrets; NULL: none */
@@ -78,8 +80,9 @@ typedef struct st_http_cfg {
 typedef struct st_http_server st_http_server_t;
 
 /*
- * Validate the configuration, connect the database pool (one connection
- * is opened at once to fail early), bind and start the threads. Returns
+ * Validate the configuration, check once that the database answers (its
+ * schema is judged by /readyz; the pool connects lazily), bind and start
+ * the threads. Returns
  * NULL and fills err (ST_INVAL bad config, ST_DB no database, ST_IO
  * cannot bind).
  */

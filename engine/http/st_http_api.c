@@ -2,8 +2,9 @@
  * st_http_api.c — the flow API's writes: POST /v1/instances (start),
  * POST /v1/instances/{id}/signals and POST /v1/instances/{id}/cancel.
  *
- * Layer: http (handlers). Depends on st_http_start.c (start), libpq and
- * st_http_sql.h (signals), jansson.
+ * Layer: http (handlers). Depends on st_http_start.c (start), the store
+ * (st_store_signal_send_live stores a signal unless the instance is
+ * finished, in one statement), jansson.
  *
  * The engine is never called: a start stores an instance row, a signal or
  * a cancel stores a signals row; the database NOTIFYs the executor. A
@@ -22,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "http/st_http_sql.h"
 
 #define NAME_MAX_LEN 200
 #define KEY_MAX_LEN  255
@@ -148,31 +147,34 @@ static void store_signal(st_http_req_t *req, const char *name, json_t *payload,
 {
     const char *id = req->params[0];
     char *text = json_dumps(payload, JSON_COMPACT);
+    st_store_uuid_t u;
     st_http_db_t *db = NULL;
+    st_store_status_t status = ST_STORE_RUNNING;
+    int64_t signal_id = 0;
     st_err_t err;
     st_err_clear(&err);
-    PGresult *r = NULL;
-    if (text != NULL && st_http_pool_get(&req->srv->pool, &db, &err) == 0) {
-        const char *params[] = {id, name, text, "api"};
-        r = st_http_db_exec(db, st_http_sql_signal, 4, params, &err);
-        st_http_pool_put(&req->srv->pool, db);
-    }
+    int rc = text == NULL ? st_err_set(&err, ST_NOMEM, "out of memory")
+                          : st_http_pool_get(&req->srv->pool, &db, &err);
+    if (rc == 0 && (rc = st_store_uuid_parse(id, &u)) != 0) /* st_http_check_id passed */
+        rc = st_err_set(&err, ST_INTERNAL, "instance id '%.64s' does not parse", id);
+    if (rc == 0)
+        rc = st_store_signal_send_live(db->store, &u, name, text, "api", &signal_id, &status, &err);
+    st_http_pool_put(&req->srv->pool, db);
     free(text);
-    if (r == NULL)
-        st_http_resp_db(resp, &err);
-    else if (PQntuples(r) == 0)
+    if (rc == ST_NOTFOUND)
         st_http_resp_error(resp, 404, "not_found",
                            "check the id; GET /v1/instances lists the instances", "no instance %s",
                            id);
-    else if (PQgetisnull(r, 0, 1))
+    else if (rc == ST_CONFLICT)
         st_http_resp_error(resp, 409, "conflict",
                            "a finished instance takes no more signals; start a new one",
-                           "instance %s is already %s", id, PQgetvalue(r, 0, 0));
+                           "instance %s is already %s", id, st_store_status_name(status));
+    else if (rc != 0)
+        st_http_resp_db(resp, &err);
     else
         st_http_resp_json(resp, 202,
                           json_pack("{s:s,s:s,s:I}", "instance", id, "signal", name, "signal_id",
-                                    (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10)));
-    PQclear(r);
+                                    (json_int_t)signal_id));
 }
 
 static int name_ok(const char *s)

@@ -3,7 +3,8 @@
  * GET /v1/instances (filters, cursor pagination), and the JSON view of an
  * instance both share (also returned by start).
  *
- * Layer: http (handlers). Depends on libpq, jansson, st_http_sql.h.
+ * Layer: http (handlers). Depends on the store's API reads
+ * (st_store_view_get, st_store_views_list), jansson.
  *
  * The view: {"id","flow","program_hash","state","status","seq","vars",
  * "wake_at","wait_reason","business_key","created_at","updated_at",
@@ -22,53 +23,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/st_http_sql.h"
+#include "store/st_store_api.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
 
-static json_t *text_or_null(const PGresult *r, int row, int col)
+static json_t *str_or_null(const char *s)
 {
-    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+    return s ? json_string(s) : json_null();
 }
 
-static int64_t num(const PGresult *r, int row, int col)
+static json_t *pending_task(const st_store_open_task_t *t)
 {
-    return PQgetisnull(r, row, col) ? ST_STORE_NO_TIME : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static json_t *pending_task(const PGresult *r, int row)
-{
-    if (PQgetisnull(r, row, ST_HTTP_COL_T_ACTIVITY))
+    if (!t->present)
         return json_null();
-    json_t *t = json_object();
-    json_object_set_new(t, "activity", text_or_null(r, row, ST_HTTP_COL_T_ACTIVITY));
-    json_object_set_new(t, "status", text_or_null(r, row, ST_HTTP_COL_T_STATUS));
-    json_object_set_new(t, "attempt", json_integer(num(r, row, ST_HTTP_COL_T_ATTEMPT)));
-    json_object_set_new(t, "max_attempts", json_integer(num(r, row, ST_HTTP_COL_T_MAX)));
-    json_object_set_new(t, "not_before", st_http_json_time(num(r, row, ST_HTTP_COL_T_NOT_BEFORE)));
-    json_object_set_new(t, "last_error", text_or_null(r, row, ST_HTTP_COL_T_ERROR));
-    return t;
+    json_t *o = json_object();
+    json_object_set_new(o, "activity", str_or_null(t->activity));
+    json_object_set_new(o, "status", json_string(st_store_task_status_name(t->status)));
+    json_object_set_new(o, "attempt", json_integer(t->attempt));
+    json_object_set_new(o, "max_attempts", json_integer(t->max_attempts));
+    json_object_set_new(o, "not_before", st_http_json_time(t->not_before_us));
+    json_object_set_new(o, "last_error", str_or_null(t->last_error));
+    return o;
 }
 
-/* One row of st_http_sql_get / _list as the API's instance object. */
-static json_t *view(const PGresult *r, int row)
+/* A stored view as the API's instance object. */
+static json_t *view(const st_store_view_t *v)
 {
+    const st_store_instance_t *in = &v->inst;
+    char id[37];
+    st_store_uuid_format(&in->id, id);
     json_t *o = json_object();
-    json_t *vars = json_loads(PQgetvalue(r, row, ST_HTTP_COL_VARS), 0, NULL);
-    json_object_set_new(o, "id", text_or_null(r, row, ST_HTTP_COL_ID));
-    json_object_set_new(o, "flow", text_or_null(r, row, ST_HTTP_COL_FLOW));
-    json_object_set_new(o, "program_hash", text_or_null(r, row, ST_HTTP_COL_HASH));
-    json_object_set_new(o, "state", text_or_null(r, row, ST_HTTP_COL_STATE));
-    json_object_set_new(o, "status", text_or_null(r, row, ST_HTTP_COL_STATUS));
-    json_object_set_new(o, "seq", json_integer(num(r, row, ST_HTTP_COL_SEQ)));
+    json_t *vars = json_loads(in->vars_json, 0, NULL);
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "flow", str_or_null(in->flow));
+    json_object_set_new(o, "program_hash", str_or_null(in->program_hash));
+    json_object_set_new(o, "state", str_or_null(in->state_name));
+    json_object_set_new(o, "status", json_string(st_store_status_name(in->status)));
+    json_object_set_new(o, "seq", json_integer(in->seq));
     json_object_set_new(o, "vars", vars ? vars : json_object());
-    json_object_set_new(o, "wake_at", st_http_json_time(num(r, row, ST_HTTP_COL_WAKE)));
-    json_object_set_new(o, "wait_reason", text_or_null(r, row, ST_HTTP_COL_REASON));
-    json_object_set_new(o, "business_key", text_or_null(r, row, ST_HTTP_COL_KEY));
-    json_object_set_new(o, "created_at", st_http_json_time(num(r, row, ST_HTTP_COL_CREATED)));
-    json_object_set_new(o, "updated_at", st_http_json_time(num(r, row, ST_HTTP_COL_UPDATED)));
-    json_object_set_new(o, "pending_task", pending_task(r, row));
+    json_object_set_new(o, "wake_at", st_http_json_time(in->wake_at_us));
+    json_object_set_new(o, "wait_reason", str_or_null(in->wait_reason));
+    json_object_set_new(o, "business_key", str_or_null(in->business_key));
+    json_object_set_new(o, "created_at", st_http_json_time(in->created_us));
+    json_object_set_new(o, "updated_at", st_http_json_time(in->updated_us));
+    json_object_set_new(o, "pending_task", pending_task(&v->task));
     return o;
 }
 
@@ -102,15 +101,17 @@ int st_http_check_id(const char *text, st_http_resp_t *resp)
 
 json_t *st_http_instance_view(st_http_db_t *db, const char *id, int *rc, st_err_t *err)
 {
-    const char *params[] = {id};
-    PGresult *r = st_http_db_exec(db, st_http_sql_get, 1, params, err);
-    if (r == NULL) {
-        *rc = ST_DB;
+    st_store_uuid_t u;
+    st_store_view_t v;
+    if (st_store_uuid_parse(id, &u) != 0) {
+        *rc = st_err_set(err, ST_NOTFOUND, "no instance %.64s", id);
         return NULL;
     }
-    json_t *o = PQntuples(r) > 0 ? view(r, 0) : NULL;
-    *rc = o ? 0 : ST_NOTFOUND;
-    PQclear(r);
+    *rc = st_store_view_get(db->store, &u, &v, err);
+    if (*rc != 0)
+        return NULL;
+    json_t *o = view(&v);
+    st_store_view_release(&v);
     return o;
 }
 
@@ -182,6 +183,24 @@ int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6
     return 0;
 }
 
+/* The checked arguments of st_http_list_args as the store's filter. */
+static int list_filter(const char *const params[6], st_store_view_filter_t *f,
+                       st_store_uuid_t *cursor)
+{
+    st_store_status_t st;
+    memset(f, 0, sizeof *f);
+    f->flow = params[0];
+    f->status = params[1] != NULL && st_store_status_parse(params[1], &st) == 0 ? (int)st : -1;
+    f->state_name = params[2];
+    f->business_key = params[3];
+    if (params[4] != NULL) {
+        if (st_store_uuid_parse(params[4], cursor) != 0)
+            return ST_INVAL;
+        f->before = cursor;
+    }
+    return 0;
+}
+
 void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp)
 {
     const char *q[ST_HTTP_LIST_NQ], *params[6];
@@ -191,25 +210,34 @@ void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp)
     if (st_http_list_args(q, params, limit_buf, resp) != 0)
         return;
     long limit = strtol(limit_buf, NULL, 10) - 1;
+    st_store_view_filter_t filter;
+    st_store_uuid_t cursor;
+    st_store_views_t rows = {0};
     st_http_db_t *db = NULL;
     st_err_t err;
     st_err_clear(&err);
-    if (st_http_pool_get(&req->srv->pool, &db, &err) != 0) {
-        st_http_resp_db(resp, &err);
-        return;
-    }
-    PGresult *r = st_http_db_exec(db, st_http_sql_list, 6, params, &err);
+    int rc = list_filter(params, &filter, &cursor);
+    if (rc != 0)
+        rc = st_err_set(&err, ST_INTERNAL, "the checked list arguments do not parse");
+    if (rc == 0)
+        rc = st_http_pool_get(&req->srv->pool, &db, &err);
+    if (rc == 0)
+        rc = st_store_views_list(db->store, &filter, (unsigned)limit + 1, &rows, &err);
     st_http_pool_put(&req->srv->pool, db);
-    if (r == NULL) {
+    if (rc != 0) {
         st_http_resp_db(resp, &err);
         return;
     }
     json_t *data = json_array();
-    int n = PQntuples(r);
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(data, view(r, i));
-    json_t *next =
-        n > limit ? json_string(PQgetvalue(r, (int)limit - 1, ST_HTTP_COL_ID)) : json_null();
-    PQclear(r);
+    for (size_t i = 0; i < rows.n && i < (size_t)limit; i++)
+        json_array_append_new(data, view(&rows.v[i]));
+    json_t *next = json_null();
+    if (rows.n > (size_t)limit) {
+        char id[37];
+        st_store_uuid_format(&rows.v[limit - 1].inst.id, id);
+        json_decref(next);
+        next = json_string(id);
+    }
+    st_store_views_free(&rows);
     st_http_resp_json(resp, 200, json_pack("{s:o,s:o}", "data", data, "next_cursor", next));
 }

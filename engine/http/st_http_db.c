@@ -1,19 +1,33 @@
 /*
- * st_http_db.c — the pool of database connections the handler threads
- * borrow for their blocking work.
+ * st_http_db.c — the pool of store connections the handler threads borrow
+ * for their blocking work.
  *
- * Layer: http (internal). Depends on libpq, libev (private loops of the
- * store connections), the store's public header.
+ * Layer: http (internal). Depends on the store's public header (every
+ * statement and every connection is the store's) and libev (one private
+ * loop per slot).
  *
  * Model: one slot per handler thread, so a request never waits for a slot
- * in practice; a slot holds a plain PGconn (the HTTP statements) and, made
- * on first use, an st_store_conn_t on a private libev loop (starts go
- * through the store so that instance rows, history and counts are written
- * exactly as everywhere else). A connection found broken is reset before
- * it is lent again.
+ * in practice; a slot holds an st_store_conn_t on a private libev loop,
+ * made on first use, and the handler calls the store's blocking helpers on
+ * it (they run that loop nested). The store connection reconnects by
+ * itself; one found down when it is lent is replaced by a fresh one, so a
+ * request after an outage does not fail on a stale connection.
  *
- * Invariants: a slot is lent to one request at a time; the pool never
- * logs the DSN (it may hold a password).
+ * Connections of a node (settled with --http). The database sees at most:
+ *   http:     `threads` slots (ST_HTTP_THREADS_DEFAULT 4, at most
+ *             ST_HTTP_THREADS_MAX), one webhook committer, and for a
+ *             moment one more: the start-up check, and /readyz probing a
+ *             database whose schema a store connection cannot use;
+ *   executor: its background, hot and auxiliary store connections, its
+ *             checkpoint connections beyond the first (batch_conns - 1, at
+ *             most 7), LISTEN, and the virtual clock's when that clock is on
+ *             (see engine/exec/st_exec.c).
+ * With the defaults: 4 + 1 + 5 = 10 (11 with the virtual clock); the bound
+ * is threads + 2 + 3 + 7 + 2 = threads + 14. docs/http-api.md says the same.
+ *
+ * Invariants: a slot is lent to one request at a time and its loop is run
+ * only by the thread that borrowed it; the pool never logs the DSN (it may
+ * hold a password).
  */
 #include "http/st_http_int.h"
 
@@ -25,6 +39,9 @@
 int st_http_pool_init(st_http_pool_t *p, const char *dsn, unsigned n, st_err_t *err)
 {
     memset(p, 0, sizeof *p);
+    if (n == 0 || n > ST_HTTP_THREADS_MAX)
+        return st_err_set(err, ST_INVAL, "%u handler threads: the pool allows 1 to %u", n,
+                          (unsigned)ST_HTTP_THREADS_MAX);
     p->slots = calloc(n, sizeof *p->slots);
     p->dsn = strdup(dsn);
     if (p->slots == NULL || p->dsn == NULL) {
@@ -45,8 +62,6 @@ void st_http_pool_release(st_http_pool_t *p)
         st_store_conn_free(d->store);
         if (d->loop != NULL)
             ev_loop_destroy(d->loop);
-        if (d->pg != NULL)
-            PQfinish(d->pg);
     }
     free(p->slots);
     free(p->dsn);
@@ -55,34 +70,23 @@ void st_http_pool_release(st_http_pool_t *p)
     memset(p, 0, sizeof *p);
 }
 
-PGconn *st_http_db_connect(const char *dsn, st_err_t *err)
-{
-    PGconn *pg = PQconnectdb(dsn);
-    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        st_err_set(err, ST_DB, "cannot connect to the database");
-        if (pg != NULL)
-            st_err_detail(err, "%s", PQerrorMessage(pg));
-        st_err_hint(err, "check that PostgreSQL is running and the DSN is right");
-        PQfinish(pg);
-        return NULL;
-    }
-    return pg;
-}
-
-/* Connect or repair the slot's plain connection. */
+/* Make the slot's store connection, or replace one that is down. */
 static int slot_ready(st_http_pool_t *p, st_http_db_t *d, st_err_t *err)
 {
-    if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK)
+    if (d->store != NULL && st_store_conn_is_up(d->store))
         return 0;
-    if (d->pg != NULL) {
-        PQreset(d->pg);
-        if (PQstatus(d->pg) == CONNECTION_OK)
-            return 0;
-        PQfinish(d->pg);
-        d->pg = NULL;
-    }
-    d->pg = st_http_db_connect(p->dsn, err);
-    return d->pg ? 0 : ST_DB;
+    /* The store reconnects by itself on its loop, but only while that loop
+     * runs; a blocking helper fails at once while it is down. Start over
+     * with a fresh connection instead. */
+    st_store_conn_free(d->store);
+    d->store = NULL;
+    if (d->loop == NULL && (d->loop = ev_loop_new(0)) == NULL)
+        return st_err_set(err, ST_NOMEM, "cannot create an event loop");
+    st_store_conn_cfg_t cfg = {.dsn = p->dsn};
+    d->store = st_store_conn_new(d->loop, &cfg, err);
+    if (d->store == NULL)
+        return err && err->code ? err->code : ST_IO;
+    return 0;
 }
 
 int st_http_pool_get(st_http_pool_t *p, st_http_db_t **out, st_err_t *err)
@@ -120,33 +124,8 @@ void st_http_pool_put(st_http_pool_t *p, st_http_db_t *db)
 
 int st_http_db_store(st_http_pool_t *p, st_http_db_t *db, st_store_conn_t **out, st_err_t *err)
 {
-    if (db->store != NULL && !st_store_conn_is_up(db->store)) {
-        /* The store reconnects by itself on its loop; a blocking helper
-         * fails at once while it is down, so start over cleanly. */
-        st_store_conn_free(db->store);
-        db->store = NULL;
-    }
-    if (db->store == NULL) {
-        if (db->loop == NULL && (db->loop = ev_loop_new(0)) == NULL)
-            return st_err_set(err, ST_NOMEM, "cannot create an event loop");
-        st_store_conn_cfg_t cfg = {.dsn = p->dsn};
-        db->store = st_store_conn_new(db->loop, &cfg, err);
-        if (db->store == NULL)
-            return err && err->code ? err->code : ST_DB;
-    }
-    *out = db->store;
-    return 0;
-}
-
-PGresult *st_http_db_exec(st_http_db_t *db, const char *sql, int n, const char *const *params,
-                          st_err_t *err)
-{
-    PGresult *r = PQexecParams(db->pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
-    st_err_set(err, ST_DB, "a database statement failed");
-    st_err_detail(err, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->pg));
-    PQclear(r);
-    return NULL;
+    int rc = slot_ready(p, db, err);
+    if (rc == 0)
+        *out = db->store;
+    return rc;
 }

@@ -3,9 +3,10 @@
  * the server, a request and its response, the route table, the database
  * pool, the webhook group-commit batcher and the JSON error helpers.
  *
- * Layer: http (internal). Depends on libmicrohttpd, libpq, jansson, the
- * store's public header and st_http.h. Nothing outside engine/http and its
- * tests includes this header.
+ * Layer: http (internal). Depends on libmicrohttpd, jansson, libev (the
+ * private loops of the store connections), the store's public headers and
+ * st_http.h. Never libpq: every statement and connection is the store's. Nothing outside
+ * engine/http and its tests includes this header.
  *
  * Invariants: a request is handled on one libmicrohttpd pool thread from
  * start to end; it owns its body buffer and its response; a response body
@@ -20,10 +21,10 @@
 #include <stdatomic.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "http/st_http.h"
 #include "store/st_store.h"
+#include "store/st_store_webhook.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
@@ -32,9 +33,8 @@ struct ev_loop;
 /* ---- database pool (st_http_db.c) --------------------------------------- */
 
 typedef struct st_http_db {
-    PGconn *pg;             /* blocking connection for the HTTP statements */
     struct ev_loop *loop;   /* private loop of `store` (NULL until needed) */
-    st_store_conn_t *store; /* store connection for starts (lazy) */
+    st_store_conn_t *store; /* the slot's store connection (made on first use) */
     int busy;               /* lent to a request */
 } st_http_db_t;
 
@@ -48,18 +48,13 @@ typedef struct st_http_pool {
 
 int st_http_pool_init(st_http_pool_t *p, const char *dsn, unsigned n, st_err_t *err);
 void st_http_pool_release(st_http_pool_t *p);
-/* Borrow a connected slot (waits while all are lent). ST_DB when the
- * database cannot be reached. */
+/* Borrow a slot whose store connection is up (waits while all are lent).
+ * ST_IO when the database cannot be reached; another code (ST_DB...) when
+ * it can but a store connection cannot be set up on it (its schema). */
 int st_http_pool_get(st_http_pool_t *p, st_http_db_t **out, st_err_t *err);
 void st_http_pool_put(st_http_pool_t *p, st_http_db_t *db);
-/* The slot's store connection, created on first use. */
+/* The borrowed slot's store connection (up, as st_http_pool_get left it). */
 int st_http_db_store(st_http_pool_t *p, st_http_db_t *db, st_store_conn_t **out, st_err_t *err);
-/* PQexecParams (text params, text results). NULL and ST_DB on failure;
- * "res" keeps PGRES_COMMAND_OK / PGRES_TUPLES_OK results only. */
-PGresult *st_http_db_exec(st_http_db_t *db, const char *sql, int n, const char *const *params,
-                          st_err_t *err);
-/* Open a plain connection (for the batcher). */
-PGconn *st_http_db_connect(const char *dsn, st_err_t *err);
 
 /* ---- webhook group commit (st_http_wh_batch.c) --------------------------- */
 
@@ -93,11 +88,13 @@ typedef struct st_http_wh_batch {
     pthread_t thread;              /* the committer */
     int running;                   /* thread started */
     int stopping;                  /* drain the queue, then exit */
-    PGconn *pg;                    /* the committer's connection */
-    int parking;                   /* schema parks signals (0004): lock + park */
+    struct ev_loop *loop;          /* the committer's private loop */
+    st_store_conn_t *store;        /* the committer's store connection (lazy) */
     char *dsn;
     unsigned max;                    /* jobs per transaction */
     _Atomic uint64_t commits;        /* transactions sent */
+    _Atomic uint64_t io_retries;     /* batches resent after a broken connection */
+    _Atomic unsigned reconnects;     /* store connections re-established */
     st_metrics_family_t *batch_size; /* histogram fed per commit (may be NULL) */
 } st_http_wh_batch_t;
 
@@ -109,13 +106,9 @@ void st_http_wh_batch_release(st_http_wh_batch_t *b);
 /* Queue the job; its callback fires once, on the committer thread, after
  * its event and signals are committed (or failed: job->rc). */
 void st_http_wh_batch_enqueue(st_http_wh_batch_t *b, st_http_wh_job_t *job);
-/* The batch statement's six parameters for the jobs [first, first+n) of a
- * list: PostgreSQL array literals {"..",".."} of event ids, types,
- * payloads, pair-to-job indexes (1-based), keys and values, every element
- * quoted with '"' and '\' backslash-escaped. Pure. 0 with params[k]
- * malloc'd (the caller frees them), or ST_NOMEM with all six NULL. */
-int st_http_wh_batch_params(const st_http_wh_job_t *first, unsigned n, char *params[6],
-                            st_err_t *err);
+/* The store's view of the jobs [first, first+n) of a list, in order
+ * (borrowing their strings). Pure. */
+void st_http_wh_batch_events(const st_http_wh_job_t *first, unsigned n, st_store_wh_event_t *ev);
 
 /* ---- server, request, response ----------------------------------------- */
 
@@ -269,16 +262,16 @@ json_t *st_http_cancel_args(const char *ctype, const char *body, size_t len, st_
 /* GET /v1/instances query arguments, in the order of st_http_list_query. */
 #define ST_HTTP_LIST_NQ 6
 extern const char *const st_http_list_query[ST_HTTP_LIST_NQ];
-/* Check the list's arguments q (NULL: absent) into the statement's six
- * parameters (flow, status, state, business_key, cursor, limit + 1 written
- * to limit_buf); 0 or ST_INVAL with resp set to 422. Pure. */
+/* Check the list's arguments q (NULL: absent) into six values (flow,
+ * status, state, business_key, cursor, limit + 1 written to limit_buf);
+ * 0 or ST_INVAL with resp set to 422. Pure. */
 int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6],
                       char limit_buf[16], st_http_resp_t *resp);
 
 /* 0 when text is a UUID; else resp is 404 (it cannot name an instance). */
 int st_http_check_id(const char *text, st_http_resp_t *resp);
 /* The instance as the API's JSON object (new reference), or NULL with
- * *rc = ST_NOTFOUND or ST_DB. */
+ * *rc = ST_NOTFOUND or the store's error. */
 json_t *st_http_instance_view(st_http_db_t *db, const char *id, int *rc, st_err_t *err);
 
 /* ---- flow start (st_http_start.c) ---------------------------------------- */

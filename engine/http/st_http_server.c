@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "http/st_webhook_sig.h"
+#include "store/st_store_api.h"
 
 double st_http_now_mono(void)
 {
@@ -358,10 +359,13 @@ static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
     if (rc == 0)
         rc = st_http_pool_init(&s->pool, cfg->dsn, threads, err);
     if (rc == 0) {
-        /* Fail early on a wrong DSN; the slot stays connected for later. */
-        st_http_db_t *db = NULL;
-        rc = st_http_pool_get(&s->pool, &db, err);
-        st_http_pool_put(&s->pool, db);
+        /* Fail early on a wrong DSN. A schema that is off does not stop
+         * the server: /readyz reports it until someone migrates. */
+        rc = st_store_schema_probe(cfg->dsn, err);
+        if (rc == ST_SCHEMA) {
+            st_err_clear(err);
+            rc = 0;
+        }
     }
     if (rc == 0)
         rc = st_http_wh_batch_init(&s->wh, cfg->dsn, cfg->webhook_batch_max, err);

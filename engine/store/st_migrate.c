@@ -205,12 +205,8 @@ int st_migrate_apply(PGconn *conn, st_migrate_report_t *report, st_err_t *err)
     return rc;
 }
 
-int st_migrate_check(PGconn *conn, st_err_t *err)
+int st_migrate_check_version(int v, st_err_t *err)
 {
-    int v = 0;
-    int rc = st_migrate_current(conn, &v, err);
-    if (rc != 0)
-        return rc;
     if (v < st_migrate_latest()) {
         st_err_set(err, ST_SCHEMA, "database schema is at version %d, this binary needs %d", v,
                    st_migrate_latest());
@@ -224,6 +220,13 @@ int st_migrate_check(PGconn *conn, st_err_t *err)
         return ST_SCHEMA;
     }
     return 0;
+}
+
+int st_migrate_check(PGconn *conn, st_err_t *err)
+{
+    int v = 0;
+    int rc = st_migrate_current(conn, &v, err);
+    return rc != 0 ? rc : st_migrate_check_version(v, err);
 }
 
 int st_store_schema_check(const char *dsn, st_err_t *err)

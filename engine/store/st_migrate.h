@@ -53,5 +53,7 @@ int st_migrate_current(PGconn *conn, int *version, st_err_t *err);
  * message saying which way it is off and what to run otherwise. For /readyz.
  */
 int st_migrate_check(PGconn *conn, st_err_t *err);
+/* The same judgement of a version read elsewhere (a store connection). */
+int st_migrate_check_version(int version, st_err_t *err);
 
 #endif

@@ -378,6 +378,14 @@ typedef struct st_store_signals {
 
 void st_store_signals_free(st_store_signals_t *list);
 
+/* Store a signal for instance unless it is finished, decided in the same
+ * statement: 0 (*signal_id set), ST_NOTFOUND (no such instance, archived
+ * ones included) or ST_CONFLICT (finished: *status says how). status may
+ * be NULL. */
+int st_store_signal_send_live(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
+                              const char *payload_json, const char *source, int64_t *signal_id,
+                              st_store_status_t *status, st_err_t *err);
+/* st_store_signal_send_live without the status. */
 int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
                          const char *payload_json, const char *source, int64_t *signal_id,
                          st_err_t *err);

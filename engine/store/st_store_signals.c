@@ -18,11 +18,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int id_row(const PGresult *r, void *ctx, st_err_t *err)
+/* SIGNAL_SEND's row: (status, id or NULL); no row: no such instance. */
+typedef struct send_out {
+    int found, stored;
+    st_store_status_t status;
+    int64_t id;
+} send_out_t;
+
+static int send_row(const PGresult *r, void *ctx, st_err_t *err)
 {
-    if (PQntuples(r) != 1)
-        return st_err_set(err, ST_INTERNAL, "signal insert returned no id");
-    *(int64_t *)ctx = st_store_get_i64(r, 0, 0);
+    send_out_t *o = ctx;
+    if (PQntuples(r) == 0)
+        return 0;
+    o->found = 1;
+    if (st_store_status_parse(PQgetvalue(r, 0, 0), &o->status) < 0)
+        return st_err_set(err, ST_PARSE, "unknown instance status '%.40s'", PQgetvalue(r, 0, 0));
+    o->stored = !PQgetisnull(r, 0, 1);
+    o->id = st_store_get_i64(r, 0, 1);
     return 0;
 }
 
@@ -37,9 +49,9 @@ int st_store_signal_discard(st_store_conn_t *c, int64_t signal_id, const st_stor
     return st_store_exec1(c, ST_STORE_Q_SIGNAL_DISCARD, &p, NULL, NULL, err);
 }
 
-int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
-                         const char *payload_json, const char *source, int64_t *signal_id,
-                         st_err_t *err)
+int st_store_signal_send_live(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
+                              const char *payload_json, const char *source, int64_t *signal_id,
+                              st_store_status_t *status, st_err_t *err)
 {
     if (!instance || !name || !source)
         return st_err_set(err, ST_INVAL, "signal needs an instance, a name and a source");
@@ -49,11 +61,32 @@ int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, co
     st_store_p_text(&p, name);
     st_store_p_text(&p, payload_json);
     st_store_p_text(&p, source);
-    int64_t id = 0;
-    int rc = st_store_exec1(c, ST_STORE_Q_SIGNAL_SEND, &p, id_row, &id, err);
-    if (rc == 0 && signal_id)
-        *signal_id = id;
-    return rc;
+    send_out_t o = {0};
+    int rc = st_store_exec1(c, ST_STORE_Q_SIGNAL_SEND, &p, send_row, &o, err);
+    if (rc < 0)
+        return rc;
+    char text[37];
+    st_store_uuid_format(instance, text);
+    if (!o.found)
+        return st_err_set(err, ST_NOTFOUND, "no instance %s", text);
+    if (status)
+        *status = o.status;
+    if (!o.stored) {
+        st_err_set(err, ST_CONFLICT, "instance %s is already %s", text,
+                   st_store_status_name(o.status));
+        st_err_hint(err, "a finished instance takes no more signals; start a new one");
+        return ST_CONFLICT;
+    }
+    if (signal_id)
+        *signal_id = o.id;
+    return 0;
+}
+
+int st_store_signal_send(st_store_conn_t *c, const st_store_uuid_t *instance, const char *name,
+                         const char *payload_json, const char *source, int64_t *signal_id,
+                         st_err_t *err)
+{
+    return st_store_signal_send_live(c, instance, name, payload_json, source, signal_id, NULL, err);
 }
 
 /* Rows are (id, parked): count those delivered to an instance. */

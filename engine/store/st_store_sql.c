@@ -16,6 +16,44 @@
 
 #define Q(id, text) [ST_STORE_Q_##id] = {"st_" #id, text}
 
+/*
+ * The one way signals addressed by correlation are stored, shared by
+ * SIGNAL_SEND_CORRELATED (one signal, one pair) and WEBHOOKS_STORE (a batch
+ * of events, several pairs each). Given the CTEs pairs(ord, key, value,
+ * pord) and, after SIG_CORR_TARGETS, sigin(ord, name, payload, source):
+ * `targets` holds the instances correlated with any pair of each ord,
+ * `sig` stores one signal per (ord, instance) and `park` one signal per ord
+ * without any instance yet, parked under that ord's first pair. Runs after
+ * CORR_LOCK on the pairs.
+ */
+#define SIG_CORR_TARGETS                                             \
+    " targets AS (SELECT DISTINCT p.ord, c.instance_id FROM pairs p" \
+    "   JOIN correlations c ON c.key = p.key AND c.value = p.value),"
+#define SIG_CORR_INSERT                                                                            \
+    " sig AS (INSERT INTO signals (instance_id, name, payload, source)"                            \
+    "   SELECT t.instance_id, s.name, s.payload, s.source FROM sigin s JOIN targets t USING (ord)" \
+    "    ORDER BY t.ord, t.instance_id RETURNING id),"                                             \
+    " park AS (INSERT INTO signals (instance_id, corr_key, corr_value, name, payload, source)"     \
+    "   SELECT DISTINCT ON (s.ord) NULL::uuid, p.key, p.value, s.name, s.payload, s.source"        \
+    "     FROM sigin s JOIN pairs p USING (ord)"                                                   \
+    "    WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.ord = s.ord)"                           \
+    "    ORDER BY s.ord, p.pord RETURNING id)"
+
+/* The instance columns of a view read (ST_STORE_INSTANCE_COLS without the
+ * alias), for the UNION of instances and instances_archive. */
+#define VIEW_INST                                                                         \
+    "id, flow, program_hash, state, state_name, status, vars, seq, wake_at, wait_reason," \
+    " business_key, owner_node, lease_epoch, created_at, updated_at, cancel_requested"
+
+/* An instance's open task (the newest pending or running one), aliased t. */
+#define VIEW_TASK                                                                          \
+    " LEFT JOIN LATERAL (SELECT activity, status, attempt, max_attempts, not_before,"      \
+    " last_error FROM tasks WHERE instance_id = i.id AND status IN ('pending', 'running')" \
+    " ORDER BY id DESC LIMIT 1) t ON true"
+#define VIEW_COLS                                               \
+    ST_STORE_INSTANCE_COLS ", t.activity, t.status, t.attempt," \
+                           " t.max_attempts, settle_us(t.not_before), t.last_error"
+
 const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     /* $1 hash $2 name $3 format_version $4 source_name $5 source $6 bytes */
     Q(PROGRAM_REGISTER,
@@ -203,29 +241,31 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                        "   AND ($2::uuid IS NULL OR i.id > $2::uuid)"
                        " ORDER BY i.id LIMIT $3"),
 
-    /* $1 instance $2 name $3 payload $4 source */
     /* $1 signal $2 instance $3 seq: consumed with nothing to do (a second
      * cancel while the cancel path runs), so it is never offered again. */
     Q(SIGNAL_DISCARD, "UPDATE signals SET consumed_at = now(), consumed_seq = $3"
                       " WHERE id = $1 AND instance_id = $2 AND consumed_at IS NULL"),
 
-    Q(SIGNAL_SEND, "INSERT INTO signals (instance_id, name, payload, source)"
-                   " VALUES ($1, $2, COALESCE($3::jsonb, '{}'::jsonb), $4) RETURNING id"),
+    /* $1 instance $2 name $3 payload $4 source: stored only for an
+     * instance that is not finished, decided in the same statement.
+     * Returns (status, signal id or NULL); no row: no such instance. */
+    Q(SIGNAL_SEND,
+      "WITH i AS (SELECT id, status FROM instances WHERE id = $1::uuid"
+      "  UNION ALL SELECT id, status FROM instances_archive WHERE id = $1::uuid LIMIT 1),"
+      " s AS (INSERT INTO signals (instance_id, name, payload, source)"
+      "  SELECT id, $2::text, COALESCE($3::jsonb, '{}'::jsonb), $4::text FROM i"
+      "   WHERE status NOT IN ('completed', 'failed', 'cancelled') RETURNING id)"
+      " SELECT i.status, s.id FROM i LEFT JOIN s ON true"),
 
     /* $1 key $2 value $3 name $4 payload $5 source: one signal per
      * correlated instance, or one parked signal when there is none yet.
      * Runs after CORR_LOCK on the pair. Returns (id, parked). */
     Q(SIGNAL_SEND_CORRELATED,
-      "WITH targets AS (SELECT instance_id FROM correlations WHERE key = $1 AND value = $2),"
-      " ins AS ("
-      "  INSERT INTO signals (instance_id, name, payload, source)"
-      "  SELECT instance_id, $3, COALESCE($4::jsonb, '{}'::jsonb), $5 FROM targets"
-      "   ORDER BY instance_id RETURNING id),"
-      " parked AS ("
-      "  INSERT INTO signals (instance_id, corr_key, corr_value, name, payload, source)"
-      "  SELECT NULL, $1, $2, $3, COALESCE($4::jsonb, '{}'::jsonb), $5"
-      "   WHERE NOT EXISTS (SELECT 1 FROM targets) RETURNING id)"
-      " SELECT id, false FROM ins UNION ALL SELECT id, true FROM parked"),
+      "WITH pairs AS (SELECT 1::bigint AS ord, $1::text AS key, $2::text AS value,"
+      "   1::bigint AS pord)," SIG_CORR_TARGETS
+      " sigin AS (SELECT 1::bigint AS ord, $3::text AS name,"
+      "   COALESCE($4::jsonb, '{}'::jsonb) AS payload, $5::text AS source)," SIG_CORR_INSERT
+      " SELECT id, false FROM sig UNION ALL SELECT id, true FROM park"),
 
     Q(SIGNALS_PENDING, "SELECT id, instance_id, name, payload, source, settle_us(created_at)"
                        " FROM signals WHERE instance_id = $1 AND consumed_at IS NULL"
@@ -339,4 +379,48 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     /* $1 now_us a node reached (monotonic) */
     Q(CLOCK_REACHED, "UPDATE settle_clock SET now_us = greatest(now_us, $1::bigint),"
                      " updated_at = now() RETURNING now_us, target_us"),
+
+    /* ---- the flow API and webhooks (st_store_api.c, st_store_webhook.c) ---- */
+
+    /* $1 instance: the row (archived ones too) and its open task */
+    Q(VIEW_GET, "SELECT " VIEW_COLS " FROM (SELECT " VIEW_INST " FROM instances WHERE id = $1::uuid"
+                " UNION ALL SELECT " VIEW_INST " FROM instances_archive WHERE id = $1::uuid"
+                " LIMIT 1) i" VIEW_TASK),
+
+    /* $1 flow $2 status $3 state $4 business key (each NULL: any) $5 before
+     * id|NULL $6 limit: newest first (ids are UUIDv7), keyset on id */
+    Q(VIEWS_LIST, "SELECT " VIEW_COLS " FROM instances i" VIEW_TASK
+                  " WHERE ($1::text IS NULL OR i.flow = $1::text)"
+                  "   AND ($2::settle_status IS NULL OR i.status = $2::settle_status)"
+                  "   AND ($3::text IS NULL OR i.state_name = $3::text)"
+                  "   AND ($4::text IS NULL OR i.business_key = $4::text)"
+                  "   AND ($5::uuid IS NULL OR i.id < $5::uuid)"
+                  " ORDER BY i.id DESC LIMIT $6::integer"),
+
+    Q(SCHEMA_VERSION, "SELECT coalesce(max(version), 0) FROM settle_schema_version"),
+
+    /* $1 event ids $2 types $3 payloads (jsonb) $4 pair -> event index
+     * (1-based) $5 keys $6 values, after CORR_LOCK on the pairs. Each new
+     * event id (ON CONFLICT decides new vs redelivery; within the batch the
+     * first occurrence wins) is stored, processed when it reached an
+     * instance, and becomes signals through SIG_CORR_*: named after its
+     * type, payload data.object, source webhook:<id>. Returns (index,
+     * signals delivered) per new event. */
+    Q(WEBHOOKS_STORE,
+      "WITH inp AS (SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])"
+      "   WITH ORDINALITY AS t(event_id, type, payload, ord)),"
+      " firsts AS (SELECT DISTINCT ON (event_id) event_id, type, payload, ord"
+      "   FROM inp ORDER BY event_id, ord),"
+      " pairs AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::text[])"
+      "   WITH ORDINALITY AS p(ord, key, value, pord))," SIG_CORR_TARGETS
+      " tcount AS (SELECT ord, count(*) AS n FROM targets GROUP BY ord),"
+      " ev AS (INSERT INTO webhook_events (event_id, type, payload, processed_at)"
+      "   SELECT f.event_id, f.type, f.payload, CASE WHEN tc.n > 0 THEN now() END"
+      "     FROM firsts f LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"
+      "   ON CONFLICT (event_id) DO NOTHING RETURNING event_id),"
+      " sigin AS (SELECT f.ord, f.type AS name,"
+      "   COALESCE(f.payload->'data'->'object', '{}'::jsonb) AS payload,"
+      "   'webhook:' || f.event_id AS source FROM ev JOIN firsts f USING "
+      "(event_id))," SIG_CORR_INSERT " SELECT f.ord, COALESCE(tc.n, 0)"
+      "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"),
 };

@@ -46,7 +46,17 @@
     X(CLOCK_OPEN)             \
     X(CLOCK_READ)             \
     X(CLOCK_ADVANCE)          \
-    X(CLOCK_REACHED)
+    X(CLOCK_REACHED) \
+    ST_STORE_Q_MAP_API(X)
+
+/* The flow API's and the webhooks' statements (st_store_api.c,
+ * st_store_webhook.c): reads with the open task, the schema version for
+ * /readyz, and the batched webhook insert. */
+#define ST_STORE_Q_MAP_API(X) \
+    X(VIEW_GET)               \
+    X(VIEWS_LIST)             \
+    X(SCHEMA_VERSION)         \
+    X(WEBHOOKS_STORE)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,

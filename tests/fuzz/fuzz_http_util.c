@@ -55,6 +55,20 @@ static char **decode_array(const char *s, size_t *count)
         return out;
     }
     for (;;) {
+        if (*s >= '0' && *s <= '9') { /* an unquoted number (the index array) */
+            size_t len = strspn(s, "0123456789");
+            char *e = strndup(s, len);
+            FZ_CHECK(e != NULL);
+            out[n++] = e;
+            s += len;
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            if (*s == '}' && s[1] == '\0')
+                break;
+            goto bad;
+        }
         if (*s++ != '"')
             goto bad;
         char *e = malloc(strlen(s) + 1);
@@ -104,7 +118,10 @@ void fz_check_batch(const st_http_wh_job_t *first, unsigned n)
 {
     char *params[6];
     st_err_t err;
-    FZ_CHECK(st_http_wh_batch_params(first, n, params, &err) == 0);
+    st_store_wh_event_t ev[8];
+    FZ_CHECK(n <= 8);
+    st_http_wh_batch_events(first, n, ev);
+    FZ_CHECK(st_store_webhooks_params(ev, n, params, &err) == 0);
     char **a[6];
     size_t cnt[6];
     for (int k = 0; k < 6; k++)
@@ -119,6 +136,7 @@ void fz_check_batch(const st_http_wh_job_t *first, unsigned n)
         for (unsigned c = 0; c < j->ncorr; c++, pair++) {
             FZ_CHECK(pair < cnt[3]);
             FZ_CHECK(strtoul(a[3][pair], NULL, 10) == idx + 1);
+            FZ_CHECK(ev[idx].keys[c] == j->keys[c] && ev[idx].values[c] == j->values[c]);
             FZ_CHECK(strcmp(a[4][pair], j->keys[c]) == 0);
             FZ_CHECK(strcmp(a[5][pair], j->values[c]) == 0);
         }

@@ -2,7 +2,8 @@
  * fuzz_webhook.c — libFuzzer target for POST /webhooks/stripe's parsing:
  * the Stripe-Signature header (st_webhook_sig), the event body
  * (st_http_wh_event_parse, what the handler runs) and the batch
- * statement's array parameters built from it (st_http_wh_batch_params).
+ * statement's array parameters the store builds from it
+ * (st_http_wh_batch_events, st_store_webhooks_params).
  *
  * Layer: tests. The first byte picks a mode (the seeds in
  * tests/fuzz/corpus/webhook start with '0', '1' or '2'):

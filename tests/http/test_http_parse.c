@@ -79,6 +79,8 @@ START_TEST(bad_events_are_400_with_a_json_error)
 }
 END_TEST
 
+/* The jobs as the store's events, and the store's array literals of them
+ * (st_store_webhooks_params moved from here to engine/store). */
 START_TEST(batch_params_quote_and_escape)
 {
     st_http_wh_job_t a = {0}, b = {0};
@@ -92,19 +94,25 @@ START_TEST(batch_params_quote_and_escape)
     b.event_id = "evt_2";
     b.type = "y";
     b.payload = "{}";
+    st_store_wh_event_t ev[2];
+    st_http_wh_batch_events(&a, 2, ev);
+    ck_assert_ptr_eq(ev[0].event_id, a.event_id);
+    ck_assert_ptr_eq(ev[1].payload_json, b.payload);
+    ck_assert_uint_eq(ev[0].npairs, 1);
+    ck_assert_uint_eq(ev[1].npairs, 0);
     char *p[6];
     st_err_t err;
-    ck_assert_int_eq(st_http_wh_batch_params(&a, 2, p, &err), 0);
+    ck_assert_int_eq(st_store_webhooks_params(ev, 2, p, &err), 0);
     ck_assert_str_eq(p[0], "{\"evt_\\\"1\",\"evt_2\"}");
     ck_assert_str_eq(p[1], "{\"t\\\\x\",\"y\"}");
     ck_assert_str_eq(p[2], "{\"{\\\"k\\\":\\\"v\\\"}\",\"{}\"}");
-    ck_assert_str_eq(p[3], "{\"1\"}");
+    ck_assert_str_eq(p[3], "{1}");
     ck_assert_str_eq(p[4], "{\"customer\"}");
     ck_assert_str_eq(p[5], "{\"cus_1\"}");
     for (int k = 0; k < 6; k++)
         free(p[k]);
-    /* Only the first n jobs of the list. */
-    ck_assert_int_eq(st_http_wh_batch_params(&a, 1, p, &err), 0);
+    /* Only the first n events. */
+    ck_assert_int_eq(st_store_webhooks_params(ev, 1, p, &err), 0);
     ck_assert_str_eq(p[0], "{\"evt_\\\"1\"}");
     for (int k = 0; k < 6; k++)
         free(p[k]);

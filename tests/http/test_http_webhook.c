@@ -2,17 +2,20 @@
  * test_http_webhook.c — POST /webhooks/stripe against a real server and
  * database: signatures (good, tampered, stale, rotated, missing), dedupe,
  * mapping to signals through correlations, unknown types, oversize and
- * malformed bodies, and the webhook counters on /metrics.
+ * malformed bodies, the webhook counters on /metrics, and the committer's
+ * connection breaking under a batch.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
 #include "http_fixture.h"
+#include "http/st_http_int.h"
 #include "store/st_store.h"
 #include "http_flows.h"
 #include "http/st_webhook_sig.h"
@@ -137,6 +140,59 @@ START_TEST(concurrent_redeliveries_store_one_event)
     ck_assert_int_eq(fresh, 1);
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events"), 1);
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 1);
+    fx_close(&f);
+}
+END_TEST
+
+/* The committer's connection dies while a batch waits in PostgreSQL (the
+ * pair lock is held by the test): the store drops it, reconnects and sends
+ * the batch again on the fresh connection; every delivery is answered 200
+ * and stored exactly once (issue 15: the broken connection was kept and
+ * the jobs retried on it). */
+START_TEST(broken_committer_connection_is_replaced_and_events_stored_once)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    setup_waiter(&f);
+    PGconn *holder = st_test_connect(f.dsn);
+    PQclear(st_test_exec(holder, "BEGIN"));
+    PQclear(st_test_exec(holder, "SELECT settle_corr_lock('{invoice}', '{in_1}')"));
+    enum { N = 4 };
+    char ev[N][1024], id[32];
+    pthread_t th[N];
+    par_t p[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "evt_break_%d", i);
+        event(ev[i], sizeof ev[i], id, "invoice.paid", INVOICE);
+        p[i] = (par_t){&f, ev[i], 0};
+        pthread_create(&th[i], NULL, send_one, &p[i]);
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s'"
+             " AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+             f.db);
+    long long killed = 0;
+    for (int i = 0; i < 500 && killed == 0; i++) {
+        killed = fx_scalar(&f, sql);
+        if (killed == 0)
+            usleep(10000);
+    }
+    ck_assert_int_eq(killed, 1);
+    usleep(100000);
+    PQclear(st_test_exec(holder, "COMMIT"));
+    PQfinish(holder);
+    int fresh = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        fresh += p[i].is_new;
+    }
+    ck_assert_int_eq(fresh, N);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM webhook_events"), N);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), N);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(DISTINCT source) FROM signals"), N);
+    ck_assert_uint_ge(atomic_load(&f.srv->wh.io_retries), 1);
+    ck_assert_uint_eq(atomic_load(&f.srv->wh.reconnects), 1);
     fx_close(&f);
 }
 END_TEST
@@ -530,6 +586,7 @@ int main(void)
     tcase_add_test(tc, genuine_event_is_stored_and_signals_the_correlated_flow);
     tcase_add_test(tc, redelivery_is_acknowledged_and_changes_nothing);
     tcase_add_test(tc, concurrent_redeliveries_store_one_event);
+    tcase_add_test(tc, broken_committer_connection_is_replaced_and_events_stored_once);
     tcase_add_test(tc, tampered_payload_is_rejected);
     tcase_add_test(tc, stale_and_future_timestamps_are_rejected);
     tcase_add_test(tc, configured_tolerance_applies);
