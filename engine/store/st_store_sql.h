@@ -41,7 +41,24 @@
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
-    X(CORR_LOCK)
+    X(CORR_LOCK)              \
+    /* operator statements (st_store_admin*.c; SQL in st_store_admin_sql.h) */ \
+    X(ADMIN_SESSION)          \
+    X(ADMIN_FIND)             \
+    X(ADMIN_WAITING_PROGRAMS) \
+    X(ADMIN_PROGRAM_RESOLVE)  \
+    X(ADMIN_NODE_INFO)        \
+    X(ADMIN_DB_NOW)           \
+    X(ADMIN_TASKS)            \
+    X(ADMIN_TIMELINE)         \
+    X(ADMIN_TASK_REPORT)      \
+    X(ADMIN_STUCK)            \
+    X(ADMIN_LIVE_STATES)      \
+    X(ADMIN_THROUGHPUT)       \
+    X(ADMIN_OLDEST_WAITING)   \
+    X(ADMIN_LIVE_NODES)       \
+    X(ADMIN_VERSIONS)         \
+    X(ADMIN_REPAIR)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,

@@ -49,9 +49,9 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     st_err_t err;
     st_ops_clock_t k;
     if (strcmp(pos[0], "show") == 0 && n == 1) {
-        if (ctl_db(c) == NULL)
+        if (ctl_clock_db(c) == NULL)
             return CTL_EXIT_ERROR;
-        int rc = st_ops_clock_show(c->pg, &k, &err);
+        int rc = st_ops_clock_show(c->clock_pg, &k, &err);
         return rc ? ctl_fail(c, ctl_exit_for(rc), &err) : print_clock(c, "show", &k);
     }
     if (strcmp(pos[0], "advance") == 0 && n == 2) {
@@ -59,9 +59,9 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
         if (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
             st_http_input_advance_check(us, &err) != 0)
             return ctl_fail(c, CTL_EXIT_USAGE, &err);
-        if (ctl_db(c) == NULL)
+        if (ctl_clock_db(c) == NULL)
             return CTL_EXIT_ERROR;
-        int rc = st_ops_clock_advance(c->pg, us, &k, &err);
+        int rc = st_ops_clock_advance(c->clock_pg, us, &k, &err);
         return rc ? ctl_fail(c, ctl_exit_for(rc), &err) : print_clock(c, "advanced", &k);
     }
     return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
