@@ -98,8 +98,8 @@ void st_store_filter_init(st_store_filter_t *f);
 /* Instances matching f with id > after (NULL: from the start), ordered by
  * id, at most limit. */
 int st_store_instances_find(st_store_conn_t *c, const st_store_filter_t *f,
-                            const st_store_uuid_t *after, unsigned limit,
-                            st_store_instances_t *out, st_err_t *err);
+                            const st_store_uuid_t *after, unsigned limit, st_store_instances_t *out,
+                            st_err_t *err);
 
 /* The Program hashes of waiting instances of flow (NULL: any flow).
  * Columns: hash. */
@@ -109,8 +109,8 @@ int st_store_waiting_programs(st_store_conn_t *c, const char *flow, st_store_row
 /* The one registered Program whose hash starts with prefix: hash into
  * hash[65], flow name into name[256]. ST_NOTFOUND when none does, ST_INVAL
  * when more than one does. */
-int st_store_program_resolve(st_store_conn_t *c, const char *prefix, char hash[65],
-                             char name[256], st_err_t *err);
+int st_store_program_resolve(st_store_conn_t *c, const char *prefix, char hash[65], char name[256],
+                             st_err_t *err);
 
 /* ---- single reads --------------------------------------------------------------- */
 
@@ -144,8 +144,8 @@ int st_store_report_timeline(st_store_conn_t *c, const st_store_uuid_t *instance
                              st_store_rows_t *out, st_err_t *err);
 /* Columns: id, seq, state, activity, status, attempt, max_attempts,
  * idempotency_key, not_before, outcome, last_error. */
-int st_store_report_tasks(st_store_conn_t *c, const st_store_uuid_t *instance,
-                          st_store_rows_t *out, st_err_t *err);
+int st_store_report_tasks(st_store_conn_t *c, const st_store_uuid_t *instance, st_store_rows_t *out,
+                          st_err_t *err);
 /*
  * Instances that need a person, kinds in this order: failed, retrying
  * (first attempt at least retrying_us ago), late (wake time passed at least
@@ -211,7 +211,7 @@ typedef struct st_store_repaired {
 
 /* Apply r in one statement (see the contract above). ST_CONFLICT when the
  * row is gone or moved since it was read: nothing was written. */
-int st_store_repair_apply(st_store_conn_t *c, const st_store_repair_t *r,
-                          st_store_repaired_t *out, st_err_t *err);
+int st_store_repair_apply(st_store_conn_t *c, const st_store_repair_t *r, st_store_repaired_t *out,
+                          st_err_t *err);
 
 #endif

@@ -25,8 +25,8 @@ static int instance_rows(const PGresult *r, void *ctx, st_err_t *err)
 }
 
 int st_store_instances_find(st_store_conn_t *c, const st_store_filter_t *f,
-                            const st_store_uuid_t *after, unsigned limit,
-                            st_store_instances_t *out, st_err_t *err)
+                            const st_store_uuid_t *after, unsigned limit, st_store_instances_t *out,
+                            st_err_t *err)
 {
     memset(out, 0, sizeof *out);
     if (f->status >= ST_STORE_STATUS_COUNT || f->status < -1)
@@ -70,8 +70,8 @@ int st_store_waiting_programs(st_store_conn_t *c, const char *flow, st_store_row
     return st_store_admin_rows(c, ST_STORE_Q_ADMIN_WAITING_PROGRAMS, &p, out, err);
 }
 
-int st_store_program_resolve(st_store_conn_t *c, const char *prefix, char hash[65],
-                             char name[256], st_err_t *err)
+int st_store_program_resolve(st_store_conn_t *c, const char *prefix, char hash[65], char name[256],
+                             st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);
@@ -140,8 +140,8 @@ int st_store_report_timeline(st_store_conn_t *c, const st_store_uuid_t *instance
     return st_store_admin_rows(c, ST_STORE_Q_ADMIN_TIMELINE, &p, out, err);
 }
 
-int st_store_report_tasks(st_store_conn_t *c, const st_store_uuid_t *instance,
-                          st_store_rows_t *out, st_err_t *err)
+int st_store_report_tasks(st_store_conn_t *c, const st_store_uuid_t *instance, st_store_rows_t *out,
+                          st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);
@@ -168,8 +168,7 @@ int st_store_report_live_states(st_store_conn_t *c, st_store_rows_t *out, st_err
     return st_store_admin_rows(c, ST_STORE_Q_ADMIN_LIVE_STATES, &p, out, err);
 }
 
-int st_store_report_throughput(st_store_conn_t *c, int minutes, st_store_rows_t *out,
-                               st_err_t *err)
+int st_store_report_throughput(st_store_conn_t *c, int minutes, st_store_rows_t *out, st_err_t *err)
 {
     st_store_params_t p;
     st_store_p_init(&p);

@@ -82,8 +82,8 @@ static void repair_params(st_store_params_t *p, const st_store_repair_t *r)
     st_store_p_text(p, r->notify ? "true" : "false");
 }
 
-int st_store_repair_apply(st_store_conn_t *c, const st_store_repair_t *r,
-                          st_store_repaired_t *out, st_err_t *err)
+int st_store_repair_apply(st_store_conn_t *c, const st_store_repair_t *r, st_store_repaired_t *out,
+                          st_err_t *err)
 {
     memset(out, 0, sizeof *out);
     if (r->row == NULL || r->actor == NULL || r->program_hash == NULL || r->state_name == NULL ||

@@ -9,6 +9,8 @@
 #ifndef ST_STORE_SQL_H
 #define ST_STORE_SQL_H
 
+/* The ADMIN_* block at the end: operator statements (st_store_admin*.c,
+ * SQL in st_store_admin_sql.h). */
 #define ST_STORE_Q_MAP(X)     \
     X(PROGRAM_REGISTER)       \
     X(FLOW_SET_CURRENT)       \
@@ -42,7 +44,6 @@
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
     X(CORR_LOCK)              \
-    /* operator statements (st_store_admin*.c; SQL in st_store_admin_sql.h) */ \
     X(ADMIN_SESSION)          \
     X(ADMIN_FIND)             \
     X(ADMIN_WAITING_PROGRAMS) \

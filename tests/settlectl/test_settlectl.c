@@ -219,9 +219,9 @@ END_TEST
 START_TEST(a_stray_hyphen_in_an_id_is_a_usage_error)
 {
     static const char *const bad[] = {
-        "0190ab-cdef12-7abc-8def-0123456789ab", "01-90abcdef127abc8def0123456789ab",
+        "0190ab-cdef12-7abc-8def-0123456789ab",  "01-90abcdef127abc8def0123456789ab",
         "-0190abcd-ef12-7abc-8def-0123456789ab", "0190abcd-ef12-7abc-8def-0123456789ab-",
-        "0190a5b40-000-7000-8000-000000000000", "a-bc0190a5b4000070008000000000000"};
+        "0190a5b40-000-7000-8000-000000000000",  "a-bc0190a5b4000070008000000000000"};
     static const char *const cmds[] = {"show", "cancel", "wake", "retry", "suspend", "resume"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
@@ -808,22 +808,22 @@ END_TEST
 
 /* A flow whose cancel path waits (grace), in three versions: v2 moves the
  * cancel path to another state (grace is no longer on it), v3 keeps it. */
-#define CANCELLER_HEAD                                                                 \
-    "flow canceller\n"                                                                 \
+#define CANCELLER_HEAD \
+    "flow canceller\n" \
     "state wait {\n  await timeout 3d\n  on signal poke -> done\n  on timeout -> done\n}\n"
-static const char CANCELLER_V1[] = CANCELLER_HEAD
-    "on cancel -> grace\n"
-    "state grace {\n  sleep 1d\n  on wake -> cancelled\n}\n"
-    "final done\nfinal cancelled\n";
-static const char CANCELLER_V2[] = CANCELLER_HEAD
-    "on cancel -> undo\n"
-    "state grace {\n  sleep 1d\n  on wake -> done\n}\n"
-    "state undo {\n  sleep 1h\n  on wake -> cancelled\n}\n"
-    "final done\nfinal cancelled\n";
-static const char CANCELLER_V3[] = CANCELLER_HEAD
-    "on cancel -> grace\n"
-    "state grace {\n  sleep 2d\n  on wake -> cancelled\n}\n"
-    "final done\nfinal cancelled\n";
+static const char CANCELLER_V1[] =
+    CANCELLER_HEAD "on cancel -> grace\n"
+                   "state grace {\n  sleep 1d\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
+static const char CANCELLER_V2[] =
+    CANCELLER_HEAD "on cancel -> undo\n"
+                   "state grace {\n  sleep 1d\n  on wake -> done\n}\n"
+                   "state undo {\n  sleep 1h\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
+static const char CANCELLER_V3[] =
+    CANCELLER_HEAD "on cancel -> grace\n"
+                   "state grace {\n  sleep 2d\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
 
 static void current_prefix(const char *flow, char prefix[13])
 {

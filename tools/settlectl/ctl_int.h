@@ -51,14 +51,14 @@ enum {
 };
 
 typedef struct ctl {
-    const char *dsn;  /* from --dsn or $SETTLE_DSN (never printed unredacted) */
-    int json;         /* --json: one JSON document on stdout */
-    int tty;          /* stdout is a terminal (progress bars) */
+    const char *dsn;          /* from --dsn or $SETTLE_DSN (never printed unredacted) */
+    int json;                 /* --json: one JSON document on stdout */
+    int tty;                  /* stdout is a terminal (progress bars) */
     struct ev_loop *loop;     /* the store connection's own loop */
     st_store_conn_t *sc;      /* opened on first use by ctl_db */
     struct pg_conn *clock_pg; /* for st_ops_clock_* only (ctl_clock_db) */
-    char actor[192];  /* settlectl:<user>@<host>, written to history */
-    const char *prog; /* argv[0] base name, for messages */
+    char actor[192];          /* settlectl:<user>@<host>, written to history */
+    const char *prog;         /* argv[0] base name, for messages */
 } ctl_t;
 
 typedef struct ctl_cmd {

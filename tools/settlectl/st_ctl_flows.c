@@ -85,8 +85,8 @@ int ctl_cmd_deploy(ctl_t *c, int argc, char **argv)
     } else {
         printf("deployed %s version %.12s (%s)%s\n", d.name, d.hash,
                d.created ? "new Program" : "already registered", "");
-        printf("  new instances of %s start on %.12s; running ones stay on their version\n",
-               d.name, d.hash);
+        printf("  new instances of %s start on %.12s; running ones stay on their version\n", d.name,
+               d.hash);
         if (d.warnings)
             printf("  %u warning(s) above\n", d.warnings);
         rc = CTL_EXIT_OK;
@@ -103,14 +103,13 @@ static int flows_json(const st_store_rows_t *r)
     json_t *arr = json_array();
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:{s:I,s:I,s:I,s:I}}", "flow", CELL(r, i, 0),
-                           "hash", CELL(r, i, 1), "deployed_at", CELL(r, i, 2), "deployed_by",
-                           CELL(r, i, 3), "current", CELL(r, i, 4)[0] == 't', "retired",
-                           CELL(r, i, 5)[0] == 't', "instances", "running",
-                           (json_int_t)atoll(CELL(r, i, 6)), "waiting",
-                           (json_int_t)atoll(CELL(r, i, 7)), "suspended",
-                           (json_int_t)atoll(CELL(r, i, 8)), "failed",
-                           (json_int_t)atoll(CELL(r, i, 9))));
+            arr, json_pack(
+                     "{s:s,s:s,s:s,s:s,s:b,s:b,s:{s:I,s:I,s:I,s:I}}", "flow", CELL(r, i, 0), "hash",
+                     CELL(r, i, 1), "deployed_at", CELL(r, i, 2), "deployed_by", CELL(r, i, 3),
+                     "current", CELL(r, i, 4)[0] == 't', "retired", CELL(r, i, 5)[0] == 't',
+                     "instances", "running", (json_int_t)atoll(CELL(r, i, 6)), "waiting",
+                     (json_int_t)atoll(CELL(r, i, 7)), "suspended",
+                     (json_int_t)atoll(CELL(r, i, 8)), "failed", (json_int_t)atoll(CELL(r, i, 9))));
     return ctl_json_out(json_pack("{s:o}", "versions", arr));
 }
 

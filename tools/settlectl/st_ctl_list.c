@@ -177,8 +177,7 @@ static int list_text(const st_store_instances_t *r, int limit, const char *last)
         st_store_uuid_format(&in->id, id);
         printf("%-36s  %-14s %-8.8s %-22s %-9s %-20s %s\n", id, in->flow, in->program_hash,
                in->state_name, st_store_status_name(in->status),
-               ctl_iso(in->updated_us, up, sizeof up),
-               in->business_key ? in->business_key : "-");
+               ctl_iso(in->updated_us, up, sizeof up), in->business_key ? in->business_key : "-");
     }
     if (r->n == (size_t)limit)
         printf("-- more: add --after %s for the next page\n", last);
@@ -291,12 +290,11 @@ static json_t *timeline_json(const st_store_rows_t *r, size_t i)
 
 static json_t *task_json(const st_store_rows_t *k, size_t i)
 {
-    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "id",
-                          (json_int_t)atoll(CELL(k, i, 0)), "seq", (json_int_t)atoll(CELL(k, i, 1)),
-                          "state", CELL(k, i, 2), "activity", CELL(k, i, 3), "status",
-                          CELL(k, i, 4), "attempt", atoi(CELL(k, i, 5)), "max_attempts",
-                          atoi(CELL(k, i, 6)), "idempotency_key", CELL(k, i, 7), "not_before",
-                          CELL(k, i, 8));
+    json_t *o = json_pack(
+        "{s:I,s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "id", (json_int_t)atoll(CELL(k, i, 0)), "seq",
+        (json_int_t)atoll(CELL(k, i, 1)), "state", CELL(k, i, 2), "activity", CELL(k, i, 3),
+        "status", CELL(k, i, 4), "attempt", atoi(CELL(k, i, 5)), "max_attempts",
+        atoi(CELL(k, i, 6)), "idempotency_key", CELL(k, i, 7), "not_before", CELL(k, i, 8));
     ctl_json_set_str(o, "outcome", CELL(k, i, 9));
     ctl_json_set_str(o, "last_error", CELL(k, i, 10));
     return o;
@@ -345,9 +343,9 @@ static int show_json(const shown_t *s)
 {
     const st_store_instance_t *in = &s->in;
     char cr[32], up[32], wake[32];
-    json_t *inst = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:b}", "id", s->id, "flow",
-                             in->flow, "version", in->program_hash, "state", in->state_name,
-                             "status", st_store_status_name(in->status), "seq", (json_int_t)in->seq,
+    json_t *inst = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:b}", "id", s->id, "flow", in->flow,
+                             "version", in->program_hash, "state", in->state_name, "status",
+                             st_store_status_name(in->status), "seq", (json_int_t)in->seq,
                              "created_at", ctl_iso(in->created_us, cr, sizeof cr), "updated_at",
                              ctl_iso(in->updated_us, up, sizeof up), "current_version", s->current);
     ctl_json_set_str(inst, "wake_at", ctl_iso(in->wake_at_us, wake, sizeof wake));

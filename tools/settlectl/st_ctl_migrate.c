@@ -221,13 +221,12 @@ static void check_row(const mig_t *m, const st_store_instance_t *row, int nidx,
     char id[37];
     st_store_uuid_format(&row->id, id);
     int waiting = row->status == ST_STORE_WAITING && row->wake_at_us != ST_STORE_NO_TIME;
-    json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:I,s:O,s:o,s:o,s:n,s:b,s:s}", "id", id, "state", nidx,
-                          "state_name", new_state, "status", st_store_status_name(row->status),
-                          "seq", (json_int_t)row->seq, "vars", vars, "wake_at",
-                          waiting ? json_integer(row->wake_at_us) : json_null(), "wake_seq",
-                          waiting ? json_integer(row->seq) : json_null(), "task_seq",
-                          "cancel_requested", (int)row->cancel_requested, "reason",
-                          row->wait_reason ? row->wait_reason : "");
+    json_t *j = json_pack(
+        "{s:s,s:i,s:s,s:s,s:I,s:O,s:o,s:o,s:n,s:b,s:s}", "id", id, "state", nidx, "state_name",
+        new_state, "status", st_store_status_name(row->status), "seq", (json_int_t)row->seq, "vars",
+        vars, "wake_at", waiting ? json_integer(row->wake_at_us) : json_null(), "wake_seq",
+        waiting ? json_integer(row->seq) : json_null(), "task_seq", "cancel_requested",
+        (int)row->cancel_requested, "reason", row->wait_reason ? row->wait_reason : "");
     st_core_instance_t *inst = NULL;
     st_err_t cerr;
     if (j == NULL || st_core_instance_from_json(m->core_new, j, &inst, &cerr) != 0)
@@ -423,8 +422,7 @@ int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
                 }
                 if (skip[0]) {
                     json_decref(one);
-                    json_array_append_new(skipped,
-                                          json_pack("{s:s,s:s}", "id", idt, "why", skip));
+                    json_array_append_new(skipped, json_pack("{s:s,s:s}", "id", idt, "why", skip));
                 } else {
                     json_array_append_new(moved, one);
                 }

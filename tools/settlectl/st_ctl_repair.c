@@ -121,8 +121,8 @@ static int attempt_gate(plan_t *p, long long since_us, st_err_t *err)
         rc = st_store_db_now(p->c->sc, &now, err);
     long long timeout_us = 0;
     for (size_t i = t.n; rc == 0 && i-- > 0;) /* the newest live task of this seq */
-        if (t.v[i].seq == p->row.seq && (t.v[i].status == ST_STORE_TASK_PENDING ||
-                                          t.v[i].status == ST_STORE_TASK_RUNNING)) {
+        if (t.v[i].seq == p->row.seq &&
+            (t.v[i].status == ST_STORE_TASK_PENDING || t.v[i].status == ST_STORE_TASK_RUNNING)) {
             timeout_us = (long long)t.v[i].timeout_ms * 1000;
             break;
         }

@@ -222,24 +222,24 @@ static int stats_json(const stats_t *s, long minutes)
     json_t *jc = json_array(), *js = json_array(), *jn = json_array();
     for (size_t i = 0; i < s->counts.n; i++)
         if (s->counts.v[i].n != 0)
-            json_array_append_new(jc, json_pack("{s:s,s:s,s:I}", "flow", s->counts.v[i].flow,
-                                                "status", st_store_status_name(s->counts.v[i].status),
-                                                "n", (json_int_t)s->counts.v[i].n));
+            json_array_append_new(jc,
+                                  json_pack("{s:s,s:s,s:I}", "flow", s->counts.v[i].flow, "status",
+                                            st_store_status_name(s->counts.v[i].status), "n",
+                                            (json_int_t)s->counts.v[i].n));
     for (size_t i = 0; i < s->states.n; i++)
         json_array_append_new(js, json_pack("{s:s,s:s,s:s,s:I}", "flow", CELL(&s->states, i, 0),
                                             "state", CELL(&s->states, i, 1), "status",
                                             CELL(&s->states, i, 2), "n",
                                             (json_int_t)atoll(CELL(&s->states, i, 3))));
     for (size_t i = 0; i < s->nodes.n; i++)
-        json_array_append_new(jn, json_pack("{s:I,s:s,s:s}", "id",
-                                            (json_int_t)atoll(CELL(&s->nodes, i, 0)), "name",
-                                            CELL(&s->nodes, i, 1), "lease_until",
-                                            CELL(&s->nodes, i, 2)));
-    json_t *doc = json_pack("{s:o,s:o,s:{s:i,s:I,s:I,s:I,s:f},s:o}", "by_status", jc, "by_state",
-                            js, "throughput", "minutes", (int)minutes, "starts",
-                            (json_int_t)tput(s, 0), "transitions", (json_int_t)tput(s, 1),
-                            "repairs", (json_int_t)tput(s, 2), "transitions_per_minute",
-                            (double)tput(s, 1) / (double)minutes, "nodes", jn);
+        json_array_append_new(
+            jn, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)atoll(CELL(&s->nodes, i, 0)), "name",
+                          CELL(&s->nodes, i, 1), "lease_until", CELL(&s->nodes, i, 2)));
+    json_t *doc =
+        json_pack("{s:o,s:o,s:{s:i,s:I,s:I,s:I,s:f},s:o}", "by_status", jc, "by_state", js,
+                  "throughput", "minutes", (int)minutes, "starts", (json_int_t)tput(s, 0),
+                  "transitions", (json_int_t)tput(s, 1), "repairs", (json_int_t)tput(s, 2),
+                  "transitions_per_minute", (double)tput(s, 1) / (double)minutes, "nodes", jn);
     const st_store_rows_t *o = &s->oldest;
     if (o->n > 0)
         json_object_set_new(doc, "oldest_waiting",
