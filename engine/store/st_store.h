@@ -78,6 +78,7 @@ typedef struct st_store_uuid {
 int st_store_uuid_v7(st_store_uuid_t *out, int64_t unix_ms, st_err_t *err);
 /* Canonical lower-case text form; out must hold 37 bytes. */
 void st_store_uuid_format(const st_store_uuid_t *u, char out[37]);
+/* 8-4-4-4-12 hex digits or 32 without hyphens (either case); else ST_PARSE. */
 int st_store_uuid_parse(const char *text, st_store_uuid_t *out);
 int st_store_uuid_equal(const st_store_uuid_t *a, const st_store_uuid_t *b);
 

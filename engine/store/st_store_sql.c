@@ -13,6 +13,7 @@
  *     locked row version, so two nodes never own one instance.
  */
 #include "store/st_store_sql.h"
+#include "store/st_store_admin_sql.h"
 
 #define Q(id, text) [ST_STORE_Q_##id] = {"st_" #id, text}
 
@@ -423,4 +424,22 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "   'webhook:' || f.event_id AS source FROM ev JOIN firsts f USING "
       "(event_id))," SIG_CORR_INSERT " SELECT f.ord, COALESCE(tc.n, 0)"
       "   FROM ev JOIN firsts f USING (event_id) LEFT JOIN tcount tc USING (ord) ORDER BY f.ord"),
+
+    /* Operator statements (settlectl): filtered listings, reports, repairs. */
+    Q(ADMIN_SESSION, ST_ADMIN_SQL_SESSION),
+    Q(ADMIN_FIND, ST_ADMIN_SQL_FIND),
+    Q(ADMIN_WAITING_PROGRAMS, ST_ADMIN_SQL_WAITING_PROGRAMS),
+    Q(ADMIN_PROGRAM_RESOLVE, ST_ADMIN_SQL_PROGRAM_RESOLVE),
+    Q(ADMIN_NODE_INFO, ST_ADMIN_SQL_NODE_INFO),
+    Q(ADMIN_DB_NOW, ST_ADMIN_SQL_DB_NOW),
+    Q(ADMIN_TASKS, ST_ADMIN_SQL_TASKS),
+    Q(ADMIN_TIMELINE, ST_ADMIN_SQL_TIMELINE),
+    Q(ADMIN_TASK_REPORT, ST_ADMIN_SQL_TASK_REPORT),
+    Q(ADMIN_STUCK, ST_ADMIN_SQL_STUCK),
+    Q(ADMIN_LIVE_STATES, ST_ADMIN_SQL_LIVE_STATES),
+    Q(ADMIN_THROUGHPUT, ST_ADMIN_SQL_THROUGHPUT),
+    Q(ADMIN_OLDEST_WAITING, ST_ADMIN_SQL_OLDEST_WAITING),
+    Q(ADMIN_LIVE_NODES, ST_ADMIN_SQL_LIVE_NODES),
+    Q(ADMIN_VERSIONS, ST_ADMIN_SQL_VERSIONS),
+    Q(ADMIN_REPAIR, ST_ADMIN_SQL_REPAIR),
 };

@@ -9,6 +9,8 @@
 #ifndef ST_STORE_SQL_H
 #define ST_STORE_SQL_H
 
+/* The ADMIN_* block at the end: operator statements (st_store_admin*.c,
+ * SQL in st_store_admin_sql.h). */
 #define ST_STORE_Q_MAP(X)     \
     X(PROGRAM_REGISTER)       \
     X(FLOW_SET_CURRENT)       \
@@ -47,6 +49,22 @@
     X(CLOCK_READ)             \
     X(CLOCK_ADVANCE)          \
     X(CLOCK_REACHED) \
+    X(ADMIN_SESSION)          \
+    X(ADMIN_FIND)             \
+    X(ADMIN_WAITING_PROGRAMS) \
+    X(ADMIN_PROGRAM_RESOLVE)  \
+    X(ADMIN_NODE_INFO)        \
+    X(ADMIN_DB_NOW)           \
+    X(ADMIN_TASKS)            \
+    X(ADMIN_TIMELINE)         \
+    X(ADMIN_TASK_REPORT)      \
+    X(ADMIN_STUCK)            \
+    X(ADMIN_LIVE_STATES)      \
+    X(ADMIN_THROUGHPUT)       \
+    X(ADMIN_OLDEST_WAITING)   \
+    X(ADMIN_LIVE_NODES)       \
+    X(ADMIN_VERSIONS)         \
+    X(ADMIN_REPAIR) \
     ST_STORE_Q_MAP_API(X)
 
 /* The flow API's and the webhooks' statements (st_store_api.c,

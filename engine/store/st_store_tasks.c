@@ -13,6 +13,7 @@
  *   * a finished task (done, failed, cancelled) is never changed again.
  */
 #include "store/st_store_int.h"
+#include "store/st_store_admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,4 +324,19 @@ int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_t
     st_store_p_i64(&p, node_id);
     return st_store_exec1_read_async(c, ST_STORE_Q_TASKS_RECOVER, &p, &tasks_spec,
                                      (st_store_any_cb)cb, ud, err);
+}
+
+/* ---- operator read (settlectl; declared in st_store_admin.h) ---------------------- */
+
+int st_store_instance_tasks(st_store_conn_t *c, const st_store_uuid_t *instance,
+                            st_store_tasks_t *out, st_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    st_store_params_t p;
+    st_store_p_init(&p);
+    st_store_p_uuid(&p, instance);
+    int rc = st_store_exec1(c, ST_STORE_Q_ADMIN_TASKS, &p, task_rows, out, err);
+    if (rc < 0)
+        st_store_tasks_free(out);
+    return rc;
 }

@@ -53,19 +53,28 @@ static int hexval(char c)
     return -1;
 }
 
+/* Only the spellings PostgreSQL's uuid type reads as the same value and an
+ * operator would write: 8-4-4-4-12 hex digits, or 32 without hyphens
+ * (either case). A hyphen anywhere else is not a UUID. */
 int st_store_uuid_parse(const char *text, st_store_uuid_t *out)
 {
+    size_t len = text ? strlen(text) : 0;
+    if (len != 36 && len != 32)
+        return ST_PARSE;
     int n = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p == '-')
+    for (size_t i = 0; i < len; i++) {
+        if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+            if (text[i] != '-')
+                return ST_PARSE;
             continue;
-        int hi = hexval(p[0]), lo = p[1] ? hexval(p[1]) : -1;
-        if (hi < 0 || lo < 0 || n == 16)
+        }
+        int hi = hexval(text[i]), lo = i + 1 < len ? hexval(text[i + 1]) : -1;
+        if (hi < 0 || lo < 0)
             return ST_PARSE;
         out->b[n++] = (unsigned char)(hi << 4 | lo);
-        p++;
+        i++;
     }
-    return n == 16 ? 0 : ST_PARSE;
+    return 0;
 }
 
 int st_store_uuid_equal(const st_store_uuid_t *a, const st_store_uuid_t *b)

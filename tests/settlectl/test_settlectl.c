@@ -214,6 +214,29 @@ START_TEST(help_usage_and_exit_codes)
 }
 END_TEST
 
+/* 32 hex digits with a hyphen out of place are not an id: a usage error
+ * that names the expected form, never a database error. */
+START_TEST(a_stray_hyphen_in_an_id_is_a_usage_error)
+{
+    static const char *const bad[] = {
+        "0190ab-cdef12-7abc-8def-0123456789ab",  "01-90abcdef127abc8def0123456789ab",
+        "-0190abcd-ef12-7abc-8def-0123456789ab", "0190abcd-ef12-7abc-8def-0123456789ab-",
+        "0190a5b40-000-7000-8000-000000000000",  "a-bc0190a5b4000070008000000000000"};
+    static const char *const cmds[] = {"show", "cancel", "wake", "retry", "suspend", "resume"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+            ck_assert_msg(CTL(cmds[k], bad[i]) == 2, "%s %s: %s", cmds[k], bad[i], err_);
+            ck_assert_msg(strstr(err_, "is not an instance id") != NULL, "%s", err_);
+            ck_assert_msg(strstr(err_, "8-4-4-4-12") != NULL, "%s", err_);
+            ck_assert_ptr_null(strstr(err_, "database"));
+        }
+    ck_assert_int_eq(CTL("signal", bad[0], "hello"), 2);
+    ck_assert_ptr_nonnull(strstr(err_, "8-4-4-4-12"));
+    /* The plain 32-digit spelling PostgreSQL reads the same way still works. */
+    ck_assert_int_eq(CTL("show", "0190a5b4000070008000000000000000"), 3);
+}
+END_TEST
+
 START_TEST(deploy_and_flows)
 {
     char path[] = "/tmp/ctl_flow_XXXXXX";
@@ -783,6 +806,84 @@ START_TEST(migrate_moves_waiting_instances_with_a_checked_map)
 }
 END_TEST
 
+/* A flow whose cancel path waits (grace), in three versions: v2 moves the
+ * cancel path to another state (grace is no longer on it), v3 keeps it. */
+#define CANCELLER_HEAD \
+    "flow canceller\n" \
+    "state wait {\n  await timeout 3d\n  on signal poke -> done\n  on timeout -> done\n}\n"
+static const char CANCELLER_V1[] =
+    CANCELLER_HEAD "on cancel -> grace\n"
+                   "state grace {\n  sleep 1d\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
+static const char CANCELLER_V2[] =
+    CANCELLER_HEAD "on cancel -> undo\n"
+                   "state grace {\n  sleep 1d\n  on wake -> done\n}\n"
+                   "state undo {\n  sleep 1h\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
+static const char CANCELLER_V3[] =
+    CANCELLER_HEAD "on cancel -> grace\n"
+                   "state grace {\n  sleep 2d\n  on wake -> cancelled\n}\n"
+                   "final done\nfinal cancelled\n";
+
+static void current_prefix(const char *flow, char prefix[13])
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT left(current_hash, 12) FROM flows WHERE name = '%s'", flow);
+    snprintf(prefix, 13, "%s", h_text(&h, sql));
+}
+
+/* An instance in its cancel path moves only to a state on the new
+ * version's cancel path: elsewhere it would run the business path with
+ * every further cancel ignored. */
+START_TEST(migrate_checks_instances_in_their_cancel_path_against_the_new_cancel_path)
+{
+    h_deploy(&h, "canceller.flow", CANCELLER_V1);
+    h_exec_start(&h, 0, NULL);
+    const char *a = copy_id(h_start(&h, "canceller", "{}", NULL));
+    const char *b = copy_id(h_start(&h, "canceller", "{}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 2, 20));
+    ck_assert_int_eq(CTL("cancel", a), 0);
+    ck_assert(h_until(&h,
+                      "SELECT count(*) FROM instances WHERE state_name = 'grace'"
+                      " AND status = 'waiting' AND cancel_requested",
+                      1, 20));
+    char v1[13], v2[13], v3[13];
+    current_prefix("canceller", v1);
+    h_deploy(&h, "canceller_v2.flow", CANCELLER_V2);
+    current_prefix("canceller", v2);
+    ck_assert_int_eq(CTL("--json", "migrate", v1, v2), 0);
+    json_t *j = jout();
+    json_t *moved = json_object_get(j, "moved"), *skipped = json_object_get(j, "skipped");
+    ck_assert_int_eq(json_array_size(moved), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(moved, 0), "id")), b);
+    ck_assert_int_eq(json_array_size(skipped), 1);
+    json_t *sk = json_array_get(skipped, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(sk, "id")), a);
+    ck_assert_msg(strstr(json_string_value(json_object_get(sk, "why")), "cancel path") != NULL,
+                  "%s", json_string_value(json_object_get(sk, "why")));
+    json_decref(j);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM instances WHERE id = '%s' AND left(program_hash, 12) = '%s'", a,
+             v1);
+    ck_assert_int_eq(h_scalar(&h, sql), 1);
+    /* A version whose cancel path still holds the state takes it. */
+    h_deploy(&h, "canceller_v3.flow", CANCELLER_V3);
+    current_prefix("canceller", v3);
+    ck_assert_int_eq(CTL("--json", "migrate", v1, v3), 0);
+    j = jout();
+    ck_assert_int_eq(json_array_size(json_object_get(j, "moved")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "skipped")), 0);
+    json_decref(j);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM instances WHERE id = '%s' AND left(program_hash, 12) = '%s'"
+             " AND cancel_requested AND state_name = 'grace'",
+             a, v3);
+    ck_assert_int_eq(h_scalar(&h, sql), 1);
+    h_assert_gapless(&h);
+}
+END_TEST
+
 /* Run settlectl on a pseudo-terminal (stdout and stderr); its output into out. */
 static int run_tty(const char *a1, const char *a2, const char *a3, const char *a4)
 {
@@ -834,6 +935,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, help_usage_and_exit_codes);
+    tcase_add_test(tc, a_stray_hyphen_in_an_id_is_a_usage_error);
     tcase_add_test(tc, deploy_and_flows);
     tcase_add_test(tc, list_filters_paging_and_sql_metacharacters);
     tcase_add_test(tc, show_renders_the_timeline);
@@ -845,6 +947,7 @@ static Suite *suite(void)
     tcase_add_test(tc, suspend_resume_and_bulk_forms);
     tcase_add_test(tc, stats_clock_and_graph);
     tcase_add_test(tc, migrate_moves_waiting_instances_with_a_checked_map);
+    tcase_add_test(tc, migrate_checks_instances_in_their_cancel_path_against_the_new_cancel_path);
     tcase_add_test(tc, bulk_repairs_show_progress_on_a_terminal);
     suite_add_tcase(s, tc);
     return s;

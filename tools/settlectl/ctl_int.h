@@ -1,21 +1,25 @@
 /*
  * ctl_int.h — private to the settlectl file family (settlectl.c, st_ctl_*.c).
  *
- * Job: the operator's tool. It talks to PostgreSQL directly with libpq, so
- * it works while settled is down; every command is an entry of the table in
- * settlectl.c (name, usage, help, run function), one file per family.
+ * Job: the operator's tool: argument parsing and output. It reads and
+ * writes the database through the store (engine/store, st_store_admin.h)
+ * on a connection and libev loop of its own, so it works while settled is
+ * down; every command is an entry of the table in settlectl.c (name,
+ * usage, help, run function), one file per family.
  *
- * Layer: tools. Depends on libsettle (store types, core program reader,
- * ops), the settlec library (compile, DOT, decline table), libpq, jansson.
+ * Layer: tools. Depends on libsettle (store, core program reader, ops),
+ * the settlec library (compile, DOT, decline table), jansson. No SQL and
+ * no libpq here.
  *
  * Invariants:
- *   * every SQL statement is parameterised ($n); user text never becomes SQL;
  *   * a DSN is printed only through st_dsn_redact;
- *   * a repair is one transaction that also writes its `repair` history row
+ *   * a repair is one store statement, conditional on the seq, lease epoch
+ *     and owner read, that also writes its `repair` history row
  *     (actor = settlectl:<user>@<host>) and, for instances, bumps
  *     lease_epoch and clears owner_node, so a node holding the instance gets
  *     a checkpoint conflict and re-claims it from the row (see
- *     st_ctl_repair.c for why seq is bumped only by `retry`);
+ *     st_ctl_repair.c for why seq is bumped only by `retry`); a row that
+ *     moved since it was read is reported as a conflict (exit 4);
  *   * output goes to stdout (human text, or one JSON document with --json),
  *     errors to stderr with what happened and what to do next.
  *
@@ -30,9 +34,12 @@
 #include <stdio.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "common/st_err.h"
+#include "store/st_store_admin.h"
+
+struct ev_loop;
+struct pg_conn;
 
 enum {
     CTL_EXIT_OK = 0,
@@ -44,12 +51,13 @@ enum {
 };
 
 typedef struct ctl {
-    const char *dsn;  /* from --dsn or $SETTLE_DSN (never printed unredacted) */
-    int json;         /* --json: one JSON document on stdout */
-    int tty;          /* stdout is a terminal (progress bars) */
-    PGconn *pg;       /* opened on first use by ctl_db */
-    char actor[192];  /* settlectl:<user>@<host>, written to history */
-    const char *prog; /* argv[0] base name, for messages */
+    const char *dsn;          /* from --dsn or $SETTLE_DSN (never printed unredacted) */
+    int json;                 /* --json: one JSON document on stdout */
+    int tty;                  /* stdout is a terminal (progress bars) */
+    struct ev_loop *loop;     /* the store connection's own loop */
+    st_store_conn_t *sc;      /* opened on first use by ctl_db */
+    char actor[192];          /* settlectl:<user>@<host>, written to history */
+    const char *prog;         /* argv[0] base name, for messages */
 } ctl_t;
 
 typedef struct ctl_cmd {
@@ -113,12 +121,14 @@ typedef struct ctl_filter {
 int ctl_filter_empty(const ctl_filter_t *f);
 /*
  * Instances matching f with id > after (NULL: from the start), at most
- * limit, ordered by id. Columns: id, flow, program_hash, state_name,
- * status, updated_at (ISO), business_key, wait_reason, wake_at (ISO), seq.
- * Bad filter values are ST_INVAL with a hint.
+ * limit, ordered by id (st_store_instances_find). Bad filter values are
+ * ST_INVAL with a hint.
  */
-int ctl_filter_query(ctl_t *c, const ctl_filter_t *f, const char *after, int limit, PGresult **out,
-                     st_err_t *err);
+int ctl_filter_query(ctl_t *c, const ctl_filter_t *f, const char *after, int limit,
+                     st_store_instances_t *out, st_err_t *err);
+/* An instance id from the command line; a usage error naming the expected
+ * form when it is not a UUID. */
+int ctl_parse_id(const char *text, st_store_uuid_t *id, st_err_t *err);
 
 /* ---- errors and output ---- */
 
@@ -136,16 +146,11 @@ int ctl_exit_for(int code);
 
 /* ---- database ---- */
 
-/* The connection, opened (and checked) on first use; NULL after printing why. */
-PGconn *ctl_db(ctl_t *c);
-/* PQexecParams with text parameters (NULL = SQL NULL). On failure returns
- * NULL and fills err (with the server's message as detail). */
-PGresult *ctl_q(ctl_t *c, const char *sql, int n, const char *const *params, st_err_t *err);
-/* Run a statement without parameters that must succeed (BEGIN, COMMIT). */
-int ctl_exec_simple(ctl_t *c, const char *sql, st_err_t *err);
-void ctl_rollback(ctl_t *c);
-/* Column value or NULL for SQL NULL. */
-const char *ctl_val(const PGresult *r, int row, int col);
+/* The store connection, opened (schema checked) on first use; NULL after
+ * printing why. */
+st_store_conn_t *ctl_db(ctl_t *c);
+/* Close what ctl_db opened. */
+void ctl_db_close(ctl_t *c);
 
 /* The serialized Program of hash (malloc'd into *bytes). ST_NOTFOUND when
  * no such Program is registered. */
@@ -155,16 +160,11 @@ struct st_core_program;
 /* The Program of hash loaded by the core (kinds, signals, retry policy). */
 int ctl_core_program(ctl_t *c, const char *hash, struct st_core_program **out, st_err_t *err);
 
-/* SQL expression for "now" on the flows' clock: the virtual clock when one
- * ran (settle_clock), else the database clock. */
-#define CTL_NOW_SQL "COALESCE((SELECT settle_ts(now_us) FROM settle_clock), now())"
-/* ISO 8601 UTC format for to_char(ts AT TIME ZONE 'UTC', CTL_ISO). */
-#define CTL_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
-/* A timestamptz column as ISO 8601 UTC text. */
-#define CTL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', " CTL_ISO ")"
-
 /* ---- formatting ---- */
 
+/* ISO 8601 UTC to the second ("2026-01-02T03:04:05Z") into buf[32];
+ * NULL for ST_STORE_NO_TIME. */
+const char *ctl_iso(int64_t us, char *buf, size_t cap);
 /* "3d4h", "12m", "45s" from microseconds (buf >= 32). */
 const char *ctl_fmt_dur(int64_t us, char *buf, size_t cap);
 /* Add a string member only when v != NULL. */

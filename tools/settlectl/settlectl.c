@@ -221,8 +221,7 @@ int main(int argc, char **argv)
             rc = cmd->run(&c, n, args);
         }
     }
-    if (c.pg != NULL)
-        PQfinish(c.pg);
+    ctl_db_close(&c);
     free(args);
     return rc;
 }

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <ev.h>
-
 #include "ctl_int.h"
 #include "http/st_http_input.h"
 #include "ops/st_ops.h"
@@ -56,20 +54,11 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     if (!show && (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
                   st_http_input_advance_check(us, &err) != 0))
         return ctl_fail(c, CTL_EXIT_USAGE, &err);
-    if (ctl_db(c) == NULL)
+    st_store_conn_t *sc = ctl_db(c);
+    if (sc == NULL)
         return CTL_EXIT_ERROR;
-    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    st_store_conn_cfg_t cc = {.dsn = c->dsn};
-    st_store_conn_t *sc = loop ? st_store_conn_new(loop, &cc, &err) : NULL;
-    if (loop == NULL)
-        st_err_set(&err, ST_NOMEM, "cannot create an event loop");
     st_ops_clock_t k;
-    int rc = sc == NULL ? err.code
-             : show     ? st_ops_clock_show(sc, &k, &err)
-                        : st_ops_clock_advance(sc, us, &k, &err);
-    st_store_conn_free(sc);
-    if (loop != NULL)
-        ev_loop_destroy(loop);
+    int rc = show ? st_ops_clock_show(sc, &k, &err) : st_ops_clock_advance(sc, us, &k, &err);
     if (rc != 0)
         return ctl_fail(c, ctl_exit_for(rc), &err);
     return print_clock(c, show ? "show" : "advanced", &k);

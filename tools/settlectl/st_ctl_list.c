@@ -1,10 +1,10 @@
 /*
  * st_ctl_list.c — reading instances: the shared filter, `list` and `show`.
  *
- * Layer: tools (settlectl). Every filter value travels as a parameter; the
- * statement text is fixed. `--waiting-for SIGNAL` is resolved in C: the
- * Programs of waiting instances are loaded and the (hash, state) pairs whose
- * state has an arm for SIGNAL are passed as one array parameter.
+ * Layer: tools (settlectl). Filters go to st_store_instances_find as
+ * values. `--waiting-for SIGNAL` is resolved here: the Programs of waiting
+ * instances are loaded and the (hash, state) pairs whose state has an arm
+ * for SIGNAL are passed to the store.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,111 +15,79 @@
 #include "st_flowc.h"
 #include "store/st_store.h"
 
-static const char FILTER_SQL[] =
-    "SELECT i.id, i.flow, i.program_hash, i.state_name, i.status::text,"
-    "  to_char((i.updated_at) AT TIME ZONE 'UTC', " CTL_ISO "),"
-    "  i.business_key, i.wait_reason, to_char((i.wake_at) AT TIME ZONE 'UTC', " CTL_ISO "), i.seq"
-    " FROM instances i"
-    " WHERE ($1::text IS NULL OR i.flow = $1::text)"
-    "   AND ($2::text IS NULL OR left(i.program_hash, length($2::text)) = $2::text)"
-    "   AND ($3::text IS NULL OR i.state_name = $3::text)"
-    "   AND ($4::settle_status IS NULL OR i.status = $4::settle_status)"
-    "   AND ($5::bigint IS NULL OR i.updated_at <= " CTL_NOW_SQL
-    "        - $5::bigint * interval '1 microsecond')"
-    "   AND ($6::text IS NULL OR i.business_key = $6::text)"
-    "   AND ($7::text[] IS NULL OR (i.status = 'waiting'"
-    "        AND i.program_hash || ':' || i.state_name = ANY($7::text[])))"
-    "   AND ($8::uuid IS NULL OR i.id > $8::uuid)"
-    " ORDER BY i.id LIMIT $9::int";
-
 int ctl_filter_empty(const ctl_filter_t *f)
 {
     return !f->flow && !f->version && !f->state && !f->status && !f->older_than && !f->key &&
            !f->waiting_for;
 }
 
-/* Append s to a PostgreSQL array literal, quoted. */
-static int arr_add(char **buf, size_t *len, size_t *cap, const char *s)
+typedef struct pairs {
+    char **v;
+    size_t n, cap;
+} pairs_t;
+
+static void pairs_free(pairs_t *p)
 {
-    size_t need = *len + 2 * strlen(s) + 8;
-    if (need > *cap) {
-        size_t nc = need * 2;
-        char *g = realloc(*buf, nc);
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+static int pairs_add(pairs_t *p, const char *hash, const char *state)
+{
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 16;
+        char **g = realloc(p->v, nc * sizeof *g);
         if (g == NULL)
             return ST_NOMEM;
-        *buf = g;
-        *cap = nc;
+        p->v = g;
+        p->cap = nc;
     }
-    char *o = *buf + *len;
-    if (*len > 1)
-        *o++ = ',';
-    *o++ = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *o++ = '\\';
-        *o++ = *s;
-    }
-    *o++ = '"';
-    *o = '\0';
-    *len = (size_t)(o - *buf);
+    size_t len = strlen(hash) + strlen(state) + 2;
+    if ((p->v[p->n] = malloc(len)) == NULL)
+        return ST_NOMEM;
+    snprintf(p->v[p->n++], len, "%s:%s", hash, state);
     return 0;
 }
 
-/* "{"hash:state",...}" for the states whose arms name the signal. */
-static int waiting_pairs(ctl_t *c, const ctl_filter_t *f, char **out, st_err_t *err)
+/* The "hash:state" pairs of p whose state has an arm for signal. */
+static int program_pairs(const st_core_program_t *p, const char *hash, const char *signal,
+                         pairs_t *out)
 {
-    const char *params[1] = {f->flow};
-    PGresult *r = ctl_q(c,
-                        "SELECT DISTINCT program_hash FROM instances WHERE status = 'waiting'"
-                        " AND ($1::text IS NULL OR flow = $1::text)",
-                        1, params, err);
-    if (r == NULL)
-        return ST_DB;
-    size_t len = 1, cap = 64;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : ST_NOMEM;
-    if (buf)
-        strcpy(buf, "{");
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        const char *hash = PQgetvalue(r, i, 0);
+    for (size_t s = 0; s < st_core_program_state_count(p); s++) {
+        const char *const *names = NULL;
+        size_t n = st_core_program_state_signals(p, (uint32_t)s, &names);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], signal) == 0 &&
+                pairs_add(out, hash, st_core_program_state_name(p, (uint32_t)s)) != 0)
+                return ST_NOMEM;
+    }
+    return 0;
+}
+
+/* The pairs for --waiting-for over the Programs waiting instances run. */
+static int waiting_pairs(ctl_t *c, const ctl_filter_t *f, pairs_t *out, st_err_t *err)
+{
+    st_store_rows_t r;
+    int rc = st_store_waiting_programs(c->sc, f->flow, &r, err);
+    for (size_t i = 0; rc == 0 && i < r.n; i++) {
+        const char *hash = st_store_rows_get(&r, i, 0);
         st_core_program_t *p = NULL;
         rc = ctl_core_program(c, hash, &p, err);
-        for (size_t s = 0; rc == 0 && s < st_core_program_state_count(p); s++) {
-            const char *const *names = NULL;
-            size_t n = st_core_program_state_signals(p, (uint32_t)s, &names);
-            for (size_t k = 0; rc == 0 && k < n; k++) {
-                if (strcmp(names[k], f->waiting_for) != 0)
-                    continue;
-                char pair[512];
-                snprintf(pair, sizeof pair, "%s:%s", hash,
-                         st_core_program_state_name(p, (uint32_t)s));
-                rc = arr_add(&buf, &len, &cap, pair);
-            }
-        }
+        if (rc == 0 && program_pairs(p, hash, f->waiting_for, out) != 0)
+            rc = st_err_set(err, ST_NOMEM, "out of memory");
         st_core_program_free(p);
     }
-    PQclear(r);
-    if (rc == 0 && len + 2 > cap) {
-        char *g = realloc(buf, len + 2);
-        if (g == NULL)
-            rc = ST_NOMEM;
-        else
-            buf = g;
-    }
-    if (rc != 0) {
-        free(buf);
-        return rc == ST_NOMEM ? st_err_set(err, ST_NOMEM, "out of memory") : rc;
-    }
-    strcat(buf, "}");
-    *out = buf;
-    return 0;
+    st_store_rows_free(&r);
+    return rc;
 }
 
-int ctl_filter_query(ctl_t *c, const ctl_filter_t *f, const char *after, int limit, PGresult **out,
-                     st_err_t *err)
+/* The store's filter for f; ST_INVAL with a hint for a bad value. */
+static int filter_of(const ctl_filter_t *f, st_store_filter_t *sf, st_err_t *err)
 {
-    *out = NULL;
-    st_store_status_t st;
+    st_store_filter_init(sf);
+    st_store_status_t st = ST_STORE_RUNNING;
     if (f->status && st_store_status_parse(f->status, &st) != 0) {
         st_err_set(err, ST_INVAL, "unknown status '%s'", f->status);
         st_err_hint(err, "one of running, waiting, completed, failed, cancelled, suspended");
@@ -133,31 +101,87 @@ int ctl_filter_query(ctl_t *c, const ctl_filter_t *f, const char *after, int lim
             return ST_INVAL;
         }
     }
+    if (f->older_than && st_ops_duration_parse(f->older_than, &sf->older_than_us, err) != 0)
+        return ST_INVAL;
+    sf->flow = f->flow;
+    sf->version = f->version;
+    sf->state = f->state;
+    sf->status = f->status ? (int)st : -1;
+    sf->business_key = f->key;
+    return 0;
+}
+
+int ctl_filter_query(ctl_t *c, const ctl_filter_t *f, const char *after, int limit,
+                     st_store_instances_t *out, st_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    st_store_filter_t sf;
+    int rc = filter_of(f, &sf, err);
+    if (rc != 0)
+        return rc;
     st_store_uuid_t u;
     if (after && st_store_uuid_parse(after, &u) != 0) {
         st_err_set(err, ST_INVAL, "--after needs an instance id, not '%s'", after);
         st_err_hint(err, "pass the last id of the previous page");
         return ST_INVAL;
     }
-    char older[32] = "", lim[16];
-    if (f->older_than) {
-        int64_t us = 0;
-        if (st_ops_duration_parse(f->older_than, &us, err) != 0)
-            return ST_INVAL;
-        snprintf(older, sizeof older, "%lld", (long long)us);
-    }
-    char *pairs = NULL;
+    pairs_t pairs = {0};
     if (f->waiting_for) {
-        int rc = waiting_pairs(c, f, &pairs, err);
-        if (rc != 0)
-            return rc;
+        rc = waiting_pairs(c, f, &pairs, err);
+        sf.by_waiting_state = true;
+        sf.waiting = (const char *const *)pairs.v;
+        sf.nwaiting = pairs.n;
     }
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[9] = {f->flow, f->version, f->state, f->status, f->older_than ? older : NULL,
-                             f->key,  pairs,      after,    lim};
-    *out = ctl_q(c, FILTER_SQL, 9, params, err);
-    free(pairs);
-    return *out ? 0 : ST_DB;
+    if (rc == 0)
+        rc = st_store_instances_find(c->sc, &sf, after ? &u : NULL, (unsigned)limit, out, err);
+    pairs_free(&pairs);
+    return rc;
+}
+
+static json_t *instance_json(const st_store_instance_t *in)
+{
+    char id[37], up[32], wake[32];
+    st_store_uuid_format(&in->id, id);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "id", id, "flow", in->flow, "version",
+                          in->program_hash, "state", in->state_name, "status",
+                          st_store_status_name(in->status), "updated_at",
+                          ctl_iso(in->updated_us, up, sizeof up), "seq", (json_int_t)in->seq);
+    ctl_json_set_str(o, "business_key", in->business_key);
+    ctl_json_set_str(o, "reason", in->wait_reason);
+    ctl_json_set_str(o, "wake_at", ctl_iso(in->wake_at_us, wake, sizeof wake));
+    return o;
+}
+
+static int list_json(const st_store_instances_t *r, int limit, const char *last)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->n; i++)
+        json_array_append_new(arr, instance_json(&r->v[i]));
+    json_t *doc = json_pack("{s:o}", "instances", arr);
+    json_object_set_new(doc, "next_after",
+                        r->n == (size_t)limit && last[0] ? json_string(last) : json_null());
+    return ctl_json_out(doc);
+}
+
+static int list_text(const st_store_instances_t *r, int limit, const char *last)
+{
+    if (r->n == 0) {
+        printf("no instances match\n");
+        return CTL_EXIT_OK;
+    }
+    printf("%-36s  %-14s %-8s %-22s %-9s %-20s %s\n", "ID", "FLOW", "VERSION", "STATE", "STATUS",
+           "UPDATED", "KEY");
+    for (size_t i = 0; i < r->n; i++) {
+        const st_store_instance_t *in = &r->v[i];
+        char id[37], up[32];
+        st_store_uuid_format(&in->id, id);
+        printf("%-36s  %-14s %-8.8s %-22s %-9s %-20s %s\n", id, in->flow, in->program_hash,
+               in->state_name, st_store_status_name(in->status),
+               ctl_iso(in->updated_us, up, sizeof up), in->business_key ? in->business_key : "-");
+    }
+    if (r->n == (size_t)limit)
+        printf("-- more: add --after %s for the next page\n", last);
+    return CTL_EXIT_OK;
 }
 
 int ctl_cmd_list(ctl_t *c, int argc, char **argv)
@@ -180,102 +204,30 @@ int ctl_cmd_list(ctl_t *c, int argc, char **argv)
     if (ctl_db(c) == NULL)
         return CTL_EXIT_ERROR;
     st_err_t err;
-    PGresult *r = NULL;
+    st_store_instances_t r;
     int rc = ctl_filter_query(c, &f, after, limit, &r, &err);
     if (rc != 0)
         return ctl_fail(c, ctl_exit_for(rc), &err);
-    int n = PQntuples(r);
-    const char *last = n ? PQgetvalue(r, n - 1, 0) : NULL;
-    if (c->json) {
-        json_t *arr = json_array();
-        for (int i = 0; i < n; i++) {
-            json_t *o =
-                json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "id", PQgetvalue(r, i, 0), "flow",
-                          PQgetvalue(r, i, 1), "version", PQgetvalue(r, i, 2), "state",
-                          PQgetvalue(r, i, 3), "status", PQgetvalue(r, i, 4), "updated_at",
-                          PQgetvalue(r, i, 5), "seq", (json_int_t)atoll(PQgetvalue(r, i, 9)));
-            ctl_json_set_str(o, "business_key", ctl_val(r, i, 6));
-            ctl_json_set_str(o, "reason", ctl_val(r, i, 7));
-            ctl_json_set_str(o, "wake_at", ctl_val(r, i, 8));
-            json_array_append_new(arr, o);
-        }
-        json_t *doc = json_pack("{s:o}", "instances", arr);
-        json_object_set_new(doc, "next_after",
-                            n == limit && last ? json_string(last) : json_null());
-        PQclear(r);
-        return ctl_json_out(doc);
-    }
-    if (n == 0) {
-        printf("no instances match\n");
-    } else {
-        printf("%-36s  %-14s %-8s %-22s %-9s %-20s %s\n", "ID", "FLOW", "VERSION", "STATE",
-               "STATUS", "UPDATED", "KEY");
-        for (int i = 0; i < n; i++)
-            printf("%-36s  %-14s %-8.8s %-22s %-9s %-20s %s\n", PQgetvalue(r, i, 0),
-                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-                   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-                   ctl_val(r, i, 6) ? ctl_val(r, i, 6) : "-");
-        if (n == limit)
-            printf("-- more: add --after %s for the next page\n", last);
-    }
-    PQclear(r);
-    return CTL_EXIT_OK;
+    size_t n = r.n;
+    char last[37] = "";
+    if (n > 0)
+        st_store_uuid_format(&r.v[n - 1].id, last);
+    rc = c->json ? list_json(&r, limit, last) : list_text(&r, limit, last);
+    st_store_instances_free(&r);
+    return rc;
 }
 
 /* ---- show ---- */
 
-static const char SHOW_SQL[] =
-    "SELECT i.id, i.flow, i.program_hash, i.state_name, i.status::text, i.seq,"
-    "  to_char((i.wake_at) AT TIME ZONE 'UTC', " CTL_ISO
-    "), i.wait_reason, i.business_key, i.owner_node, n.name,"
-    "  to_char((i.created_at) AT TIME ZONE 'UTC', " CTL_ISO
-    "), to_char((i.updated_at) AT TIME ZONE 'UTC', " CTL_ISO "), i.vars::text,"
-    "  COALESCE(f.current_hash = i.program_hash, false),"
-    "  n.id IS NOT NULL AND n.stopped_at IS NULL AND n.lease_until > clock_timestamp()"
-    " FROM instances i LEFT JOIN nodes n ON n.id = i.owner_node"
-    " LEFT JOIN flows f ON f.name = i.flow WHERE i.id = $1::uuid";
+#define CELL(r, i, k) st_store_rows_get((r), (i), (k))
 
-/* One timeline: history, activity attempts and signals. Ordered by step:
- * an attempt belongs to the step that created its task (the seq in its
- * idempotency key) or to the `retry` repair that re-ran it; a
- * consumed signal comes just before the step that consumed it, a pending
- * one at the end; within a step signals, then history, then attempts, by
- * time. (Ordering by time alone would misplace the API's start row when
- * the engine runs on a virtual clock.) Columns: at, source, seq, a..f. */
-static const char TIMELINE_SQL[] =
-    "SELECT to_char((x.at) AT TIME ZONE 'UTC', " CTL_ISO
-    "), x.src, x.seq, x.a, x.b, x.c, x.d, x.e, x.f FROM ("
-    " SELECT h.at, h.seq AS k, 1 AS ord, 'history' AS src, h.seq, h.kind AS a,"
-    "   h.from_state AS b, h.to_state AS c, h.actor AS d, h.detail::text AS e, NULL::text AS f"
-    "  FROM history h WHERE h.instance_id = $1::uuid"
-    " UNION ALL"
-    " SELECT a.started_at, COALESCE((SELECT max(h.seq) FROM history h"
-    "   WHERE h.instance_id = $1::uuid AND h.kind = 'repair' AND h.detail->>'action' = 'retry'"
-    "     AND (h.detail->>'task')::bigint = t.id"
-    "     AND a.attempt > (h.detail->>'attempts_before')::int),"
-    "   substring(t.idempotency_key from '_([0-9]+)$')::bigint, t.seq), 2,"
-    "   'attempt', t.seq, t.activity, a.attempt || '/' || t.max_attempts,"
-    "   a.outcome, a.code, a.error, (a.latency_us / 1000)::text"
-    "  FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.instance_id = $1::uuid"
-    " UNION ALL"
-    " SELECT s.created_at, COALESCE(s.consumed_seq, 9223372036854775807), 0, 'signal',"
-    "   s.consumed_seq, s.name, s.source,"
-    "   CASE WHEN s.consumed_at IS NULL THEN 'pending' ELSE 'consumed' END, NULL,"
-    "   s.payload::text, NULL"
-    "  FROM signals s WHERE s.instance_id = $1::uuid) x ORDER BY x.k, x.ord, x.at";
-
-static const char TASKS_SQL[] =
-    "SELECT t.id, t.seq, t.state_name, t.activity, t.status::text, t.attempt, t.max_attempts,"
-    "  t.idempotency_key, to_char((t.not_before) AT TIME ZONE 'UTC', " CTL_ISO
-    "), t.outcome, t.last_error"
-    " FROM tasks t WHERE t.instance_id = $1::uuid ORDER BY t.id";
-
-static void print_timeline_row(const PGresult *r, int i)
+/* One timeline row (st_store_report_timeline's columns). */
+static void print_timeline_row(const st_store_rows_t *r, size_t i)
 {
-    const char *at = PQgetvalue(r, i, 0), *src = PQgetvalue(r, i, 1);
-    const char *seq = ctl_val(r, i, 2), *a = ctl_val(r, i, 3), *b = ctl_val(r, i, 4);
-    const char *cc = ctl_val(r, i, 5), *d = ctl_val(r, i, 6), *e = ctl_val(r, i, 7);
-    const char *f = ctl_val(r, i, 8);
+    const char *at = CELL(r, i, 0), *src = CELL(r, i, 1);
+    const char *seq = CELL(r, i, 2), *a = CELL(r, i, 3), *b = CELL(r, i, 4);
+    const char *cc = CELL(r, i, 5), *d = CELL(r, i, 6), *e = CELL(r, i, 7);
+    const char *f = CELL(r, i, 8);
     if (strcmp(src, "history") == 0) {
         printf("  %s  #%-3s %-10s %s -> %s", at, seq ? seq : "", a ? a : "", b ? b : "(new)",
                cc ? cc : "");
@@ -309,12 +261,12 @@ static void print_timeline_row(const PGresult *r, int i)
     }
 }
 
-static json_t *timeline_json(const PGresult *r, int i)
+static json_t *timeline_json(const st_store_rows_t *r, size_t i)
 {
-    const char *src = PQgetvalue(r, i, 1);
-    json_t *o = json_pack("{s:s,s:s}", "at", PQgetvalue(r, i, 0), "type", src);
-    if (ctl_val(r, i, 2))
-        json_object_set_new(o, "seq", json_integer(atoll(PQgetvalue(r, i, 2))));
+    const char *src = CELL(r, i, 1);
+    json_t *o = json_pack("{s:s,s:s}", "at", CELL(r, i, 0), "type", src);
+    if (CELL(r, i, 2))
+        json_object_set_new(o, "seq", json_integer(atoll(CELL(r, i, 2))));
     static const char *const hist[] = {"kind", "from", "to", "actor", "detail", NULL};
     static const char *const att[] = {"activity", "attempt", "outcome",
                                       "code",     "error",   "latency_ms"};
@@ -322,8 +274,8 @@ static json_t *timeline_json(const PGresult *r, int i)
     const char *const *names = strcmp(src, "history") == 0   ? hist
                                : strcmp(src, "attempt") == 0 ? att
                                                              : sig;
-    for (int k = 0; k < 6; k++) {
-        const char *v = ctl_val(r, i, 3 + k);
+    for (size_t k = 0; k < 6; k++) {
+        const char *v = CELL(r, i, 3 + k);
         if (names[k] == NULL || v == NULL)
             continue;
         if (strcmp(names[k], "detail") == 0 || strcmp(names[k], "payload") == 0) {
@@ -336,122 +288,174 @@ static json_t *timeline_json(const PGresult *r, int i)
     return o;
 }
 
+static json_t *task_json(const st_store_rows_t *k, size_t i)
+{
+    json_t *o = json_pack(
+        "{s:I,s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "id", (json_int_t)atoll(CELL(k, i, 0)), "seq",
+        (json_int_t)atoll(CELL(k, i, 1)), "state", CELL(k, i, 2), "activity", CELL(k, i, 3),
+        "status", CELL(k, i, 4), "attempt", atoi(CELL(k, i, 5)), "max_attempts",
+        atoi(CELL(k, i, 6)), "idempotency_key", CELL(k, i, 7), "not_before", CELL(k, i, 8));
+    ctl_json_set_str(o, "outcome", CELL(k, i, 9));
+    ctl_json_set_str(o, "last_error", CELL(k, i, 10));
+    return o;
+}
+
+/* What show prints: the row, its owner, and the reports. */
+typedef struct shown {
+    st_store_instance_t in;
+    char id[37];
+    bool current;  /* the flow's current version */
+    bool has_node; /* owner node found */
+    st_store_node_info_t node;
+    st_store_rows_t timeline, tasks;
+} shown_t;
+
+static void shown_release(shown_t *s)
+{
+    st_store_instance_release(&s->in);
+    st_store_rows_free(&s->timeline);
+    st_store_rows_free(&s->tasks);
+}
+
+static int show_read(ctl_t *c, const st_store_uuid_t *id, shown_t *s, st_err_t *err)
+{
+    memset(s, 0, sizeof *s);
+    int rc = st_store_instance_load(c->sc, id, &s->in, err);
+    if (rc != 0)
+        return rc;
+    st_store_uuid_format(id, s->id);
+    char cur[65];
+    rc = st_store_flow_current(c->sc, s->in.flow, cur, err);
+    if (rc != 0 && rc != ST_NOTFOUND)
+        return rc;
+    s->current = rc == 0 && strcmp(cur, s->in.program_hash) == 0;
+    if (s->in.owner_node) {
+        rc = st_store_node_info(c->sc, s->in.owner_node, &s->node, err);
+        if (rc != 0 && rc != ST_NOTFOUND)
+            return rc;
+        s->has_node = rc == 0;
+    }
+    rc = st_store_report_timeline(c->sc, id, &s->timeline, err);
+    return rc ? rc : st_store_report_tasks(c->sc, id, &s->tasks, err);
+}
+
+static int show_json(const shown_t *s)
+{
+    const st_store_instance_t *in = &s->in;
+    char cr[32], up[32], wake[32];
+    json_t *inst = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:b}", "id", s->id, "flow", in->flow,
+                             "version", in->program_hash, "state", in->state_name, "status",
+                             st_store_status_name(in->status), "seq", (json_int_t)in->seq,
+                             "created_at", ctl_iso(in->created_us, cr, sizeof cr), "updated_at",
+                             ctl_iso(in->updated_us, up, sizeof up), "current_version", s->current);
+    ctl_json_set_str(inst, "wake_at", ctl_iso(in->wake_at_us, wake, sizeof wake));
+    ctl_json_set_str(inst, "reason", in->wait_reason);
+    ctl_json_set_str(inst, "business_key", in->business_key);
+    if (in->owner_node)
+        json_object_set_new(inst, "owner",
+                            json_pack("{s:I,s:s,s:b}", "node", (json_int_t)in->owner_node, "name",
+                                      s->node.name, "alive", s->has_node && s->node.alive));
+    json_t *vars = ctl_json_parse(in->vars_json);
+    json_object_set_new(inst, "vars", vars ? vars : json_object());
+    json_t *tl = json_array(), *tasks = json_array();
+    for (size_t i = 0; i < s->timeline.n; i++)
+        json_array_append_new(tl, timeline_json(&s->timeline, i));
+    for (size_t i = 0; i < s->tasks.n; i++)
+        json_array_append_new(tasks, task_json(&s->tasks, i));
+    json_object_set_new(inst, "timeline", tl);
+    json_object_set_new(inst, "tasks", tasks);
+    return ctl_json_out(inst);
+}
+
+static void show_head(const shown_t *s)
+{
+    const st_store_instance_t *in = &s->in;
+    char buf[32], up[32];
+    printf("instance %s\n", s->id);
+    printf("  flow     %s version %.12s%s\n", in->flow, in->program_hash,
+           s->current ? " (current)" : " (not the current version)");
+    printf("  state    %s, %s (seq %lld)\n", in->state_name, st_store_status_name(in->status),
+           (long long)in->seq);
+    if (in->wait_reason)
+        printf("  reason   %s\n", in->wait_reason);
+    if (in->wake_at_us != ST_STORE_NO_TIME)
+        printf("  wakes at %s\n", ctl_iso(in->wake_at_us, buf, sizeof buf));
+    if (in->business_key)
+        printf("  key      %s\n", in->business_key);
+    if (in->owner_node)
+        printf("  owner    node %lld (%s)%s\n", (long long)in->owner_node, s->node.name,
+               s->has_node && s->node.alive ? "" : " — lease lapsed");
+    else
+        printf("  owner    none\n");
+    printf("  created  %s, last change %s\n", ctl_iso(in->created_us, buf, sizeof buf),
+           ctl_iso(in->updated_us, up, sizeof up));
+}
+
+static void show_tasks(const st_store_rows_t *k)
+{
+    if (k->n == 0)
+        return;
+    printf("\ntasks\n");
+    for (size_t i = 0; i < k->n; i++) {
+        printf("  #%s %-20s %-9s attempt %s/%s  key %s", CELL(k, i, 1), CELL(k, i, 3),
+               CELL(k, i, 4), CELL(k, i, 5), CELL(k, i, 6), CELL(k, i, 7));
+        if (CELL(k, i, 9))
+            printf("  outcome %s", CELL(k, i, 9));
+        if (strcmp(CELL(k, i, 4), "pending") == 0)
+            printf("  next attempt %s", CELL(k, i, 8));
+        if (CELL(k, i, 10))
+            printf("\n      last error: %s", CELL(k, i, 10));
+        putchar('\n');
+    }
+}
+
+static int show_text(const shown_t *s)
+{
+    show_head(s);
+    printf("\nvariables\n");
+    json_t *vars = ctl_json_parse(s->in.vars_json);
+    if (vars != NULL) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(vars, key, v)
+        {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("  %-16s %s\n", key, t ? t : "?");
+            free(t);
+        }
+    }
+    json_decref(vars);
+    printf("\ntimeline\n");
+    for (size_t i = 0; i < s->timeline.n; i++)
+        print_timeline_row(&s->timeline, i);
+    show_tasks(&s->tasks);
+    return CTL_EXIT_OK;
+}
+
 int ctl_cmd_show(ctl_t *c, int argc, char **argv)
 {
     const char *pos[1] = {0};
     int n = ctl_opts_parse(c, "show", argc, argv, NULL, pos, 1);
     if (n != 1)
         return n < 0 ? CTL_EXIT_USAGE : ctl_usage(c, "show", "give one instance id");
+    st_err_t err;
     st_store_uuid_t u;
-    if (st_store_uuid_parse(pos[0], &u) != 0)
-        return ctl_usage(c, "show", "'%s' is not an instance id (a UUID)", pos[0]);
+    if (ctl_parse_id(pos[0], &u, &err) != 0)
+        return ctl_fail(c, CTL_EXIT_USAGE, &err);
     if (ctl_db(c) == NULL)
         return CTL_EXIT_ERROR;
-    st_err_t err;
-    const char *params[1] = {pos[0]};
-    PGresult *r = ctl_q(c, SHOW_SQL, 1, params, &err);
-    if (r == NULL)
-        return ctl_fail(c, CTL_EXIT_ERROR, &err);
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    shown_t s;
+    int rc = show_read(c, &u, &s, &err);
+    if (rc == ST_NOTFOUND && s.id[0] == '\0') {
+        shown_release(&s);
         return ctl_failf(c, CTL_EXIT_NOTFOUND, "`settlectl list` shows the instances",
                          "no instance %s", pos[0]);
     }
-    PGresult *t = ctl_q(c, TIMELINE_SQL, 1, params, &err);
-    PGresult *k = t ? ctl_q(c, TASKS_SQL, 1, params, &err) : NULL;
-    if (t == NULL || k == NULL) {
-        PQclear(r);
-        PQclear(t);
+    if (rc != 0) {
+        shown_release(&s);
         return ctl_fail(c, CTL_EXIT_ERROR, &err);
     }
-    json_t *vars = ctl_json_parse(ctl_val(r, 0, 13));
-    if (c->json) {
-        json_t *inst = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:b}", "id", PQgetvalue(r, 0, 0),
-                                 "flow", PQgetvalue(r, 0, 1), "version", PQgetvalue(r, 0, 2),
-                                 "state", PQgetvalue(r, 0, 3), "status", PQgetvalue(r, 0, 4), "seq",
-                                 (json_int_t)atoll(PQgetvalue(r, 0, 5)), "created_at",
-                                 PQgetvalue(r, 0, 11), "updated_at", PQgetvalue(r, 0, 12),
-                                 "current_version", PQgetvalue(r, 0, 14)[0] == 't');
-        ctl_json_set_str(inst, "wake_at", ctl_val(r, 0, 6));
-        ctl_json_set_str(inst, "reason", ctl_val(r, 0, 7));
-        ctl_json_set_str(inst, "business_key", ctl_val(r, 0, 8));
-        if (ctl_val(r, 0, 9))
-            json_object_set_new(
-                inst, "owner",
-                json_pack("{s:I,s:s,s:b}", "node", (json_int_t)atoll(PQgetvalue(r, 0, 9)), "name",
-                          PQgetvalue(r, 0, 10), "alive", PQgetvalue(r, 0, 15)[0] == 't'));
-        json_object_set_new(inst, "vars", vars ? vars : json_object());
-        json_t *tl = json_array(), *tasks = json_array();
-        for (int i = 0; i < PQntuples(t); i++)
-            json_array_append_new(tl, timeline_json(t, i));
-        for (int i = 0; i < PQntuples(k); i++) {
-            json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:s}", "id",
-                                  (json_int_t)atoll(PQgetvalue(k, i, 0)), "seq",
-                                  (json_int_t)atoll(PQgetvalue(k, i, 1)), "state",
-                                  PQgetvalue(k, i, 2), "activity", PQgetvalue(k, i, 3), "status",
-                                  PQgetvalue(k, i, 4), "attempt", atoi(PQgetvalue(k, i, 5)),
-                                  "max_attempts", atoi(PQgetvalue(k, i, 6)), "idempotency_key",
-                                  PQgetvalue(k, i, 7), "not_before", PQgetvalue(k, i, 8));
-            ctl_json_set_str(o, "outcome", ctl_val(k, i, 9));
-            ctl_json_set_str(o, "last_error", ctl_val(k, i, 10));
-            json_array_append_new(tasks, o);
-        }
-        json_object_set_new(inst, "timeline", tl);
-        json_object_set_new(inst, "tasks", tasks);
-        PQclear(r);
-        PQclear(t);
-        PQclear(k);
-        return ctl_json_out(inst);
-    }
-    printf("instance %s\n", PQgetvalue(r, 0, 0));
-    printf("  flow     %s version %.12s%s\n", PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-           PQgetvalue(r, 0, 14)[0] == 't' ? " (current)" : " (not the current version)");
-    printf("  state    %s, %s (seq %s)\n", PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4),
-           PQgetvalue(r, 0, 5));
-    if (ctl_val(r, 0, 7))
-        printf("  reason   %s\n", PQgetvalue(r, 0, 7));
-    if (ctl_val(r, 0, 6))
-        printf("  wakes at %s\n", PQgetvalue(r, 0, 6));
-    if (ctl_val(r, 0, 8))
-        printf("  key      %s\n", PQgetvalue(r, 0, 8));
-    if (ctl_val(r, 0, 9))
-        printf("  owner    node %s (%s)%s\n", PQgetvalue(r, 0, 9), PQgetvalue(r, 0, 10),
-               PQgetvalue(r, 0, 15)[0] == 't' ? "" : " — lease lapsed");
-    else
-        printf("  owner    none\n");
-    printf("  created  %s, last change %s\n", PQgetvalue(r, 0, 11), PQgetvalue(r, 0, 12));
-    printf("\nvariables\n");
-    if (vars != NULL) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(vars, key, v)
-        {
-            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("  %-16s %s\n", key, s ? s : "?");
-            free(s);
-        }
-    }
-    json_decref(vars);
-    printf("\ntimeline\n");
-    for (int i = 0; i < PQntuples(t); i++)
-        print_timeline_row(t, i);
-    if (PQntuples(k) > 0) {
-        printf("\ntasks\n");
-        for (int i = 0; i < PQntuples(k); i++) {
-            printf("  #%s %-20s %-9s attempt %s/%s  key %s", PQgetvalue(k, i, 1),
-                   PQgetvalue(k, i, 3), PQgetvalue(k, i, 4), PQgetvalue(k, i, 5),
-                   PQgetvalue(k, i, 6), PQgetvalue(k, i, 7));
-            if (ctl_val(k, i, 9))
-                printf("  outcome %s", PQgetvalue(k, i, 9));
-            if (strcmp(PQgetvalue(k, i, 4), "pending") == 0)
-                printf("  next attempt %s", PQgetvalue(k, i, 8));
-            if (ctl_val(k, i, 10))
-                printf("\n      last error: %s", PQgetvalue(k, i, 10));
-            putchar('\n');
-        }
-    }
-    PQclear(r);
-    PQclear(t);
-    PQclear(k);
-    return CTL_EXIT_OK;
+    rc = c->json ? show_json(&s) : show_text(&s);
+    shown_release(&s);
+    return rc;
 }

@@ -5,9 +5,10 @@
  * Layer: tools (settlectl). The map is checked by the compiler
  * (st_flowc_migrate_check: every live state lands on a state of the same
  * kind, kept variables keep their type, no new inputs); a map with errors
- * moves nothing. Each instance then moves in its own transaction (see
- * st_ctl_repair.c for the protocol: row lock, lease_epoch bumped, owner
- * cleared, `repair` history row, NOTIFY settle_work).
+ * moves nothing. Each instance then moves by its own store repair (see
+ * st_store_admin.h: conditional on the seq, epoch and owner read,
+ * lease_epoch bumped, owner cleared, `repair` history row, NOTIFY
+ * settle_work); one that moved meanwhile is skipped with the reason.
  *
  * Invariants:
  *   * only instances waiting in a sleep/await state (status waiting, or
@@ -17,7 +18,11 @@
  *   * the moved row is rebuilt by the core against the new Program before
  *     it is written (the check the executor makes when it claims it), so a
  *     row the engine cannot load is never stored;
- *   * variables new in the target version get their literal initial value.
+ *   * variables new in the target version get their literal initial value;
+ *   * an instance in its cancel path (cancel_requested) is checked as such:
+ *     it moves only to a state on the new version's cancel path (reachable
+ *     from its `on cancel` target), else a cancelled instance would run the
+ *     business path with further cancels ignored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,8 @@
 
 static const char *const kind_word[] = {"?", "do", "sleep", "await", "decide", "final", "fail"};
 
+#define KIND(x) SETTLE__V1__STATE_KIND__STATE_KIND_##x
+
 /* The one registered hash starting with prefix, into out. */
 static int resolve(ctl_t *c, const char *prefix, char out[65], char name[256], st_err_t *err)
 {
@@ -37,30 +44,10 @@ static int resolve(ctl_t *c, const char *prefix, char out[65], char name[256], s
         st_err_hint(err, "lower-case hex, 4 to 64 digits; `settlectl flows` lists the versions");
         return ST_INVAL;
     }
-    const char *p[1] = {prefix};
-    PGresult *r = ctl_q(c,
-                        "SELECT hash, name FROM programs WHERE left(hash, length($1::text)) = $1"
-                        " ORDER BY hash LIMIT 2",
-                        1, p, err);
-    if (r == NULL)
-        return ST_DB;
-    int n = PQntuples(r);
-    if (n == 1) {
-        snprintf(out, 65, "%s", PQgetvalue(r, 0, 0));
-        snprintf(name, 256, "%s", PQgetvalue(r, 0, 1));
-    }
-    PQclear(r);
-    if (n == 0) {
-        st_err_set(err, ST_NOTFOUND, "no Program version %s", prefix);
+    int rc = st_store_program_resolve(c->sc, prefix, out, name, err);
+    if (rc == ST_NOTFOUND)
         st_err_hint(err, "`settlectl flows` lists the versions");
-        return ST_NOTFOUND;
-    }
-    if (n > 1) {
-        st_err_set(err, ST_INVAL, "version prefix %s names more than one Program", prefix);
-        st_err_hint(err, "give more hex digits");
-        return ST_INVAL;
-    }
-    return 0;
+    return rc;
 }
 
 static int load_pb(ctl_t *c, const char *hash, Settle__V1__Program **p, unsigned char **bytes,
@@ -70,6 +57,60 @@ static int load_pb(ctl_t *c, const char *hash, Settle__V1__Program **p, unsigned
     if (rc == 0)
         rc = st_flowc_program_unpack(*bytes, *len, p, err);
     return rc;
+}
+
+/* Push the states an instance in state s can move to next. */
+static void push_targets(const Settle__V1__State *s, uint32_t *stack, uint32_t *top)
+{
+    for (size_t i = 0; i < s->n_guards; i++)
+        stack[(*top)++] = s->guards[i]->target;
+    if (s->kind == KIND(DECIDE))
+        stack[(*top)++] = s->else_target;
+    if (s->kind == KIND(DO) && s->activity != NULL)
+        for (size_t i = 0; i < s->activity->n_arms; i++)
+            stack[(*top)++] = s->activity->arms[i]->target;
+    if (s->kind == KIND(SLEEP) && s->sleep != NULL)
+        stack[(*top)++] = s->sleep->wake_target;
+    if (s->kind == KIND(AWAIT) && s->await != NULL)
+        stack[(*top)++] = s->await->timeout_target;
+    for (size_t i = 0; i < s->n_signals; i++)
+        stack[(*top)++] = s->signals[i]->target;
+}
+
+/* Edges leaving state s (the bound of one push_targets). */
+static size_t out_degree(const Settle__V1__State *s)
+{
+    size_t n = s->n_guards + s->n_signals + 2;
+    if (s->kind == KIND(DO) && s->activity != NULL)
+        n += s->activity->n_arms;
+    return n;
+}
+
+/* 1 when state idx is on p's cancel path (reachable from `on cancel`). */
+static int on_cancel_path(const Settle__V1__Program *p, uint32_t idx)
+{
+    if (!p->has_cancel || p->cancel_target >= p->n_states)
+        return 0;
+    size_t edges = 1;
+    for (size_t i = 0; i < p->n_states; i++)
+        edges += out_degree(p->states[i]);
+    unsigned char *seen = calloc(p->n_states, 1);
+    uint32_t *stack = malloc(edges * sizeof *stack);
+    uint32_t top = 0;
+    int found = 0;
+    if (seen != NULL && stack != NULL)
+        stack[top++] = p->cancel_target;
+    while (top > 0 && !found) {
+        uint32_t s = stack[--top];
+        if (s >= p->n_states || seen[s])
+            continue;
+        seen[s] = 1;
+        found = s == idx;
+        push_targets(p->states[s], stack, &top);
+    }
+    free(seen);
+    free(stack);
+    return found;
 }
 
 /* The new state for old state `name` under the (already checked) map. */
@@ -133,122 +174,173 @@ typedef struct mig {
     const char *from, *to, *map;
 } mig_t;
 
-/* Move one instance; *skip gets a reason when it is not movable. */
-static int move_one(ctl_t *c, const mig_t *m, const char *id, int dry, json_t *res, char *skip,
-                    size_t skip_cap, st_err_t *err)
+/* Why the instance in row cannot move to new_state (nidx), into skip
+ * (empty when it can). */
+static void check_target(const mig_t *m, const st_store_instance_t *row, const char *new_state,
+                         int nidx, char *skip, size_t cap)
 {
-    skip[0] = '\0';
-    if (ctl_exec_simple(c, "BEGIN", err) != 0)
-        return ST_DB;
-    const char *p1[2] = {id, m->from};
-    PGresult *r = ctl_q(c,
-                        "SELECT state_name, status::text, vars::text, seq,"
-                        " COALESCE(settle_us(wake_at)::text, ''), COALESCE(wait_reason, ''),"
-                        " flow FROM instances"
-                        " WHERE id = $1::uuid AND program_hash = $2 FOR UPDATE",
-                        2, p1, err);
-    int rc = r ? 0 : ST_DB;
-    if (rc == 0 && PQntuples(r) == 0)
-        snprintf(skip, skip_cap, "no longer on version %.12s", m->from);
-    char new_state[256] = "";
-    int nidx = -1;
-    json_t *vars = NULL;
-    if (rc == 0 && !skip[0]) {
-        const char *status = PQgetvalue(r, 0, 1);
-        const char *old_state = PQgetvalue(r, 0, 0);
-        char buf[256];
-        snprintf(new_state, sizeof new_state, "%s", map_state(m->map, old_state, buf, sizeof buf));
-        nidx = st_core_program_state_index(m->core_new, new_state);
-        st_core_kind_t k = nidx >= 0 ? st_core_program_state_kind(m->core_new, (uint32_t)nidx) : 0;
-        if (strcmp(status, "waiting") != 0 && strcmp(status, "suspended") != 0)
-            snprintf(skip, skip_cap, "%s in state %s: migrate it when it waits", status, old_state);
-        else if (k != ST_CORE_KIND_SLEEP && k != ST_CORE_KIND_AWAIT)
-            snprintf(skip, skip_cap, "state %s maps to %s, a %s state: only waits move", old_state,
-                     new_state, kind_word[k < 7 ? k : 0]);
-    }
-    if (rc == 0 && !skip[0]) {
-        vars = ctl_json_parse(PQgetvalue(r, 0, 2));
-        json_t *nv = json_object();
-        for (size_t i = 0; vars && i < m->newp->n_vars; i++) {
-            const Settle__V1__Variable *v = m->newp->vars[i];
-            json_t *old = json_object_get(vars, v->name);
-            json_t *val = old ? json_incref(old) : literal_json(v->init);
-            if (val == NULL) {
-                snprintf(skip, skip_cap, "new variable %s has no literal initial value", v->name);
-                break;
-            }
-            json_object_set_new(nv, v->name, val);
+    st_core_kind_t k = nidx >= 0 ? st_core_program_state_kind(m->core_new, (uint32_t)nidx) : 0;
+    if (row->status != ST_STORE_WAITING && row->status != ST_STORE_SUSPENDED)
+        snprintf(skip, cap, "%s in state %s: migrate it when it waits",
+                 st_store_status_name(row->status), row->state_name);
+    else if (k != ST_CORE_KIND_SLEEP && k != ST_CORE_KIND_AWAIT)
+        snprintf(skip, cap, "state %s maps to %s, a %s state: only waits move", row->state_name,
+                 new_state, kind_word[k < 7 ? k : 0]);
+    else if (row->cancel_requested && !on_cancel_path(m->newp, (uint32_t)nidx))
+        snprintf(skip, cap,
+                 "in its cancel path, but state %s is not on the cancel path of version %.12s: "
+                 "map it to a state there, or let the cancel finish first",
+                 new_state, m->to);
+}
+
+/* The variables of the new version: kept values, else literal initial
+ * values; NULL with skip filled when a new variable has none. */
+static json_t *new_vars(const mig_t *m, const char *old_json, char *skip, size_t cap)
+{
+    json_t *vars = ctl_json_parse(old_json), *nv = json_object();
+    for (size_t i = 0; vars && i < m->newp->n_vars; i++) {
+        const Settle__V1__Variable *v = m->newp->vars[i];
+        json_t *old = json_object_get(vars, v->name);
+        json_t *val = old ? json_incref(old) : literal_json(v->init);
+        if (val == NULL) {
+            snprintf(skip, cap, "new variable %s has no literal initial value", v->name);
+            json_decref(nv);
+            nv = NULL;
+            break;
         }
-        json_decref(vars);
-        vars = nv;
-    }
-    if (rc == 0 && !skip[0]) {
-        /* The executor's check, before anything is written. */
-        int waiting = strcmp(PQgetvalue(r, 0, 1), "waiting") == 0 && PQgetvalue(r, 0, 4)[0];
-        json_int_t seq = atoll(PQgetvalue(r, 0, 3));
-        json_t *row = json_pack("{s:s,s:i,s:s,s:s,s:I,s:O,s:o,s:o,s:n,s:b,s:s}", "id", id, "state",
-                                nidx, "state_name", new_state, "status", PQgetvalue(r, 0, 1), "seq",
-                                seq, "vars", vars, "wake_at",
-                                waiting ? json_integer(atoll(PQgetvalue(r, 0, 4))) : json_null(),
-                                "wake_seq", waiting ? json_integer(seq) : json_null(), "task_seq",
-                                "cancel_requested", 0, "reason", PQgetvalue(r, 0, 5));
-        st_core_instance_t *inst = NULL;
-        st_err_t cerr;
-        if (row == NULL || st_core_instance_from_json(m->core_new, row, &inst, &cerr) != 0)
-            snprintf(skip, skip_cap, "the new version cannot hold it: %s",
-                     row ? cerr.msg : "out of memory");
-        st_core_instance_free(inst);
-        json_decref(row);
-    }
-    if (rc == 0 && !skip[0] && !dry) {
-        char *vtext = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
-        char nidxb[16];
-        snprintf(nidxb, sizeof nidxb, "%d", nidx);
-        const char *p[5] = {id, m->to, nidxb, new_state, vtext};
-        PGresult *u = ctl_q(c,
-                            "UPDATE instances SET program_hash = $2, state = $3::int,"
-                            " state_name = $4, vars = $5::jsonb, owner_node = NULL,"
-                            " lease_epoch = lease_epoch + 1 WHERE id = $1::uuid",
-                            5, p, err);
-        free(vtext);
-        rc = u ? 0 : ST_DB;
-        PQclear(u);
-        if (rc == 0) {
-            json_t *d =
-                json_pack("{s:s,s:s,s:s}", "action", "migrate", "from", m->from, "to", m->to);
-            char *dt = json_dumps(d, JSON_COMPACT);
-            json_decref(d);
-            const char *ph[5] = {id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), new_state, dt};
-            const char *params[6] = {ph[0], ph[1], ph[2], ph[3], c->actor, ph[4]};
-            PGresult *h = ctl_q(
-                c,
-                "WITH t AS (SELECT greatest(" CTL_NOW_SQL ","
-                "  (SELECT max(at) FROM history WHERE instance_id = $1::uuid AND seq = $2::bigint)"
-                "   + interval '1 microsecond') AS at)"
-                " INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor,"
-                "  detail) SELECT $1::uuid, $2::bigint, t.at, 'repair', $3, $4, $5, $6::jsonb FROM "
-                "t",
-                6, params, err);
-            free(dt);
-            rc = h ? 0 : ST_DB;
-            PQclear(h);
-        }
-        if (rc == 0)
-            rc = ctl_exec_simple(c, "SELECT pg_notify('settle_work', '')", err);
-    }
-    if (rc == 0 && !skip[0]) {
-        json_object_set_new(res, "id", json_string(id));
-        json_object_set_new(res, "from_state", json_string(PQgetvalue(r, 0, 0)));
-        json_object_set_new(res, "to_state", json_string(new_state));
-        json_object_set_new(res, "status", json_string(PQgetvalue(r, 0, 1)));
+        json_object_set_new(nv, v->name, val);
     }
     json_decref(vars);
-    PQclear(r);
-    if (rc == 0 && !dry && !skip[0])
-        rc = ctl_exec_simple(c, "COMMIT", err);
-    else
-        ctl_rollback(c);
+    return nv;
+}
+
+/* The executor's check of the moved row, before anything is written. */
+static void check_row(const mig_t *m, const st_store_instance_t *row, int nidx,
+                      const char *new_state, json_t *vars, char *skip, size_t cap)
+{
+    char id[37];
+    st_store_uuid_format(&row->id, id);
+    int waiting = row->status == ST_STORE_WAITING && row->wake_at_us != ST_STORE_NO_TIME;
+    json_t *j = json_pack(
+        "{s:s,s:i,s:s,s:s,s:I,s:O,s:o,s:o,s:n,s:b,s:s}", "id", id, "state", nidx, "state_name",
+        new_state, "status", st_store_status_name(row->status), "seq", (json_int_t)row->seq, "vars",
+        vars, "wake_at", waiting ? json_integer(row->wake_at_us) : json_null(), "wake_seq",
+        waiting ? json_integer(row->seq) : json_null(), "task_seq", "cancel_requested",
+        (int)row->cancel_requested, "reason", row->wait_reason ? row->wait_reason : "");
+    st_core_instance_t *inst = NULL;
+    st_err_t cerr;
+    if (j == NULL || st_core_instance_from_json(m->core_new, j, &inst, &cerr) != 0)
+        snprintf(skip, cap, "the new version cannot hold it: %s", j ? cerr.msg : "out of memory");
+    st_core_instance_free(inst);
+    json_decref(j);
+}
+
+/* Write the move: one conditional store repair. */
+static int write_move(ctl_t *c, const mig_t *m, const st_store_instance_t *row, int nidx,
+                      const char *new_state, json_t *vars, char *skip, size_t cap, st_err_t *err)
+{
+    char *vtext = json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *d = json_pack("{s:s,s:s,s:s}", "action", "migrate", "from", m->from, "to", m->to);
+    char *dt = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    int rc = vtext && dt ? 0 : st_err_set(err, ST_NOMEM, "out of memory");
+    st_store_repair_t r;
+    st_store_repair_init(&r, row, c->actor);
+    r.program_hash = m->to;
+    r.state = nidx;
+    r.state_name = r.to_state = new_state;
+    r.vars_json = vtext;
+    r.detail_json = dt;
+    r.fence = r.notify = true;
+    st_store_repaired_t done;
+    if (rc == 0)
+        rc = st_store_repair_apply(c->sc, &r, &done, err);
+    if (rc == ST_CONFLICT) {
+        snprintf(skip, cap, "it moved on while being migrated: run migrate again");
+        rc = 0;
+    }
+    free(vtext);
+    free(dt);
     return rc;
+}
+
+/* Move one instance; *skip gets a reason when it is not movable. */
+static int move_one(ctl_t *c, const mig_t *m, const st_store_uuid_t *id, int dry, json_t *res,
+                    char *skip, size_t skip_cap, st_err_t *err)
+{
+    skip[0] = '\0';
+    st_store_instance_t row;
+    int rc = st_store_instance_load(c->sc, id, &row, err);
+    if (rc == ST_NOTFOUND || (rc == 0 && strcmp(row.program_hash, m->from) != 0)) {
+        snprintf(skip, skip_cap, "no longer on version %.12s", m->from);
+        if (rc == 0)
+            st_store_instance_release(&row);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    char buf[256], new_state[256];
+    snprintf(new_state, sizeof new_state, "%s", map_state(m->map, row.state_name, buf, sizeof buf));
+    int nidx = st_core_program_state_index(m->core_new, new_state);
+    json_t *vars = NULL;
+    check_target(m, &row, new_state, nidx, skip, skip_cap);
+    if (!skip[0])
+        vars = new_vars(m, row.vars_json, skip, skip_cap);
+    if (!skip[0])
+        check_row(m, &row, nidx, new_state, vars, skip, skip_cap);
+    if (!skip[0] && !dry)
+        rc = write_move(c, m, &row, nidx, new_state, vars, skip, skip_cap, err);
+    if (rc == 0 && !skip[0]) {
+        char ids[37];
+        st_store_uuid_format(id, ids);
+        json_object_set_new(res, "id", json_string(ids));
+        json_object_set_new(res, "from_state", json_string(row.state_name));
+        json_object_set_new(res, "to_state", json_string(new_state));
+        json_object_set_new(res, "status", json_string(st_store_status_name(row.status)));
+    }
+    json_decref(vars);
+    st_store_instance_release(&row);
+    return rc;
+}
+
+/* The live instances (running, waiting, suspended) on version hash. */
+static int live_ids(ctl_t *c, const char *hash, st_store_uuid_t **ids, size_t *n, st_err_t *err)
+{
+    st_store_filter_t f;
+    st_store_filter_init(&f);
+    f.version = hash;
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    st_store_uuid_t last;
+    for (const st_store_uuid_t *after = NULL;;) {
+        st_store_instances_t page;
+        int rc = st_store_instances_find(c->sc, &f, after, 1000, &page, err);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < page.n; i++) {
+            st_store_status_t s = page.v[i].status;
+            if (s != ST_STORE_RUNNING && s != ST_STORE_WAITING && s != ST_STORE_SUSPENDED)
+                continue;
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 256;
+                st_store_uuid_t *g = realloc(*ids, cap * sizeof *g);
+                if (g == NULL) {
+                    st_store_instances_free(&page);
+                    return st_err_set(err, ST_NOMEM, "out of memory");
+                }
+                *ids = g;
+            }
+            (*ids)[(*n)++] = page.v[i].id;
+        }
+        size_t got = page.n;
+        if (got > 0)
+            last = page.v[got - 1].id;
+        after = &last;
+        st_store_instances_free(&page);
+        if (got < 1000)
+            return 0;
+    }
 }
 
 int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
@@ -312,20 +404,17 @@ int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
                         "the migration map from %.12s to %.12s does not check", from, to);
     } else {
         mig_t m = {newp, core_new, from, to, map_buf};
-        const char *p[1] = {from};
-        PGresult *ids = ctl_q(c,
-                              "SELECT id FROM instances WHERE program_hash = $1"
-                              " AND status IN ('running', 'waiting', 'suspended') ORDER BY id",
-                              1, p, &err);
-        if (ids == NULL) {
+        st_store_uuid_t *ids = NULL;
+        size_t total = 0;
+        if (live_ids(c, from, &ids, &total, &err) != 0) {
             xrc = ctl_fail(c, CTL_EXIT_ERROR, &err);
         } else {
             json_t *moved = json_array(), *skipped = json_array();
-            int total = PQntuples(ids);
-            for (int i = 0; i < total; i++) {
-                char skip[512];
+            for (size_t i = 0; i < total; i++) {
+                char skip[512], idt[37];
+                st_store_uuid_format(&ids[i], idt);
                 json_t *one = json_object();
-                int orc = move_one(c, &m, PQgetvalue(ids, i, 0), dry, one, skip, sizeof skip, &err);
+                int orc = move_one(c, &m, &ids[i], dry, one, skip, sizeof skip, &err);
                 if (orc != 0) {
                     json_decref(one);
                     xrc = ctl_fail(c, CTL_EXIT_ERROR, &err);
@@ -333,14 +422,13 @@ int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
                 }
                 if (skip[0]) {
                     json_decref(one);
-                    json_array_append_new(
-                        skipped, json_pack("{s:s,s:s}", "id", PQgetvalue(ids, i, 0), "why", skip));
+                    json_array_append_new(skipped, json_pack("{s:s,s:s}", "id", idt, "why", skip));
                 } else {
                     json_array_append_new(moved, one);
                 }
-                ctl_progress(c, "migrate", (size_t)i + 1, (size_t)total);
+                ctl_progress(c, "migrate", i + 1, total);
             }
-            PQclear(ids);
+            free(ids);
             size_t nm = json_array_size(moved), ns = json_array_size(skipped);
             if (c->json) {
                 ctl_json_out(json_pack("{s:s,s:s,s:s,s:b,s:o,s:o}", "flow", fname, "from", from,

@@ -2,16 +2,22 @@
  * st_ctl_repair.c — repairs: signal, cancel, wake, retry, suspend, resume,
  * one instance or (all but signal) every instance a filter picks (--all).
  *
- * Layer: tools (settlectl). Safe against running settled nodes:
+ * Layer: tools (settlectl). Each repair reads the instance row
+ * (st_store_instance_load), decides here what the row becomes, and writes
+ * it with st_store_repair_apply: one statement, conditional on the seq,
+ * lease epoch and owner read, that also writes the `repair` history row,
+ * flow_counts and the task / inbox effects. A row that moved meanwhile is a
+ * conflict: nothing is written and the operator is told to run it again.
+ * Safe against running settled nodes:
  *
  *   * signal and cancel use the engine's own inbox (a stored signal;
  *     `settle.cancel` runs the cancel path), so the owner delivers them.
- *   * wake, retry, suspend and resume change the instance row directly, in
- *     one transaction that locks the row (FOR UPDATE), bumps lease_epoch and
- *     clears owner_node, writes its `repair` history row and NOTIFYs
- *     settle_work. A node still holding the instance gets a checkpoint
- *     conflict (its epoch and owner no longer match) and forgets it; a node
- *     claims the row afresh and rebuilds the instance from it.
+ *   * wake, retry, suspend and resume fence the owner: the repair bumps
+ *     lease_epoch, clears owner_node and NOTIFYs settle_work. A node still
+ *     holding the instance gets a checkpoint conflict (its epoch and owner
+ *     no longer match) and forgets it; a node claims the row afresh and
+ *     rebuilds the instance from it. A node that checkpointed or claimed
+ *     the instance after settlectl read it makes the repair conflict.
  *   * Only retry bumps seq: a failed instance is in no node's memory, and
  *     the executor rebuilds a RUNNING row's awaited task from task_seq ==
  *     seq, so retry also moves the task to the new seq (its idempotency key
@@ -23,9 +29,6 @@
  *     instance in an activity state waits until the task's timeout has
  *     passed since the suspension (attempt_gate), so no attempt started
  *     before it can still be in flight on a node that re-claims the row.
- *   * A repair's history row uses the current seq (retry: the new one) and
- *     a time after every history row of that seq, on the flows' clock.
- *   * flow_counts changes in the same transaction as a status it counts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,73 +51,28 @@ typedef struct repair {
     int force;           /* --force: resume without waiting out an attempt */
 } repair_t;
 
-/* The locked row. */
-typedef struct row {
-    char id[37], flow[256], hash[65], state_name[256], status[16];
-    int state;
-    long long seq;
-    char *wait_reason; /* NULL when none */
-    long long updated_us;
-    long long db_now_us; /* the database clock, for the resume gate */
-    int has_wake;
-} row_t;
+/* One repair being prepared: the row read and what it becomes. */
+typedef struct plan {
+    ctl_t *c;
+    const repair_t *rp;
+    st_store_instance_t row;
+    char id[37];
+    st_store_repair_t sr;
+    json_t *detail; /* the history row's detail */
+    json_t *out;    /* the summary printed */
+    char note[512];
+    char why[600];          /* suspend: the new wait reason */
+    char *before;           /* resume: the wait reason before the suspension */
+    st_store_tasks_t tasks; /* retry */
+} plan_t;
 
-static const char LOCK_SQL[] =
-    "SELECT id, flow, program_hash, state, state_name, status::text, seq, wait_reason,"
-    "  settle_us(updated_at), wake_at IS NOT NULL, settle_us(clock_timestamp())"
-    " FROM instances WHERE id = $1::uuid FOR UPDATE";
-
-static const char HIST_SQL[] =
-    "WITH t AS (SELECT greatest(" CTL_NOW_SQL ","
-    "  (SELECT max(at) FROM history WHERE instance_id = $1::uuid AND seq = $2::bigint)"
-    "   + interval '1 microsecond') AS at)"
-    " INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"
-    " SELECT $1::uuid, $2::bigint, t.at, 'repair', $3::text, $4::text, $5::text, $6::jsonb FROM t"
-    " RETURNING settle_us(at)";
-
-/* Move one instance of flow from status `from` to `to` in flow_counts, rows
- * in enum order like the engine's checkpoint (no deadlock between them). */
-static const char COUNTS_SQL[] =
-    "INSERT INTO flow_counts (flow, status, n)"
-    " SELECT $1::text, s, d FROM (VALUES ($2::settle_status, -1), ($3::settle_status, 1)) v(s, d)"
-    " ORDER BY s"
-    " ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n";
-
-static int q_ok(ctl_t *c, const char *sql, int n, const char *const *p, st_err_t *err)
+static void plan_release(plan_t *p)
 {
-    PGresult *r = ctl_q(c, sql, n, p, err);
-    if (r == NULL)
-        return ST_DB;
-    PQclear(r);
-    return 0;
-}
-
-static int lock_row(ctl_t *c, const char *id, row_t *w, st_err_t *err)
-{
-    const char *p[1] = {id};
-    PGresult *r = ctl_q(c, LOCK_SQL, 1, p, err);
-    if (r == NULL)
-        return ST_DB;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        st_err_set(err, ST_NOTFOUND, "no instance %s", id);
-        st_err_hint(err, "`settlectl list` shows the instances");
-        return ST_NOTFOUND;
-    }
-    memset(w, 0, sizeof *w);
-    snprintf(w->id, sizeof w->id, "%s", PQgetvalue(r, 0, 0));
-    snprintf(w->flow, sizeof w->flow, "%s", PQgetvalue(r, 0, 1));
-    snprintf(w->hash, sizeof w->hash, "%s", PQgetvalue(r, 0, 2));
-    w->state = atoi(PQgetvalue(r, 0, 3));
-    snprintf(w->state_name, sizeof w->state_name, "%s", PQgetvalue(r, 0, 4));
-    snprintf(w->status, sizeof w->status, "%s", PQgetvalue(r, 0, 5));
-    w->seq = atoll(PQgetvalue(r, 0, 6));
-    w->wait_reason = ctl_val(r, 0, 7) ? strdup(PQgetvalue(r, 0, 7)) : NULL;
-    w->updated_us = atoll(PQgetvalue(r, 0, 8));
-    w->has_wake = PQgetvalue(r, 0, 9)[0] == 't';
-    w->db_now_us = atoll(PQgetvalue(r, 0, 10));
-    PQclear(r);
-    return 0;
+    st_store_instance_release(&p->row);
+    json_decref(p->detail);
+    json_decref(p->out);
+    free(p->before);
+    st_store_tasks_free(&p->tasks);
 }
 
 static int refuse(st_err_t *err, const char *hint, const char *fmt, const char *a, const char *b)
@@ -124,46 +82,25 @@ static int refuse(st_err_t *err, const char *hint, const char *fmt, const char *
     return ST_STATE;
 }
 
-static int write_hist(ctl_t *c, const row_t *w, long long seq, const char *from, const char *to,
-                      json_t *detail, st_err_t *err)
+static const char *status_of(const plan_t *p)
 {
-    char seqb[32];
-    snprintf(seqb, sizeof seqb, "%lld", seq);
-    char *d = json_dumps(detail, JSON_COMPACT);
-    if (d == NULL)
-        return st_err_set(err, ST_NOMEM, "out of memory");
-    const char *p[6] = {w->id, seqb, from, to, c->actor, d};
-    int rc = q_ok(c, HIST_SQL, 6, p, err);
-    free(d);
-    return rc;
-}
-
-static int move_count(ctl_t *c, const char *flow, const char *from, const char *to, st_err_t *err)
-{
-    const char *p[3] = {flow, from, to};
-    return q_ok(c, COUNTS_SQL, 3, p, err);
-}
-
-static int notify_work(ctl_t *c, st_err_t *err)
-{
-    return q_ok(c, "SELECT pg_notify('settle_work', '')", 0, NULL, err);
+    return st_store_status_name(p->row.status);
 }
 
 /* The status a suspended instance goes back to when its suspension is not
  * in the history: its state's kind decides. */
-static int live_status(ctl_t *c, const row_t *w, const char **status, st_err_t *err)
+static int live_status(plan_t *p, st_store_status_t *to, st_err_t *err)
 {
-    st_core_program_t *p = NULL;
-    int rc = ctl_core_program(c, w->hash, &p, err);
+    st_core_program_t *prog = NULL;
+    int rc = ctl_core_program(p->c, p->row.program_hash, &prog, err);
     if (rc != 0)
         return rc;
-    st_core_kind_t k = st_core_program_state_kind(p, (uint32_t)w->state);
-    st_core_program_free(p);
-    *status = k == ST_CORE_KIND_DO ? "running" : "waiting";
+    st_core_kind_t k = st_core_program_state_kind(prog, (uint32_t)p->row.state);
+    st_core_program_free(prog);
+    *to = k == ST_CORE_KIND_DO ? ST_STORE_RUNNING : ST_STORE_WAITING;
     return 0;
 }
 
-/* Unsuspend in place (resume, and cancel of a suspended instance). */
 /*
  * An attempt a node started before the suspension may still run: the node
  * keeps the instance in memory until its result comes back, and if that
@@ -173,28 +110,31 @@ static int live_status(ctl_t *c, const row_t *w, const char **status, st_err_t *
  * task's timeout (plus a margin) has passed since the suspension, on the
  * database clock; --force skips the wait.
  */
-static int attempt_gate(ctl_t *c, const row_t *w, long long since_us, int force, st_err_t *err)
+static int attempt_gate(plan_t *p, long long since_us, st_err_t *err)
 {
-    if (force || since_us <= 0)
+    if (p->rp->force || since_us <= 0)
         return 0;
-    char seqb[32];
-    snprintf(seqb, sizeof seqb, "%lld", w->seq);
-    const char *p[2] = {w->id, seqb};
-    PGresult *r = ctl_q(c,
-                        "SELECT timeout_ms FROM tasks WHERE instance_id = $1::uuid"
-                        " AND seq = $2::bigint AND status IN ('pending', 'running')"
-                        " ORDER BY id DESC LIMIT 1",
-                        2, p, err);
-    if (r == NULL)
-        return ST_DB;
-    long long timeout_us = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) * 1000 : 0;
-    PQclear(r);
-    long long left = since_us + timeout_us + 2000000 - w->db_now_us;
+    st_store_tasks_t t;
+    int64_t now = 0;
+    int rc = st_store_instance_tasks(p->c->sc, &p->row.id, &t, err);
+    if (rc == 0)
+        rc = st_store_db_now(p->c->sc, &now, err);
+    long long timeout_us = 0;
+    for (size_t i = t.n; rc == 0 && i-- > 0;) /* the newest live task of this seq */
+        if (t.v[i].seq == p->row.seq &&
+            (t.v[i].status == ST_STORE_TASK_PENDING || t.v[i].status == ST_STORE_TASK_RUNNING)) {
+            timeout_us = (long long)t.v[i].timeout_ms * 1000;
+            break;
+        }
+    st_store_tasks_free(&t);
+    if (rc != 0)
+        return rc;
+    long long left = since_us + timeout_us + 2000000 - now;
     if (timeout_us > 0 && left > 0) {
         st_err_set(err, ST_STATE,
                    "instance %s was suspended %llds ago; an attempt started before that may still "
                    "be running",
-                   w->id, (w->db_now_us - since_us) / 1000000);
+                   p->id, (long long)(now - since_us) / 1000000);
         st_err_hint(err, "try again in %llds (the activity's timeout), or pass --force",
                     left / 1000000 + 1);
         return ST_STATE;
@@ -202,328 +142,314 @@ static int attempt_gate(ctl_t *c, const row_t *w, long long since_us, int force,
     return 0;
 }
 
-static int unsuspend(ctl_t *c, const row_t *w, const char *reason_before, const char *was,
-                     long long since_us, int force, const char **to, st_err_t *err)
+/* The suspension in the history: the wait reason before it (p->before),
+ * the status it was suspended from (was: NULL when unknown, malloc'd) and
+ * when, on the database clock. The last `suspend` repair counts. */
+static int before_suspend(plan_t *p, char **was, long long *since_us, st_err_t *err)
 {
-    int rc = 0;
-    if (was != NULL && (strcmp(was, "running") == 0 || strcmp(was, "waiting") == 0))
-        *to = strcmp(was, "running") == 0 ? "running" : "waiting";
-    else
-        rc = live_status(c, w, to, err);
-    if (rc == 0 && strcmp(*to, "running") == 0)
-        rc = attempt_gate(c, w, since_us, force, err);
-    if (rc != 0)
-        return rc;
-    const char *p[3] = {w->id, *to, reason_before};
-    rc = q_ok(c,
-              "UPDATE instances SET status = $2::settle_status, wait_reason = $3::text,"
-              " owner_node = NULL, lease_epoch = lease_epoch + 1 WHERE id = $1::uuid",
-              3, p, err);
-    if (rc == 0 && strcmp(*to, "running") == 0)
-        rc = q_ok(c,
-                  "UPDATE tasks SET status = 'pending', updated_at = now()"
-                  " WHERE instance_id = $1::uuid AND status = 'running'",
-                  1, p, err);
-    if (rc == 0)
-        rc = move_count(c, w->flow, "suspended", *to, err);
-    return rc;
-}
-
-/* The wait reason and status the instance had before its last
- * suspension (*was: NULL when unknown); the reason is returned. */
-static char *before_suspend(ctl_t *c, const row_t *w, char **was, long long *since_us,
-                            st_err_t *err)
-{
-    const char *p[1] = {w->id};
     *was = NULL;
     *since_us = 0;
-    PGresult *r = ctl_q(c,
-                        "SELECT detail->>'reason_before', detail->>'was',"
-                        " (detail->>'suspended_db_us')::bigint FROM history"
-                        " WHERE instance_id = $1::uuid"
-                        " AND kind = 'repair' AND detail->>'action' = 'suspend'"
-                        " ORDER BY seq DESC, at DESC LIMIT 1",
-                        1, p, err);
-    if (r == NULL)
-        return NULL;
-    char *s = PQntuples(r) && ctl_val(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
-    if (PQntuples(r) && ctl_val(r, 0, 1))
-        *was = strdup(PQgetvalue(r, 0, 1));
-    if (PQntuples(r) && ctl_val(r, 0, 2))
-        *since_us = atoll(PQgetvalue(r, 0, 2));
-    PQclear(r);
-    return s;
+    json_t *last = NULL;
+    int64_t seq = -1, at = 0;
+    for (;;) {
+        st_store_hist_rows_t page;
+        int rc = st_store_history_list(p->c->sc, &p->row.id, seq, at, 500, &page, err);
+        if (rc != 0) {
+            json_decref(last);
+            return rc;
+        }
+        for (size_t i = 0; i < page.n; i++) {
+            json_t *d = page.v[i].detail_json ? ctl_json_parse(page.v[i].detail_json) : NULL;
+            const char *action = json_string_value(json_object_get(d, "action"));
+            if (strcmp(page.v[i].kind, "repair") == 0 && action && strcmp(action, "suspend") == 0) {
+                json_decref(last);
+                last = d;
+            } else {
+                json_decref(d);
+            }
+        }
+        size_t got = page.n;
+        if (got > 0) {
+            seq = page.v[got - 1].seq;
+            at = page.v[got - 1].at_us;
+        }
+        st_store_hist_rows_free(&page);
+        if (got < 500)
+            break;
+    }
+    const char *rb = json_string_value(json_object_get(last, "reason_before"));
+    const char *w = json_string_value(json_object_get(last, "was"));
+    p->before = rb ? strdup(rb) : NULL;
+    *was = w ? strdup(w) : NULL;
+    *since_us = (long long)json_integer_value(json_object_get(last, "suspended_db_us"));
+    json_decref(last);
+    return 0;
 }
 
-static int final_status(const char *s)
+/* Unsuspend in place (resume, and cancel of a suspended instance). */
+static int unsuspend(plan_t *p, st_err_t *err)
 {
-    return strcmp(s, "completed") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0;
+    char *was = NULL;
+    long long since = 0;
+    int rc = before_suspend(p, &was, &since, err);
+    st_store_status_t to = ST_STORE_WAITING;
+    if (rc == 0 && was != NULL && (strcmp(was, "running") == 0 || strcmp(was, "waiting") == 0))
+        to = strcmp(was, "running") == 0 ? ST_STORE_RUNNING : ST_STORE_WAITING;
+    else if (rc == 0)
+        rc = live_status(p, &to, err);
+    free(was);
+    if (rc == 0 && to == ST_STORE_RUNNING)
+        rc = attempt_gate(p, since, err);
+    if (rc != 0)
+        return rc;
+    p->sr.status = to;
+    p->sr.wait_reason = p->before;
+    p->sr.reset_running_tasks = to == ST_STORE_RUNNING;
+    p->sr.fence = p->sr.notify = true;
+    return 0;
 }
 
-/* Apply rp to the locked row w; fills *out (a JSON summary). Inside a
- * transaction the caller commits or rolls back. */
-static int apply(ctl_t *c, const repair_t *rp, const row_t *w, json_t *out, st_err_t *err)
+static int final_status(st_store_status_t s)
 {
-    json_t *detail = json_pack("{s:s}", "action", repair_names[rp->kind]);
-    if (rp->reason)
-        json_object_set_new(detail, "reason", json_string(rp->reason));
-    const char *to_state = w->state_name, *to_status = w->status;
-    long long seq = w->seq;
+    return s == ST_STORE_COMPLETED || s == ST_STORE_FAILED || s == ST_STORE_CANCELLED;
+}
+
+/* signal: a note when the instance will not take it at once. */
+static int signal_note(plan_t *p, const char *name, st_err_t *err)
+{
+    if (p->row.status == ST_STORE_SUSPENDED) {
+        snprintf(p->note, sizeof p->note,
+                 "the instance is suspended: the signal waits until `settlectl resume`");
+        return 0;
+    }
+    if (p->row.status != ST_STORE_WAITING) {
+        snprintf(p->note, sizeof p->note,
+                 "the instance is %s now: the signal is kept and delivered when it waits for it",
+                 status_of(p));
+        return 0;
+    }
+    st_core_program_t *prog = NULL;
+    int rc = ctl_core_program(p->c, p->row.program_hash, &prog, err);
+    if (rc != 0)
+        return rc;
+    const char *const *names = NULL;
+    size_t n = st_core_program_state_signals(prog, (uint32_t)p->row.state, &names);
+    int wanted = 0;
+    for (size_t i = 0; i < n; i++)
+        wanted |= strcmp(names[i], name) == 0;
+    if (!wanted)
+        snprintf(p->note, sizeof p->note,
+                 "state %s does not wait for %s: the signal is kept until a state that does",
+                 p->row.state_name, name);
+    st_core_program_free(prog);
+    return 0;
+}
+
+static int plan_signal(plan_t *p, st_err_t *err)
+{
+    if (final_status(p->row.status))
+        return refuse(err,
+                      "a finished instance takes no signals; `settlectl show` tells how it ended",
+                      "instance %s has ended (%s)", p->id, status_of(p));
+    int cancel = p->rp->kind == R_CANCEL;
+    const char *name = cancel ? "settle.cancel" : p->rp->signal;
     int rc = 0;
-    char note[512] = "";
-    switch (rp->kind) {
-    case R_SIGNAL:
-    case R_CANCEL: {
-        if (final_status(w->status)) {
-            rc = refuse(err,
-                        "a finished instance takes no signals; `settlectl show` tells how it ended",
-                        "instance %s has ended (%s)", w->id, w->status);
-            break;
-        }
-        const char *name = rp->kind == R_CANCEL ? "settle.cancel" : rp->signal;
-        if (strcmp(w->status, "suspended") == 0) {
-            if (rp->kind == R_SIGNAL) {
-                snprintf(note, sizeof note,
-                         "the instance is suspended: the signal waits until `settlectl resume`");
-            } else {
-                char *was = NULL;
-                long long since = 0;
-                char *before = before_suspend(c, w, &was, &since, err);
-                rc = unsuspend(c, w, before, was, since, rp->force, &to_status, err);
-                free(before);
-                free(was);
-                json_object_set_new(detail, "resumed", json_true());
-            }
-        }
-        if (rc == 0 && rp->kind == R_SIGNAL && note[0] == '\0' && strcmp(w->status, "waiting")) {
-            snprintf(
-                note, sizeof note,
-                "the instance is %s now: the signal is kept and delivered when it waits for it",
-                w->status);
-        } else if (rc == 0 && rp->kind == R_SIGNAL && note[0] == '\0') {
-            st_core_program_t *p = NULL;
-            rc = ctl_core_program(c, w->hash, &p, err);
-            if (rc == 0) {
-                const char *const *names = NULL;
-                size_t n = st_core_program_state_signals(p, (uint32_t)w->state, &names);
-                int wanted = 0;
-                for (size_t i = 0; i < n; i++)
-                    wanted |= strcmp(names[i], name) == 0;
-                if (!wanted)
-                    snprintf(
-                        note, sizeof note,
-                        "state %s does not wait for %s: the signal is kept until a state that does",
-                        w->state_name, name);
-                st_core_program_free(p);
-            }
-        }
-        if (rc == 0) {
-            const char *p[4] = {w->id, name, rp->kind == R_SIGNAL ? rp->payload : "{}", c->actor};
-            PGresult *r = ctl_q(c,
-                                "INSERT INTO signals (instance_id, name, payload, source)"
-                                " VALUES ($1::uuid, $2::text, $3::jsonb, $4::text) RETURNING id",
-                                4, p, err);
-            if (r == NULL) {
-                rc = ST_DB;
-            } else {
-                json_object_set_new(detail, "signal", json_string(name));
-                json_object_set_new(out, "signal", json_string(name));
-                json_object_set_new(detail, "signal_id", json_integer(atoll(PQgetvalue(r, 0, 0))));
-                if (rp->kind == R_SIGNAL) {
-                    json_t *pl = ctl_json_parse(rp->payload);
-                    json_object_set_new(detail, "payload", pl ? pl : json_object());
-                }
-                PQclear(r);
-            }
-        }
-        break;
+    if (cancel && p->row.status == ST_STORE_SUSPENDED) {
+        rc = unsuspend(p, err);
+        json_object_set_new(p->detail, "resumed", json_true());
+    } else if (!cancel) {
+        rc = signal_note(p, name, err);
     }
-    case R_WAKE: {
-        if (strcmp(w->status, "waiting") != 0 || !w->has_wake) {
-            rc = refuse(err,
-                        strcmp(w->status, "waiting") == 0
-                            ? "it waits only for a signal: send one with `settlectl signal ID NAME`"
-                            : "only a sleeping or timed waiting instance has a timer to fire",
-                        "instance %s has no timer to fire (%s)", w->id, w->status);
-            break;
-        }
-        char up[32];
-        snprintf(up, sizeof up, "%lld", w->updated_us);
-        const char *p[2] = {w->id, up};
-        /* The time it entered the wait is on the executor's clock and never
-         * after its now, so the timer is due at once on any clock. */
-        rc = q_ok(c,
-                  "UPDATE instances SET wake_at = least(wake_at, settle_ts($2::bigint)),"
-                  " owner_node = NULL, lease_epoch = lease_epoch + 1 WHERE id = $1::uuid",
-                  2, p, err);
-        break;
+    if (rc != 0)
+        return rc;
+    p->sr.signal_name = name;
+    p->sr.signal_payload = cancel ? "{}" : p->rp->payload;
+    p->sr.notify = p->sr.notify || cancel;
+    json_object_set_new(p->detail, "signal", json_string(name));
+    json_object_set_new(p->out, "signal", json_string(name));
+    if (!cancel) {
+        json_t *pl = ctl_json_parse(p->rp->payload);
+        json_object_set_new(p->detail, "payload", pl ? pl : json_object());
     }
-    case R_RETRY: {
-        if (strcmp(w->status, "failed") != 0) {
-            rc = refuse(
-                err,
-                strcmp(w->status, "running") == 0
-                    ? "the engine is still retrying it; `settlectl show` has the next attempt time"
-                    : "retry re-runs the activity of a failed instance only",
-                "instance %s is %s, not failed", w->id, w->status);
-            break;
-        }
-        const char *p1[1] = {w->id};
-        PGresult *t = ctl_q(c,
-                            "SELECT id, state_name, activity, status::text, attempt,"
-                            " idempotency_key FROM tasks WHERE instance_id = $1::uuid"
-                            " ORDER BY id DESC LIMIT 1 FOR UPDATE",
-                            1, p1, err);
-        if (t == NULL) {
-            rc = ST_DB;
-            break;
-        }
-        if (PQntuples(t) == 0 || strcmp(PQgetvalue(t, 0, 3), "failed") != 0) {
-            rc = refuse(err, "it failed without a failed activity; `settlectl show` has the reason",
-                        "instance %s: its last activity did not fail (%s)", w->id,
-                        PQntuples(t) ? PQgetvalue(t, 0, 3) : "no activity");
-            PQclear(t);
-            break;
-        }
-        st_core_program_t *prog = NULL;
-        rc = ctl_core_program(c, w->hash, &prog, err);
-        int sidx = rc == 0 ? st_core_program_state_index(prog, PQgetvalue(t, 0, 1)) : -1;
-        int64_t bmin, bmax;
-        uint32_t budget = sidx >= 0 ? st_core_program_retry(prog, (uint32_t)sidx, &bmin, &bmax) : 0;
-        st_core_program_free(prog);
-        if (rc == 0 && budget == 0) {
-            rc = refuse(err, "the Program changed under the task; inspect it with `settlectl show`",
-                        "instance %s: state %s is not an activity state", w->id,
-                        PQgetvalue(t, 0, 1));
-        }
-        if (rc == 0) {
-            seq = w->seq + 1;
-            char seqb[32], sidxb[16], budb[16];
-            snprintf(seqb, sizeof seqb, "%lld", seq);
-            snprintf(sidxb, sizeof sidxb, "%d", sidx);
-            snprintf(budb, sizeof budb, "%u", budget);
-            to_state = PQgetvalue(t, 0, 1);
-            to_status = "running";
-            const char *pi[4] = {w->id, seqb, sidxb, to_state};
-            rc = q_ok(c,
-                      "UPDATE instances SET status = 'running', seq = $2::bigint, state = $3::int,"
-                      " state_name = $4::text, wake_at = NULL, wait_reason = NULL,"
-                      " owner_node = NULL, lease_epoch = lease_epoch + 1 WHERE id = $1::uuid",
-                      4, pi, err);
-            /* Same idempotency key; attempts continue their count (attempt
-             * records are keyed by number) with the state's full budget. */
-            const char *pt[3] = {PQgetvalue(t, 0, 0), seqb, budb};
-            if (rc == 0)
-                rc = q_ok(c,
-                          "UPDATE tasks SET status = 'pending', seq = $2::bigint,"
-                          " max_attempts = attempt + $3::int, not_before = created_at,"
-                          " outcome = NULL, result = NULL, updated_at = now()"
-                          " WHERE id = $1::bigint",
-                          3, pt, err);
-            if (rc == 0)
-                rc = move_count(c, w->flow, "failed", "running", err);
-            json_object_set_new(detail, "task", json_integer(atoll(PQgetvalue(t, 0, 0))));
-            json_object_set_new(detail, "activity", json_string(PQgetvalue(t, 0, 2)));
-            json_object_set_new(detail, "idempotency_key", json_string(PQgetvalue(t, 0, 5)));
-            json_object_set_new(detail, "attempts_before", json_integer(atoi(PQgetvalue(t, 0, 4))));
-            json_object_set_new(detail, "more_attempts", json_integer(budget));
-            if (rc == 0)
-                rc = write_hist(c, w, seq, w->state_name, to_state, detail, err);
-            to_state = NULL;
-        }
-        if (rc == 0) {
-            json_object_set_new(out, "to_state", json_string(PQgetvalue(t, 0, 1)));
-            json_object_set_new(out, "idempotency_key", json_string(PQgetvalue(t, 0, 5)));
-        }
-        PQclear(t);
-        break;
-    }
-    case R_SUSPEND: {
-        if (strcmp(w->status, "running") != 0 && strcmp(w->status, "waiting") != 0) {
-            rc = refuse(err, "only running or waiting instances can be suspended",
-                        "instance %s is %s", w->id, w->status);
-            break;
-        }
-        char why[600];
-        snprintf(why, sizeof why, "suspended by %s%s%s", c->actor, rp->reason ? ": " : "",
-                 rp->reason ? rp->reason : "");
-        const char *p[2] = {w->id, why};
-        rc = q_ok(c,
-                  "UPDATE instances SET status = 'suspended', wait_reason = $2::text,"
-                  " owner_node = NULL, lease_epoch = lease_epoch + 1 WHERE id = $1::uuid",
-                  2, p, err);
-        if (rc == 0)
-            rc = move_count(c, w->flow, w->status, "suspended", err);
-        json_object_set_new(detail, "was", json_string(w->status));
-        json_object_set_new(detail, "suspended_db_us", json_integer(w->db_now_us));
-        if (w->wait_reason)
-            json_object_set_new(detail, "reason_before", json_string(w->wait_reason));
-        to_status = "suspended";
-        break;
-    }
-    case R_RESUME: {
-        if (strcmp(w->status, "suspended") != 0) {
-            rc = refuse(err, "only suspended instances can be resumed", "instance %s is %s", w->id,
-                        w->status);
-            break;
-        }
-        char *was = NULL;
-        long long since = 0;
-        char *before = before_suspend(c, w, &was, &since, err);
-        rc = unsuspend(c, w, before, was, since, rp->force, &to_status, err);
-        free(before);
-        free(was);
-        break;
-    }
-    }
-    if (rc == 0 && to_state != NULL)
-        rc = write_hist(c, w, seq, w->state_name, to_state, detail, err);
-    if (rc == 0 && rp->kind != R_SIGNAL)
-        rc = notify_work(c, err);
-    if (rc == 0) {
-        json_object_set_new(out, "id", json_string(w->id));
-        json_object_set_new(out, "action", json_string(repair_names[rp->kind]));
-        json_object_set_new(out, "flow", json_string(w->flow));
-        json_object_set_new(out, "from_state", json_string(w->state_name));
-        if (json_object_get(out, "to_state") == NULL)
-            json_object_set_new(out, "to_state", json_string(w->state_name));
-        json_object_set_new(out, "from_status", json_string(w->status));
-        json_object_set_new(out, "status", json_string(to_status));
-        json_object_set_new(out, "seq", json_integer(seq));
-        if (note[0])
-            json_object_set_new(out, "note", json_string(note));
-    }
-    json_decref(detail);
-    return rc;
+    return 0;
 }
 
-/* One repair of one instance in its own transaction. */
+static int plan_wake(plan_t *p, st_err_t *err)
+{
+    if (p->row.status != ST_STORE_WAITING || p->row.wake_at_us == ST_STORE_NO_TIME)
+        return refuse(err,
+                      p->row.status == ST_STORE_WAITING
+                          ? "it waits only for a signal: send one with `settlectl signal ID NAME`"
+                          : "only a sleeping or timed waiting instance has a timer to fire",
+                      "instance %s has no timer to fire (%s)", p->id, status_of(p));
+    /* The time it entered the wait is on the executor's clock and never
+     * after its now, so the timer is due at once on any clock. */
+    if (p->row.updated_us < p->sr.wake_at_us)
+        p->sr.wake_at_us = p->row.updated_us;
+    p->sr.fence = p->sr.notify = true;
+    return 0;
+}
+
+/* retry: the last task, failed, back to pending with a fresh budget. */
+static int plan_retry(plan_t *p, st_err_t *err)
+{
+    if (p->row.status != ST_STORE_FAILED)
+        return refuse(
+            err,
+            p->row.status == ST_STORE_RUNNING
+                ? "the engine is still retrying it; `settlectl show` has the next attempt time"
+                : "retry re-runs the activity of a failed instance only",
+            "instance %s is %s, not failed", p->id, status_of(p));
+    int rc = st_store_instance_tasks(p->c->sc, &p->row.id, &p->tasks, err);
+    if (rc != 0)
+        return rc;
+    const st_store_task_t *t = p->tasks.n ? &p->tasks.v[p->tasks.n - 1] : NULL;
+    if (t == NULL || t->status != ST_STORE_TASK_FAILED)
+        return refuse(err, "it failed without a failed activity; `settlectl show` has the reason",
+                      "instance %s: its last activity did not fail (%s)", p->id,
+                      t ? st_store_task_status_name(t->status) : "no activity");
+    st_core_program_t *prog = NULL;
+    rc = ctl_core_program(p->c, p->row.program_hash, &prog, err);
+    int sidx = rc == 0 ? st_core_program_state_index(prog, t->state_name) : -1;
+    int64_t bmin, bmax;
+    uint32_t budget = sidx >= 0 ? st_core_program_retry(prog, (uint32_t)sidx, &bmin, &bmax) : 0;
+    st_core_program_free(prog);
+    if (rc != 0)
+        return rc;
+    if (budget == 0)
+        return refuse(err, "the Program changed under the task; inspect it with `settlectl show`",
+                      "instance %s: state %s is not an activity state", p->id, t->state_name);
+    /* Same idempotency key; attempts continue their count (attempt
+     * records are keyed by number) with the state's full budget. */
+    p->sr.seq = p->row.seq + 1;
+    p->sr.state = sidx;
+    p->sr.state_name = p->sr.to_state = t->state_name;
+    p->sr.status = ST_STORE_RUNNING;
+    p->sr.wake_at_us = ST_STORE_NO_TIME;
+    p->sr.wait_reason = NULL;
+    p->sr.retry_task_id = t->id;
+    p->sr.retry_budget = (int32_t)budget;
+    p->sr.fence = p->sr.notify = true;
+    json_object_set_new(p->detail, "task", json_integer(t->id));
+    json_object_set_new(p->detail, "activity", json_string(t->activity));
+    json_object_set_new(p->detail, "idempotency_key", json_string(t->idempotency_key));
+    json_object_set_new(p->detail, "attempts_before", json_integer(t->attempt));
+    json_object_set_new(p->detail, "more_attempts", json_integer(budget));
+    json_object_set_new(p->out, "idempotency_key", json_string(t->idempotency_key));
+    return 0;
+}
+
+static int plan_suspend(plan_t *p, st_err_t *err)
+{
+    if (p->row.status != ST_STORE_RUNNING && p->row.status != ST_STORE_WAITING)
+        return refuse(err, "only running or waiting instances can be suspended",
+                      "instance %s is %s", p->id, status_of(p));
+    int64_t now = 0;
+    int rc = st_store_db_now(p->c->sc, &now, err);
+    if (rc != 0)
+        return rc;
+    const char *reason = p->rp->reason;
+    snprintf(p->why, sizeof p->why, "suspended by %s%s%s", p->c->actor, reason ? ": " : "",
+             reason ? reason : "");
+    p->sr.status = ST_STORE_SUSPENDED;
+    p->sr.wait_reason = p->why;
+    p->sr.fence = p->sr.notify = true;
+    json_object_set_new(p->detail, "was", json_string(status_of(p)));
+    json_object_set_new(p->detail, "suspended_db_us", json_integer(now));
+    if (p->row.wait_reason)
+        json_object_set_new(p->detail, "reason_before", json_string(p->row.wait_reason));
+    return 0;
+}
+
+static int plan_resume(plan_t *p, st_err_t *err)
+{
+    if (p->row.status != ST_STORE_SUSPENDED)
+        return refuse(err, "only suspended instances can be resumed", "instance %s is %s", p->id,
+                      status_of(p));
+    return unsuspend(p, err);
+}
+
+static int plan_kind(plan_t *p, st_err_t *err)
+{
+    switch (p->rp->kind) {
+    case R_SIGNAL:
+    case R_CANCEL:
+        return plan_signal(p, err);
+    case R_WAKE:
+        return plan_wake(p, err);
+    case R_RETRY:
+        return plan_retry(p, err);
+    case R_SUSPEND:
+        return plan_suspend(p, err);
+    case R_RESUME:
+        return plan_resume(p, err);
+    }
+    return st_err_set(err, ST_INTERNAL, "unknown repair");
+}
+
+/* Write the plan; the summary goes to p->out. */
+static int plan_write(plan_t *p, st_err_t *err)
+{
+    char *d = json_dumps(p->detail, JSON_COMPACT);
+    if (d == NULL)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    p->sr.detail_json = d;
+    st_store_repaired_t done;
+    int rc = st_store_repair_apply(p->c->sc, &p->sr, &done, err);
+    free(d);
+    if (rc == ST_CONFLICT)
+        st_err_hint(err,
+                    "it moved on meanwhile (a node ran it); nothing was changed: check it with "
+                    "`settlectl show %s` and run the command again if it still applies",
+                    p->id);
+    if (rc != 0)
+        return rc;
+    json_t *o = p->out;
+    json_object_set_new(o, "id", json_string(p->id));
+    json_object_set_new(o, "action", json_string(repair_names[p->rp->kind]));
+    json_object_set_new(o, "flow", json_string(p->row.flow));
+    json_object_set_new(o, "from_state", json_string(p->row.state_name));
+    json_object_set_new(o, "to_state", json_string(p->sr.to_state));
+    json_object_set_new(o, "from_status", json_string(status_of(p)));
+    json_object_set_new(o, "status", json_string(st_store_status_name(p->sr.status)));
+    json_object_set_new(o, "seq", json_integer(p->sr.seq));
+    if (p->note[0])
+        json_object_set_new(o, "note", json_string(p->note));
+    return 0;
+}
+
+/* One repair of one instance: read, decide, one conditional write. */
 static int repair_one(ctl_t *c, const repair_t *rp, const char *id, json_t **out, st_err_t *err)
 {
     *out = NULL;
     st_store_uuid_t u;
-    if (st_store_uuid_parse(id, &u) != 0) {
-        st_err_set(err, ST_INVAL, "'%s' is not an instance id (a UUID)", id);
-        st_err_hint(err, "`settlectl list` shows the ids");
+    if (ctl_parse_id(id, &u, err) != 0)
         return ST_INVAL;
+    plan_t p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.rp = rp;
+    int rc = st_store_instance_load(c->sc, &u, &p.row, err);
+    if (rc == ST_NOTFOUND) {
+        st_err_set(err, ST_NOTFOUND, "no instance %s", id);
+        st_err_hint(err, "`settlectl list` shows the instances");
     }
-    if (ctl_exec_simple(c, "BEGIN", err) != 0)
-        return ST_DB;
-    row_t w;
-    memset(&w, 0, sizeof w);
-    int rc = lock_row(c, id, &w, err);
-    json_t *res = json_object();
+    if (rc != 0)
+        return rc;
+    st_store_uuid_format(&u, p.id);
+    st_store_repair_init(&p.sr, &p.row, c->actor);
+    p.detail = json_pack("{s:s}", "action", repair_names[rp->kind]);
+    p.out = json_object();
+    if (rp->reason)
+        json_object_set_new(p.detail, "reason", json_string(rp->reason));
+    rc = plan_kind(&p, err);
     if (rc == 0)
-        rc = apply(c, rp, &w, res, err);
-    if (rc == 0)
-        rc = ctl_exec_simple(c, "COMMIT", err);
-    else
-        ctl_rollback(c);
-    if (rc == 0)
-        *out = res;
-    else
-        json_decref(res);
-    free(w.wait_reason);
+        rc = plan_write(&p, err);
+    if (rc == 0) {
+        *out = p.out;
+        p.out = NULL;
+    }
+    plan_release(&p);
     return rc;
 }
 
@@ -588,7 +514,7 @@ static int run_bulk(ctl_t *c, const repair_t *rp, const ctl_filter_t *f, int dry
     size_t n = 0, cap = 0;
     char after[37] = "";
     for (;;) {
-        PGresult *r = NULL;
+        st_store_instances_t r;
         int rc = ctl_filter_query(c, f, after[0] ? after : NULL, 1000, &r, &err);
         if (rc != 0) {
             for (size_t i = 0; i < n; i++)
@@ -596,8 +522,8 @@ static int run_bulk(ctl_t *c, const repair_t *rp, const ctl_filter_t *f, int dry
             free(ids);
             return ctl_fail(c, ctl_exit_for(rc), &err);
         }
-        int got = PQntuples(r);
-        for (int i = 0; i < got; i++) {
+        size_t got = r.n;
+        for (size_t i = 0; i < got; i++) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 256;
                 char **g = realloc(ids, cap * sizeof *ids);
@@ -605,11 +531,13 @@ static int run_bulk(ctl_t *c, const repair_t *rp, const ctl_filter_t *f, int dry
                     break;
                 ids = g;
             }
-            ids[n++] = strdup(PQgetvalue(r, i, 0));
+            char id[37];
+            st_store_uuid_format(&r.v[i].id, id);
+            ids[n++] = strdup(id);
         }
         if (got > 0)
-            snprintf(after, sizeof after, "%s", PQgetvalue(r, got - 1, 0));
-        PQclear(r);
+            st_store_uuid_format(&r.v[got - 1].id, after);
+        st_store_instances_free(&r);
         if (got < 1000)
             break;
     }
@@ -625,7 +553,7 @@ static int run_bulk(ctl_t *c, const repair_t *rp, const ctl_filter_t *f, int dry
             json_array_append_new(done, res);
         else
             json_array_append_new(refused, json_pack("{s:s,s:s}", "id", ids[i], "error", err.msg));
-        if (rc == ST_DB) /* the connection is in trouble: stop here */
+        if (rc == ST_DB || rc == ST_IO) /* the connection is in trouble: stop here */
             break;
         ctl_progress(c, cmd, i + 1, n);
     }

@@ -2,9 +2,10 @@
  * st_ctl_stuck.c — `stuck` (instances that need a person, why, what next)
  * and `stats` (counts, throughput, oldest wait, nodes).
  *
- * Layer: tools (settlectl). One parameterised statement per report. Ages
- * are measured on the flows' clock (the virtual clock when one ran), lease
- * checks on the database clock, as the engine does.
+ * Layer: tools (settlectl). The rows come from the store's reports
+ * (st_store_report_*, st_store_flow_counts). Ages are measured on the
+ * flows' clock (the virtual clock when one ran), lease checks on the
+ * database clock, as the engine does.
  *
  * The advice for payment failures comes from the decline table of the
  * settlec library (category and retry advice per Stripe decline code).
@@ -16,77 +17,7 @@
 #include "ops/st_ops.h"
 #include "st_flowc.h"
 
-/* Time columns as ISO text (named, so the statement below stays readable). */
-#define TS_NOT_BEFORE CTL_TS("t.not_before")
-#define TS_WAKE_AT    CTL_TS("i.wake_at")
-#define TS_LEASE      CTL_TS("n.lease_until")
-
-/* Columns: kind, id, flow, state, status, age_us, a, b, c, d, e, f. */
-static const char STUCK_SQL[] =
-    "WITH now_ AS (SELECT settle_us(" CTL_NOW_SQL ") AS us),"
-    " live_nodes AS (SELECT count(*) AS n FROM nodes"
-    "  WHERE stopped_at IS NULL AND lease_until > clock_timestamp())"
-    " SELECT * FROM ("
-    /* ended in a fail state */
-    " SELECT 1 AS o, 'failed' AS kind, i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(i.updated_at) AS age, i.wait_reason AS a,"
-    "   t.activity AS b, t.status::text AS c, t.attempt::text AS d, la.code AS e,"
-    "   COALESCE(la.error, t.last_error) AS f"
-    "  FROM instances i"
-    "  LEFT JOIN LATERAL (SELECT * FROM tasks t WHERE t.instance_id = i.id"
-    "    ORDER BY t.id DESC LIMIT 1) t ON true"
-    "  LEFT JOIN LATERAL (SELECT * FROM task_attempts a WHERE a.task_id = t.id"
-    "    ORDER BY a.attempt DESC LIMIT 1) la ON true"
-    "  WHERE i.status = 'failed' AND ($3::text IS NULL OR i.flow = $3::text)"
-    " UNION ALL"
-    /* an activity retrying for too long */
-    " SELECT 2, 'retrying', i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(fa.first), t.activity,"
-    "   t.attempt || '/' || t.max_attempts, " TS_NOT_BEFORE ", la.outcome, la.code,"
-    "   COALESCE(t.last_error, la.error)"
-    "  FROM instances i JOIN tasks t ON t.instance_id = i.id AND t.seq = i.seq"
-    "   AND t.status IN ('pending', 'running')"
-    "  JOIN LATERAL (SELECT min(started_at) AS first FROM task_attempts a"
-    "    WHERE a.task_id = t.id) fa ON fa.first IS NOT NULL"
-    "  LEFT JOIN LATERAL (SELECT * FROM task_attempts a WHERE a.task_id = t.id"
-    "    ORDER BY a.attempt DESC LIMIT 1) la ON true"
-    "  WHERE i.status = 'running' AND ($3::text IS NULL OR i.flow = $3::text)"
-    "    AND settle_us(fa.first) <= (SELECT us FROM now_) - $1::bigint"
-    " UNION ALL"
-    /* a wait whose time passed without the timer firing */
-    " SELECT 3, 'late', i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(i.wake_at), " TS_WAKE_AT ", i.wait_reason,"
-    "   NULL, NULL, NULL, NULL"
-    "  FROM instances i WHERE i.status = 'waiting' AND i.wake_at IS NOT NULL"
-    "    AND ($3::text IS NULL OR i.flow = $3::text)"
-    "    AND settle_us(i.wake_at) <= (SELECT us FROM now_) - $2::bigint"
-    " UNION ALL"
-    /* owner gone, or nobody alive to run it */
-    " SELECT 4, 'orphaned', i.id, i.flow, i.state_name, i.status::text,"
-    "   settle_us(clock_timestamp()) - settle_us(COALESCE(n.lease_until, i.updated_at)),"
-    "   n.id::text, n.name, " TS_LEASE ", (SELECT n FROM live_nodes)::text, NULL, NULL"
-    "  FROM instances i LEFT JOIN nodes n ON n.id = i.owner_node"
-    "  WHERE i.status IN ('running', 'waiting') AND ($3::text IS NULL OR i.flow = $3::text)"
-    "    AND ((n.id IS NOT NULL AND (n.lease_until < clock_timestamp()"
-    "          OR n.stopped_at IS NOT NULL))"
-    "      OR (SELECT n FROM live_nodes) = 0)"
-    " UNION ALL"
-    /* live on a version that is no longer the deployed one */
-    " SELECT 5, 'old_version', i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(i.updated_at), i.program_hash, f.current_hash,"
-    "   NULL, NULL, NULL, NULL"
-    "  FROM instances i JOIN flows f ON f.name = i.flow"
-    "  WHERE i.status IN ('running', 'waiting', 'suspended') AND i.program_hash <> f.current_hash"
-    "    AND ($3::text IS NULL OR i.flow = $3::text)"
-    " UNION ALL"
-    /* held by an operator */
-    " SELECT 6, 'suspended', i.id, i.flow, i.state_name, i.status::text,"
-    "   (SELECT us FROM now_) - settle_us(COALESCE((SELECT max(h.at) FROM history h"
-    "     WHERE h.instance_id = i.id AND h.kind = 'repair'"
-    "       AND h.detail->>'action' = 'suspend'), i.updated_at)), i.wait_reason,"
-    "   NULL, NULL, NULL, NULL, NULL"
-    "  FROM instances i WHERE i.status = 'suspended' AND ($3::text IS NULL OR i.flow = $3::text)) "
-    "x ORDER BY x.o, x.age DESC, x.id LIMIT $4::int";
+#define CELL(r, i, k) st_store_rows_get((r), (i), (k))
 
 typedef struct advice {
     char why[512];
@@ -118,13 +49,13 @@ static void decline_advice(const char *code, advice_t *a, const char *id)
              step);
 }
 
-static void explain(const PGresult *r, int i, advice_t *a)
+static void explain(const st_store_rows_t *r, size_t i, advice_t *a)
 {
-    const char *kind = PQgetvalue(r, i, 1), *id = PQgetvalue(r, i, 2);
-    const char *A = ctl_val(r, i, 7), *B = ctl_val(r, i, 8), *C = ctl_val(r, i, 9);
-    const char *D = ctl_val(r, i, 10), *E = ctl_val(r, i, 11), *F = ctl_val(r, i, 12);
+    const char *kind = CELL(r, i, 1), *id = CELL(r, i, 2);
+    const char *A = CELL(r, i, 7), *B = CELL(r, i, 8), *C = CELL(r, i, 9);
+    const char *D = CELL(r, i, 10), *E = CELL(r, i, 11), *F = CELL(r, i, 12);
     char age[32];
-    ctl_fmt_dur(atoll(PQgetvalue(r, i, 6)), age, sizeof age);
+    ctl_fmt_dur(atoll(CELL(r, i, 6)), age, sizeof age);
     st_flowc_decline_t dc;
     if (strcmp(kind, "failed") == 0) {
         if (E && E[0] && st_flowc_decline_find(E, &dc) == 0) {
@@ -180,7 +111,7 @@ static void explain(const PGresult *r, int i, advice_t *a)
     } else if (strcmp(kind, "old_version") == 0) {
         snprintf(a->why, sizeof a->why,
                  "runs version %.12s, but %.12s is the deployed version of %s", A ? A : "?",
-                 B ? B : "?", PQgetvalue(r, i, 3));
+                 B ? B : "?", CELL(r, i, 3));
         snprintf(a->next, sizeof a->next,
                  "it may finish on its pinned version; if that version is wrong, move it with "
                  "`settlectl migrate` (compiler-checked map) or cancel it");
@@ -211,49 +142,147 @@ int ctl_cmd_stuck(ctl_t *c, int argc, char **argv)
         return ctl_usage(c, "stuck", "--limit takes a number from 1 to 100000");
     if (ctl_db(c) == NULL)
         return CTL_EXIT_ERROR;
-    char rb[32], lb[32], lm[16];
-    snprintf(rb, sizeof rb, "%lld", (long long)r_us);
-    snprintf(lb, sizeof lb, "%lld", (long long)l_us);
-    snprintf(lm, sizeof lm, "%ld", lim);
-    const char *params[4] = {rb, lb, flow, lm};
-    PGresult *r = ctl_q(c, STUCK_SQL, 4, params, &err);
-    if (r == NULL)
+    st_store_rows_t r;
+    if (st_store_report_stuck(c->sc, r_us, l_us, flow, (unsigned)lim, &r, &err) != 0)
         return ctl_fail(c, CTL_EXIT_ERROR, &err);
-    int n = PQntuples(r);
+    size_t n = r.n;
     json_t *arr = c->json ? json_array() : NULL;
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         advice_t a;
         memset(&a, 0, sizeof a);
-        explain(r, i, &a);
+        explain(&r, i, &a);
+        const char *kind = CELL(&r, i, 1);
         if (arr != NULL) {
-            json_t *o =
-                json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "kind", PQgetvalue(r, i, 1), "id",
-                          PQgetvalue(r, i, 2), "flow", PQgetvalue(r, i, 3), "state",
-                          PQgetvalue(r, i, 4), "status", PQgetvalue(r, i, 5), "age_us",
-                          (json_int_t)atoll(PQgetvalue(r, i, 6)), "why", a.why, "next", a.next);
+            json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "kind", kind, "id",
+                                  CELL(&r, i, 2), "flow", CELL(&r, i, 3), "state", CELL(&r, i, 4),
+                                  "status", CELL(&r, i, 5), "age_us",
+                                  (json_int_t)atoll(CELL(&r, i, 6)), "why", a.why, "next", a.next);
             ctl_json_set_str(o, "code",
-                             strcmp(PQgetvalue(r, i, 1), "failed") == 0 ||
-                                     strcmp(PQgetvalue(r, i, 1), "retrying") == 0
-                                 ? ctl_val(r, i, 11)
+                             strcmp(kind, "failed") == 0 || strcmp(kind, "retrying") == 0
+                                 ? CELL(&r, i, 11)
                                  : NULL);
             json_array_append_new(arr, o);
         } else {
-            printf("%-11s %s  %s/%s (%s)\n", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                   PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+            printf("%-11s %s  %s/%s (%s)\n", kind, CELL(&r, i, 2), CELL(&r, i, 3), CELL(&r, i, 4),
+                   CELL(&r, i, 5));
             printf("            why:  %s\n            next: %s\n", a.why, a.next);
         }
     }
-    PQclear(r);
+    st_store_rows_free(&r);
     if (arr != NULL)
-        ctl_json_out(json_pack("{s:o,s:i}", "stuck", arr, "count", n));
+        ctl_json_out(json_pack("{s:o,s:i}", "stuck", arr, "count", (int)n));
     else if (n == 0)
         printf("nothing is stuck\n");
     else
-        printf("%d instance(s) need a person%s\n", n, n == lim ? " (limit reached: --limit)" : "");
+        printf("%d instance(s) need a person%s\n", (int)n,
+               (long)n == lim ? " (limit reached: --limit)" : "");
     return n > 0 ? CTL_EXIT_STUCK : CTL_EXIT_OK;
 }
 
 /* ---- stats ---- */
+
+typedef struct stats {
+    st_store_counts_t counts;
+    st_store_rows_t states, tput, oldest, nodes;
+} stats_t;
+
+static void stats_release(stats_t *s)
+{
+    st_store_counts_free(&s->counts);
+    st_store_rows_free(&s->states);
+    st_store_rows_free(&s->tput);
+    st_store_rows_free(&s->oldest);
+    st_store_rows_free(&s->nodes);
+}
+
+static int stats_read(ctl_t *c, int minutes, stats_t *s, st_err_t *err)
+{
+    memset(s, 0, sizeof *s);
+    int rc = st_store_flow_counts(c->sc, &s->counts, err);
+    if (rc == 0)
+        rc = st_store_report_live_states(c->sc, &s->states, err);
+    if (rc == 0)
+        rc = st_store_report_throughput(c->sc, minutes, &s->tput, err);
+    if (rc == 0)
+        rc = st_store_report_oldest_waiting(c->sc, &s->oldest, err);
+    if (rc == 0)
+        rc = st_store_report_live_nodes(c->sc, &s->nodes, err);
+    return rc;
+}
+
+/* History counts of the throughput row: 0 starts, 1 transitions, 2 repairs. */
+static long long tput(const stats_t *s, size_t k)
+{
+    const char *v = CELL(&s->tput, 0, k);
+    return v ? atoll(v) : 0;
+}
+
+static int stats_json(const stats_t *s, long minutes)
+{
+    json_t *jc = json_array(), *js = json_array(), *jn = json_array();
+    for (size_t i = 0; i < s->counts.n; i++)
+        if (s->counts.v[i].n != 0)
+            json_array_append_new(jc,
+                                  json_pack("{s:s,s:s,s:I}", "flow", s->counts.v[i].flow, "status",
+                                            st_store_status_name(s->counts.v[i].status), "n",
+                                            (json_int_t)s->counts.v[i].n));
+    for (size_t i = 0; i < s->states.n; i++)
+        json_array_append_new(js, json_pack("{s:s,s:s,s:s,s:I}", "flow", CELL(&s->states, i, 0),
+                                            "state", CELL(&s->states, i, 1), "status",
+                                            CELL(&s->states, i, 2), "n",
+                                            (json_int_t)atoll(CELL(&s->states, i, 3))));
+    for (size_t i = 0; i < s->nodes.n; i++)
+        json_array_append_new(
+            jn, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)atoll(CELL(&s->nodes, i, 0)), "name",
+                          CELL(&s->nodes, i, 1), "lease_until", CELL(&s->nodes, i, 2)));
+    json_t *doc =
+        json_pack("{s:o,s:o,s:{s:i,s:I,s:I,s:I,s:f},s:o}", "by_status", jc, "by_state", js,
+                  "throughput", "minutes", (int)minutes, "starts", (json_int_t)tput(s, 0),
+                  "transitions", (json_int_t)tput(s, 1), "repairs", (json_int_t)tput(s, 2),
+                  "transitions_per_minute", (double)tput(s, 1) / (double)minutes, "nodes", jn);
+    const st_store_rows_t *o = &s->oldest;
+    if (o->n > 0)
+        json_object_set_new(doc, "oldest_waiting",
+                            json_pack("{s:s,s:s,s:s,s:s,s:I}", "id", CELL(o, 0, 0), "flow",
+                                      CELL(o, 0, 1), "state", CELL(o, 0, 2), "since", CELL(o, 0, 3),
+                                      "age_us", (json_int_t)atoll(CELL(o, 0, 4))));
+    else
+        json_object_set_new(doc, "oldest_waiting", json_null());
+    return ctl_json_out(doc);
+}
+
+static int stats_text(const stats_t *s, long minutes)
+{
+    size_t shown = 0;
+    printf("instances by flow and status\n");
+    for (size_t i = 0; i < s->counts.n; i++)
+        if (s->counts.v[i].n != 0 && ++shown)
+            printf("  %-16s %-10s %8lld\n", s->counts.v[i].flow,
+                   st_store_status_name(s->counts.v[i].status), (long long)s->counts.v[i].n);
+    if (shown == 0)
+        printf("  (none)\n");
+    printf("\nlive and failed instances by state\n");
+    for (size_t i = 0; i < s->states.n; i++)
+        printf("  %-16s %-22s %-10s %8s\n", CELL(&s->states, i, 0), CELL(&s->states, i, 1),
+               CELL(&s->states, i, 2), CELL(&s->states, i, 3));
+    if (s->states.n == 0)
+        printf("  (none)\n");
+    printf("\nlast %ld minute(s): %lld started, %lld transitions (%.1f/min), %lld repairs\n",
+           minutes, tput(s, 0), tput(s, 1), (double)tput(s, 1) / (double)minutes, tput(s, 2));
+    const st_store_rows_t *o = &s->oldest;
+    if (o->n > 0) {
+        char age[32];
+        printf("oldest waiting: %s %s/%s since %s (%s)\n", CELL(o, 0, 0), CELL(o, 0, 1),
+               CELL(o, 0, 2), CELL(o, 0, 3), ctl_fmt_dur(atoll(CELL(o, 0, 4)), age, sizeof age));
+    } else {
+        printf("oldest waiting: none\n");
+    }
+    printf("live nodes: %d\n", (int)s->nodes.n);
+    for (size_t i = 0; i < s->nodes.n; i++)
+        printf("  node %s %s (lease until %s)\n", CELL(&s->nodes, i, 0), CELL(&s->nodes, i, 1),
+               CELL(&s->nodes, i, 2));
+    return CTL_EXIT_OK;
+}
 
 int ctl_cmd_stats(ctl_t *c, int argc, char **argv)
 {
@@ -268,118 +297,12 @@ int ctl_cmd_stats(ctl_t *c, int argc, char **argv)
     if (ctl_db(c) == NULL)
         return CTL_EXIT_ERROR;
     st_err_t err;
-    char mb[16];
-    snprintf(mb, sizeof mb, "%ld", minutes);
-    const char *p1[1] = {mb};
-    PGresult *counts = ctl_q(c,
-                             "SELECT flow, status::text, n FROM flow_counts WHERE n <> 0"
-                             " ORDER BY flow, status",
-                             0, NULL, &err);
-    PGresult *states = counts
-                           ? ctl_q(c,
-                                   "SELECT flow, state_name, status::text, count(*) FROM instances"
-                                   " WHERE status IN ('running', 'waiting', 'suspended', 'failed')"
-                                   " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                                   0, NULL, &err)
-                           : NULL;
-    PGresult *tput =
-        states ? ctl_q(c,
-                       "SELECT count(*) FILTER (WHERE kind = 'start' AND seq = 0),"
-                       " count(*) FILTER (WHERE kind <> 'repair' AND seq > 0),"
-                       " count(*) FILTER (WHERE kind = 'repair')"
-                       " FROM history WHERE at > " CTL_NOW_SQL " - $1::int * interval '1 minute'",
-                       1, p1, &err)
-               : NULL;
-    PGresult *oldest =
-        tput
-            ? ctl_q(c,
-                    "SELECT id, flow, state_name, to_char((updated_at) AT TIME ZONE 'UTC', " CTL_ISO
-                    "),"
-                    " settle_us(" CTL_NOW_SQL ") - settle_us(updated_at)"
-                    " FROM instances WHERE status = 'waiting' ORDER BY updated_at, id LIMIT 1",
-                    0, NULL, &err)
-            : NULL;
-    PGresult *nodes =
-        oldest ? ctl_q(c,
-                       "SELECT id, name, to_char((lease_until) AT TIME ZONE 'UTC', " CTL_ISO
-                       ") FROM nodes"
-                       " WHERE stopped_at IS NULL AND lease_until > clock_timestamp()"
-                       " ORDER BY id",
-                       0, NULL, &err)
-               : NULL;
-    if (nodes == NULL) {
-        PQclear(counts);
-        PQclear(states);
-        PQclear(tput);
-        PQclear(oldest);
-        return ctl_fail(c, CTL_EXIT_ERROR, &err);
-    }
-    long long starts = atoll(PQgetvalue(tput, 0, 0)), steps = atoll(PQgetvalue(tput, 0, 1));
-    long long repairs = atoll(PQgetvalue(tput, 0, 2));
-    int rc = CTL_EXIT_OK;
-    if (c->json) {
-        json_t *jc = json_array(), *js = json_array(), *jn = json_array();
-        for (int i = 0; i < PQntuples(counts); i++)
-            json_array_append_new(jc, json_pack("{s:s,s:s,s:I}", "flow", PQgetvalue(counts, i, 0),
-                                                "status", PQgetvalue(counts, i, 1), "n",
-                                                (json_int_t)atoll(PQgetvalue(counts, i, 2))));
-        for (int i = 0; i < PQntuples(states); i++)
-            json_array_append_new(
-                js, json_pack("{s:s,s:s,s:s,s:I}", "flow", PQgetvalue(states, i, 0), "state",
-                              PQgetvalue(states, i, 1), "status", PQgetvalue(states, i, 2), "n",
-                              (json_int_t)atoll(PQgetvalue(states, i, 3))));
-        for (int i = 0; i < PQntuples(nodes); i++)
-            json_array_append_new(jn, json_pack("{s:I,s:s,s:s}", "id",
-                                                (json_int_t)atoll(PQgetvalue(nodes, i, 0)), "name",
-                                                PQgetvalue(nodes, i, 1), "lease_until",
-                                                PQgetvalue(nodes, i, 2)));
-        json_t *doc =
-            json_pack("{s:o,s:o,s:{s:i,s:I,s:I,s:I,s:f},s:o}", "by_status", jc, "by_state", js,
-                      "throughput", "minutes", (int)minutes, "starts", (json_int_t)starts,
-                      "transitions", (json_int_t)steps, "repairs", (json_int_t)repairs,
-                      "transitions_per_minute", (double)steps / (double)minutes, "nodes", jn);
-        if (PQntuples(oldest) > 0)
-            json_object_set_new(doc, "oldest_waiting",
-                                json_pack("{s:s,s:s,s:s,s:s,s:I}", "id", PQgetvalue(oldest, 0, 0),
-                                          "flow", PQgetvalue(oldest, 0, 1), "state",
-                                          PQgetvalue(oldest, 0, 2), "since",
-                                          PQgetvalue(oldest, 0, 3), "age_us",
-                                          (json_int_t)atoll(PQgetvalue(oldest, 0, 4))));
-        else
-            json_object_set_new(doc, "oldest_waiting", json_null());
-        rc = ctl_json_out(doc);
-    } else {
-        printf("instances by flow and status\n");
-        for (int i = 0; i < PQntuples(counts); i++)
-            printf("  %-16s %-10s %8s\n", PQgetvalue(counts, i, 0), PQgetvalue(counts, i, 1),
-                   PQgetvalue(counts, i, 2));
-        if (PQntuples(counts) == 0)
-            printf("  (none)\n");
-        printf("\nlive and failed instances by state\n");
-        for (int i = 0; i < PQntuples(states); i++)
-            printf("  %-16s %-22s %-10s %8s\n", PQgetvalue(states, i, 0), PQgetvalue(states, i, 1),
-                   PQgetvalue(states, i, 2), PQgetvalue(states, i, 3));
-        if (PQntuples(states) == 0)
-            printf("  (none)\n");
-        printf("\nlast %ld minute(s): %lld started, %lld transitions (%.1f/min), %lld repairs\n",
-               minutes, starts, steps, (double)steps / (double)minutes, repairs);
-        if (PQntuples(oldest) > 0) {
-            char age[32];
-            printf("oldest waiting: %s %s/%s since %s (%s)\n", PQgetvalue(oldest, 0, 0),
-                   PQgetvalue(oldest, 0, 1), PQgetvalue(oldest, 0, 2), PQgetvalue(oldest, 0, 3),
-                   ctl_fmt_dur(atoll(PQgetvalue(oldest, 0, 4)), age, sizeof age));
-        } else {
-            printf("oldest waiting: none\n");
-        }
-        printf("live nodes: %d\n", PQntuples(nodes));
-        for (int i = 0; i < PQntuples(nodes); i++)
-            printf("  node %s %s (lease until %s)\n", PQgetvalue(nodes, i, 0),
-                   PQgetvalue(nodes, i, 1), PQgetvalue(nodes, i, 2));
-    }
-    PQclear(counts);
-    PQclear(states);
-    PQclear(tput);
-    PQclear(oldest);
-    PQclear(nodes);
+    stats_t st;
+    int rc = stats_read(c, (int)minutes, &st, &err);
+    if (rc == 0)
+        rc = c->json ? stats_json(&st, minutes) : stats_text(&st, minutes);
+    else
+        rc = ctl_fail(c, CTL_EXIT_ERROR, &err);
+    stats_release(&st);
     return rc;
 }

@@ -1,19 +1,21 @@
 /*
  * st_ctl_util.c — what every settlectl command shares: option parsing,
- * error reporting, the database connection, parameterised queries,
+ * error reporting, instance ids, the store connection, Programs, time and
  * duration formatting and the progress bar.
  *
- * Layer: tools (settlectl). Invariant: queries go through ctl_q, which only
- * ever sends parameters separately from the SQL text.
+ * Layer: tools (settlectl). Invariant: the database is reached only
+ * through the store (one connection on a loop of settlectl's own).
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <ev.h>
 
 #include "common/st_dsn.h"
 #include "core/st_core.h"
 #include "ctl_int.h"
-#include "store/st_migrate.h"
 
 int ctl_opts_parse(ctl_t *c, const char *cmd, int argc, char **argv, const ctl_opt_t *opts,
                    const char **pos, int cap)
@@ -130,70 +132,77 @@ int ctl_exit_for(int code)
     }
 }
 
-PGconn *ctl_db(ctl_t *c)
+int ctl_parse_id(const char *text, st_store_uuid_t *id, st_err_t *err)
 {
-    if (c->pg != NULL)
-        return c->pg;
-    if (c->dsn == NULL || c->dsn[0] == '\0') {
-        ctl_failf(c, CTL_EXIT_ERROR,
-                  "pass --dsn 'host=... dbname=settle' or export SETTLE_DSN (tools/pgdev dsn "
-                  "prints one for the private cluster)",
-                  "no database given");
-        return NULL;
+    if (st_store_uuid_parse(text, id) == 0)
+        return 0;
+    st_err_set(err, ST_INVAL, "'%s' is not an instance id (a UUID)", text);
+    st_err_hint(err, "an id has 32 hex digits in groups of 8-4-4-4-12, e.g. "
+                     "0190abcd-ef12-7abc-8def-0123456789ab; `settlectl list` shows the ids");
+    return ST_INVAL;
+}
+
+static int no_dsn(ctl_t *c)
+{
+    if (c->dsn != NULL && c->dsn[0] != '\0')
+        return 0;
+    ctl_failf(c, CTL_EXIT_ERROR,
+              "pass --dsn 'host=... dbname=settle' or export SETTLE_DSN (tools/pgdev dsn "
+              "prints one for the private cluster)",
+              "no database given");
+    return 1;
+}
+
+/* Print why the store could not open the database (the DSN redacted). */
+static void open_failed(ctl_t *c, const st_err_t *err)
+{
+    if (err->code != ST_IO) {
+        ctl_fail(c, CTL_EXIT_ERROR, err);
+        return;
     }
-    PGconn *pg = PQconnectdb(c->dsn);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        char red[512];
-        st_dsn_redact(c->dsn, red, sizeof red);
-        const char *why = PQerrorMessage(pg);
-        size_t wl = strcspn(why, "\n");
-        ctl_failf(c, CTL_EXIT_ERROR, "check that PostgreSQL runs and that the DSN is right",
-                  "cannot connect to the database (%s): %.*s", red, (int)wl, why);
-        PQfinish(pg);
+    char red[512];
+    st_dsn_redact(c->dsn, red, sizeof red);
+    ctl_failf(c, CTL_EXIT_ERROR, "check that PostgreSQL runs and that the DSN is right",
+              "cannot connect to the database (%s): %s", red, err->detail);
+}
+
+st_store_conn_t *ctl_db(ctl_t *c)
+{
+    if (c->sc != NULL)
+        return c->sc;
+    if (no_dsn(c))
         return NULL;
-    }
     st_err_t err;
-    if (st_migrate_check(pg, &err) != 0) {
+    if (c->loop == NULL && (c->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+        st_err_set(&err, ST_NOMEM, "cannot create an event loop");
         ctl_fail(c, CTL_EXIT_ERROR, &err);
-        PQfinish(pg);
         return NULL;
     }
-    c->pg = pg;
-    return pg;
+    c->sc = st_store_admin_open(c->loop, c->dsn, &err);
+    if (c->sc == NULL)
+        open_failed(c, &err);
+    return c->sc;
 }
 
-PGresult *ctl_q(ctl_t *c, const char *sql, int n, const char *const *params, st_err_t *err)
+void ctl_db_close(ctl_t *c)
 {
-    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(r);
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
-        return r;
-    st_err_set(err, ST_DB, "database statement failed");
-    const char *m = PQresultErrorMessage(r);
-    st_err_detail(err, "%.*s", (int)strcspn(m, "\n"), m);
-    st_err_hint(err, "check that the database is reachable and migrated (settled migrate)");
-    PQclear(r);
-    return NULL;
+    st_store_conn_free(c->sc);
+    c->sc = NULL;
+    if (c->loop != NULL)
+        ev_loop_destroy(c->loop);
+    c->loop = NULL;
 }
 
-int ctl_exec_simple(ctl_t *c, const char *sql, st_err_t *err)
+const char *ctl_iso(int64_t us, char *buf, size_t cap)
 {
-    PGresult *r = ctl_q(c, sql, 0, NULL, err);
-    if (r == NULL)
-        return ST_DB;
-    PQclear(r);
-    return 0;
-}
-
-void ctl_rollback(ctl_t *c)
-{
-    PGresult *r = PQexec(c->pg, "ROLLBACK");
-    PQclear(r);
-}
-
-const char *ctl_val(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+    if (us == ST_STORE_NO_TIME)
+        return NULL;
+    int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    time_t t = (time_t)s;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, cap, "?");
+    return buf;
 }
 
 const char *ctl_fmt_dur(int64_t us, char *buf, size_t cap)
@@ -253,30 +262,21 @@ void ctl_progress(ctl_t *c, const char *what, size_t done, size_t total)
 
 int ctl_program_bytes(ctl_t *c, const char *hash, unsigned char **bytes, size_t *len, st_err_t *err)
 {
-    const char *params[1] = {hash};
-    PGresult *r = PQexecParams(c->pg, "SELECT program FROM programs WHERE hash = $1", 1, NULL,
-                               params, NULL, NULL, 1);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        st_err_set(err, ST_DB, "reading Program %.12s failed", hash);
-        st_err_detail(err, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        return ST_DB;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    st_store_program_rec_t rec;
+    memset(&rec, 0, sizeof rec);
+    int rc = st_store_program_load(c->sc, hash, &rec, err);
+    if (rc == ST_NOTFOUND) {
         st_err_set(err, ST_NOTFOUND, "no Program %.12s is registered", hash);
         st_err_hint(err, "`settlectl flows` lists the registered versions");
-        return ST_NOTFOUND;
     }
-    *len = (size_t)PQgetlength(r, 0, 0);
-    *bytes = malloc(*len ? *len : 1);
-    if (*bytes == NULL) {
-        PQclear(r);
-        return st_err_set(err, ST_NOMEM, "out of memory");
-    }
-    memcpy(*bytes, PQgetvalue(r, 0, 0), *len);
-    PQclear(r);
-    return 0;
+    if (rc != 0)
+        return rc;
+    *len = rec.len;
+    *bytes = malloc(rec.len ? rec.len : 1);
+    if (*bytes != NULL)
+        memcpy(*bytes, rec.bytes, rec.len);
+    st_store_program_rec_release(&rec);
+    return *bytes ? 0 : st_err_set(err, ST_NOMEM, "out of memory");
 }
 
 int ctl_core_program(ctl_t *c, const char *hash, struct st_core_program **out, st_err_t *err)
