@@ -25,17 +25,16 @@
 
 #include "core/st_core.h"
 #include "exec/st_exec.h"
+#include "ops/st_ops_progs.h"
 #include "timer/st_timer_driver.h"
 #include "timer/st_timer_wheel.h"
 
 #define EXEC_TIMER_WAKE  1 /* st_timer_entry_t.spare: which timer of an instance */
 #define EXEC_TIMER_RETRY 2
 
-typedef struct exec_prog {
-    char hash[65];
-    st_core_program_t *p; /* owned */
-    struct exec_prog *next;
-} exec_prog_t;
+/* A Program from the node's shared cache (ops/st_ops_progs.h): valid as
+ * long as the cache, which outlives the executor. */
+typedef st_ops_prog_t exec_prog_t;
 
 /* An event waiting for an instance; every pointer is owned by the event. */
 typedef struct exec_ev {
@@ -74,7 +73,7 @@ typedef struct exec_inst {
     st_store_uuid_t id;
     st_exec_t *x;             /* the executor it belongs to (for callbacks) */
     struct exec_inst *hnext;  /* hash chain */
-    exec_prog_t *prog;        /* NULL for a shell */
+    const exec_prog_t *prog;  /* NULL for a shell */
     st_core_instance_t *core; /* committed state; NULL for a shell */
     int64_t epoch;            /* lease epoch from the claim */
     int64_t shell_seq;        /* a shell's seq from its wake row */
@@ -121,7 +120,8 @@ struct st_exec {
     ev_io listen_w;
     ev_timer renew_w, claim_w, grace_w, maint_w;
     int64_t node_id;
-    exec_prog_t *progs;
+    st_ops_progs_t *progs;    /* the node's Program cache (cfg.programs or own) */
+    int own_progs;            /* progs was made here */
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
     int recover_again;        /* task recovery failed: retry each claim round */
     exec_inst_t **buckets;
@@ -147,7 +147,7 @@ void exec_inst_release_if_idle(st_exec_t *x, exec_inst_t *in);
 /* Drop an idle, still-owned instance from memory (its row stays ours). */
 void exec_inst_evict(st_exec_t *x, exec_inst_t *in);
 void exec_inst_free_all(st_exec_t *x);
-int exec_prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err);
+int exec_prog_get(st_exec_t *x, const char *hash, const exec_prog_t **out, st_err_t *err);
 void exec_prog_free_all(st_exec_t *x);
 /* Fill in from a stored row (claim, recovery, shell wake-up). */
 int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row,

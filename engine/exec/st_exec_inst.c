@@ -138,45 +138,16 @@ void exec_inst_free_all(st_exec_t *x)
     x->nbuckets = x->ninst = 0;
 }
 
-int exec_prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err)
+int exec_prog_get(st_exec_t *x, const char *hash, const exec_prog_t **out, st_err_t *err)
 {
-    for (exec_prog_t *p = x->progs; p != NULL; p = p->next) {
-        if (strcmp(p->hash, hash) == 0) {
-            *out = p;
-            return 0;
-        }
-    }
-    st_store_program_rec_t rec;
-    int rc = st_store_program_load(x->bg, hash, &rec, err);
-    if (rc != 0)
-        return rc;
-    exec_prog_t *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        st_store_program_rec_release(&rec);
-        return st_err_set(err, ST_NOMEM, "out of memory loading program %s", hash);
-    }
-    rc = st_core_program_load(rec.bytes, rec.len, &p->p, err);
-    st_store_program_rec_release(&rec);
-    if (rc != 0) {
-        st_err_prefix(err, "program %.12s", hash);
-        free(p);
-        return rc;
-    }
-    snprintf(p->hash, sizeof p->hash, "%s", hash);
-    p->next = x->progs;
-    x->progs = p;
-    *out = p;
-    return 0;
+    return st_ops_progs_load(x->progs, x->bg, hash, out, err);
 }
 
 void exec_prog_free_all(st_exec_t *x)
 {
-    while (x->progs != NULL) {
-        exec_prog_t *p = x->progs;
-        x->progs = p->next;
-        st_core_program_free(p->p);
-        free(p);
-    }
+    if (x->own_progs)
+        st_ops_progs_free(x->progs);
+    x->progs = NULL;
 }
 
 /* The JSON form st_core_instance_from_json reads, built from a row. */
@@ -197,7 +168,7 @@ static json_t *row_json(const st_store_instance_t *row, json_t *vars)
 
 int exec_inst_from_row(st_exec_t *x, exec_inst_t *in, const st_store_instance_t *row, st_err_t *err)
 {
-    exec_prog_t *prog = NULL;
+    const exec_prog_t *prog = NULL;
     int rc = exec_prog_get(x, row->program_hash, &prog, err);
     if (rc != 0)
         return rc;

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/st_dsn.h"
 #include "store/st_schema.h"
 
 #define VERSION_TABLE                                    \
@@ -223,4 +224,23 @@ int st_migrate_check(PGconn *conn, st_err_t *err)
         return ST_SCHEMA;
     }
     return 0;
+}
+
+int st_migrate_apply_dsn(const char *dsn, st_migrate_report_t *report, st_err_t *err)
+{
+    PGconn *conn = PQconnectdb(dsn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char shown[1024];
+        const char *why = PQerrorMessage(conn);
+        size_t wl = strcspn(why, "\n");
+        st_err_set(err, ST_DB, "cannot connect to the database (%s)",
+                   st_dsn_redact(dsn, shown, sizeof shown));
+        st_err_detail(err, "%.*s", (int)wl, why);
+        st_err_hint(err, "check that PostgreSQL is running and the DSN is right");
+        PQfinish(conn);
+        return ST_DB;
+    }
+    int rc = st_migrate_apply(conn, report, err);
+    PQfinish(conn);
+    return rc;
 }

@@ -314,4 +314,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                       "   AND ($2::settle_status IS NULL OR i.status = $2::settle_status)"
                       "   AND ($3::uuid IS NULL OR i.id > $3::uuid)"
                       " ORDER BY i.id LIMIT $4"),
+
+    /* The durable virtual clock (settle_clock, one row; see
+     * engine/exec/st_exec_clock.c). No row: no virtual node ever ran here. */
+    Q(CLOCK_READ, "SELECT now_us, target_us FROM settle_clock"),
+    /* $1 delta_us (> 0): every virtual node moves on to the new target. */
+    Q(CLOCK_ADVANCE, "UPDATE settle_clock SET target_us = greatest(target_us, now_us) + $1::bigint,"
+                     " updated_at = now() RETURNING now_us, target_us"),
 };

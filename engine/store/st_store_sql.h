@@ -41,7 +41,9 @@
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
     X(INSTANCES_LIST)         \
-    X(CORR_LOCK)
+    X(CORR_LOCK)              \
+    X(CLOCK_READ)             \
+    X(CLOCK_ADVANCE)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,
