@@ -139,7 +139,7 @@ struct st_exec {
     uint64_t seen_batches, seen_ckpts;
 };
 
-/* st_exec_inst.c — the instance table and program cache */
+/* st_exec_inst.c — the instance table; Programs through the shared cache */
 exec_inst_t *exec_inst_find(st_exec_t *x, const st_store_uuid_t *id);
 exec_inst_t *exec_inst_add(st_exec_t *x, const st_store_uuid_t *id);
 void exec_inst_forget(st_exec_t *x, exec_inst_t *in); /* free now if idle, else mark dead */

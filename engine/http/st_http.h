@@ -4,7 +4,8 @@
  * (with st_metrics.h and st_webhook_sig.h).
  *
  * Layer: http. Depends on common, store (libpq, migrations, UUIDs), core
- * (input checks on start), libmicrohttpd, jansson, OpenSSL, pthreads.
+ * (input checks), ops/start (st_ops_start, the Program cache),
+ * libmicrohttpd, jansson, OpenSSL, pthreads.
  *
  * Threads and the engine loop. libmicrohttpd runs with its own internal
  * thread pool (epoll, one listening socket shared by the pool). An API
