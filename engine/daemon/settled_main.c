@@ -161,8 +161,8 @@ static int parse_http(const char *spec, http_opt_t *out)
     return 0;
 }
 
-/* Start the HTTP side (binds the port) with keys read from the environment
- * before anything was claimed. */
+/* Make the HTTP side (binds the port, so a port in use fails before
+ * anything was claimed) with keys read from the environment. */
 static st_http_server_t *start_http(const http_opt_t *h, const st_http_keys_t *keys,
                                     const st_exec_cfg_t *ec, long tolerance_s, st_err_t *err)
 {
@@ -180,15 +180,18 @@ static st_http_server_t *start_http(const http_opt_t *h, const st_http_keys_t *k
         .clock = ec->clock,
         .log = log_line,
     };
-    st_http_server_t *srv = st_http_server_new(&hc, err);
-    if (srv != NULL) {
-        printf("settled http listening on %s:%u\n", h->addr, (unsigned)st_http_server_port(srv));
-        fflush(stdout);
-        if (keys->n_secrets == 0)
-            log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
-                           "(set SETTLE_WEBHOOK_SECRETS)");
-    }
-    return srv;
+    return st_http_server_new(&hc, err);
+}
+
+/* Said once the node runs: whoever waits for this line (scripts, tests)
+ * may rely on a registered node behind the port. */
+static void announce_http(const http_opt_t *h, const st_http_keys_t *keys, st_http_server_t *srv)
+{
+    printf("settled http listening on %s:%u\n", h->addr, (unsigned)st_http_server_port(srv));
+    fflush(stdout);
+    if (keys->n_secrets == 0)
+        log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
+                       "(set SETTLE_WEBHOOK_SECRETS)");
 }
 
 /* Everything `settled run` was told, checked before any work starts. */
@@ -322,6 +325,7 @@ static int cmd_run(int argc, char **argv)
     int rc = parse_run(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
+    signal(SIGPIPE, SIG_IGN); /* the HTTP threads serve from run_prepare on */
     struct ev_loop *loop = EV_DEFAULT;
     run_parts_t p;
     memset(&p, 0, sizeof p);
@@ -344,7 +348,8 @@ static int cmd_run(int argc, char **argv)
         run_release(&p);
         return rc;
     }
-    signal(SIGPIPE, SIG_IGN);
+    if (p.srv != NULL)
+        announce_http(&o.http, &p.keys, p.srv);
     g_started = 1;
     if (g_stop_asked)
         st_exec_shutdown(p.x);

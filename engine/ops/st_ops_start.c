@@ -128,6 +128,7 @@ static int store_start(st_store_conn_t *c, const st_core_program_t *prog, uint32
             .actor = "api",
             .correlations = kv,
             .ncorrelations = input_correlations(prog, req->inputs, kv),
+            .id_time_us = wall_us(), /* ids in arrival order, whatever the clock */
         };
         rc = st_store_start(c, &s, started, err);
         if (rc != 0)

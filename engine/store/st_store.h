@@ -191,6 +191,10 @@ typedef struct st_store_start {
     const char *actor;        /* history actor; NULL: "api" */
     const st_store_kv_t *correlations;
     unsigned ncorrelations;
+    /* Time part of the UUIDv7 (id order); 0: now_us. A start stamped on a
+     * virtual clock that stands still gives wall time here, so ids still
+     * follow the order the starts arrived in. */
+    int64_t id_time_us;
 } st_store_start_t;
 
 typedef struct st_store_started {

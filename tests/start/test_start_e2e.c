@@ -8,13 +8,16 @@
  *     history row are T through all three (not the wall clock);
  *   - correlation keys the inputs name are registered by the start itself;
  *
- * and `settled run` checks its options (--http, the HTTP keys) before the
- * executor registers and claims work: a claimable instance stays unowned.
+ * and `settled run` checks its options (--http, the HTTP keys) and binds
+ * its port before the executor registers and claims work: a claimable
+ * instance stays unowned when any of them fails.
  */
-#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,6 +363,32 @@ START_TEST(unreadable_http_keys_exit_before_claiming)
 }
 END_TEST
 
+START_TEST(http_port_in_use_exits_before_claiming)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    char id[40];
+    claimable(&f, id);
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(sock, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(sock, 1), 0);
+    ck_assert_int_eq(getsockname(sock, (struct sockaddr *)&a, &alen), 0);
+    char spec[32];
+    snprintf(spec, sizeof spec, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    const char *args[] = {"run", "--http", spec, NULL};
+    run_t r;
+    settled(&f, args, "SETTLE_API_TOKENS=tok-start:write", &r);
+    close(sock);
+    ck_assert_msg(r.rc == 1, "exit %d: %s", r.rc, r.err);
+    ck_assert_msg(strstr(r.err, "error: ") != NULL, "%s", r.err);
+    ck_assert_ptr_null(strstr(r.out, "listening"));
+    assert_untouched(&f, id, &r);
+    fx_close(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("start_e2e");
@@ -371,6 +400,7 @@ int main(void)
     tcase_add_test(tc, the_start_registers_correlations_its_inputs_name);
     tcase_add_test(tc, bad_http_option_exits_before_claiming);
     tcase_add_test(tc, unreadable_http_keys_exit_before_claiming);
+    tcase_add_test(tc, http_port_in_use_exits_before_claiming);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
