@@ -1,6 +1,10 @@
 /*
  * settled_main.c — the settled command: parses the command line and hands
  * over to the engine. Edge code: the only place that prints and exits.
+ * Every database access goes through the store and ops libraries (no libpq
+ * here). `run` checks every option and the HTTP keys, and binds the HTTP
+ * port, before the executor registers and claims work: a bad option never
+ * leaves leases behind to expire.
  *
  *   settled run      [--dsn DSN] [options]   run flows until SIGTERM
  *   settled migrate  [--dsn DSN]             bring the schema up to date
@@ -18,15 +22,15 @@
 #include <time.h>
 
 #include <ev.h>
-#include <libpq-fe.h>
 
 #include "common/st_dsn.h"
 #include "common/st_err.h"
 #include "exec/st_exec.h"
-#include "core/st_core.h"
 #include "http/st_http.h"
 #include "http/st_http_input.h"
 #include "ops/st_ops.h"
+#include "ops/st_ops_progs.h"
+#include "ops/st_ops_start.h"
 #include "store/st_migrate.h"
 
 #define SETTLED_VERSION "0.1.0"
@@ -93,13 +97,6 @@ static long parse_num(const char *opt, const char *s, long min, long max)
     return v;
 }
 
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void log_line(void *ctx, const char *line)
 {
     char stamp[32];
@@ -127,46 +124,85 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         g_stop_asked = 1;
 }
 
-/* Parse "[ADDR:]PORT" and start the HTTP side with keys from the environment. */
-static st_http_server_t *start_http(const char *spec, const char *dsn, st_metrics_t *metrics,
-                                    long tolerance_s, st_err_t *err)
+/* --http [ADDR:]PORT, checked while parsing the command line. */
+typedef struct http_opt {
+    char addr[64];
+    uint16_t port;
+} http_opt_t;
+
+static int parse_http(const char *spec, http_opt_t *out)
 {
-    char addr[64] = "127.0.0.1";
     const char *colon = strrchr(spec, ':');
     const char *port_text = colon ? colon + 1 : spec;
-    if (colon != NULL && colon > spec)
-        snprintf(addr, sizeof addr, "%.*s", (int)(colon - spec), spec);
-    long port = parse_num("--http", port_text, 0, 65535);
-    st_http_keys_t keys;
-    memset(&keys, 0, sizeof keys);
-    if (st_http_keys_from_env(&keys, err) != 0)
-        return NULL;
-    st_http_cfg_t hc = {
-        .bind = addr,
-        .port = (uint16_t)port,
-        .dsn = dsn,
-        .webhook_secrets = (const char *const *)keys.secrets,
-        .n_webhook_secrets = keys.n_secrets,
-        .tolerance_s = tolerance_s,
-        .tokens = keys.tokens,
-        .n_tokens = keys.n_tokens,
-        .metrics = metrics,
-        .log = log_line,
-    };
-    st_http_server_t *srv = st_http_server_new(&hc, err);
-    unsigned n_secrets = keys.n_secrets;
-    st_http_keys_release(&keys); /* the server keeps its own copies */
-    if (srv != NULL) {
-        printf("settled http listening on %s:%u\n", addr, (unsigned)st_http_server_port(srv));
-        fflush(stdout);
-        if (n_secrets == 0)
-            log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
-                           "(set SETTLE_WEBHOOK_SECRETS)");
+    size_t alen = colon ? (size_t)(colon - spec) : 0;
+    snprintf(out->addr, sizeof out->addr, "127.0.0.1");
+    if (alen >= sizeof out->addr) {
+        fprintf(stderr,
+                "error: --http address '%.*s...' is too long\n  hint: write --http "
+                "[ADDR:]PORT, e.g. --http 8080 or --http 0.0.0.0:8080\n",
+                40, spec);
+        return ST_INVAL;
     }
-    return srv;
+    if (alen > 0)
+        snprintf(out->addr, sizeof out->addr, "%.*s", (int)alen, spec);
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(port_text, &end, 10);
+    if (errno != 0 || end == port_text || *end != '\0' || port < 0 || port > 65535 ||
+        port_text[0] == '-' || port_text[0] == '+' || port_text[0] == ' ') {
+        fprintf(stderr,
+                "error: --http wants [ADDR:]PORT with a port from 0 to 65535, not '%s'\n"
+                "  hint: e.g. --http 8080 or --http 0.0.0.0:8080 (port 0: any free port)\n",
+                spec);
+        return ST_INVAL;
+    }
+    out->port = (uint16_t)port;
+    return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* Make the HTTP side (binds the port, so a port in use fails before
+ * anything was claimed) with keys read from the environment. */
+static st_http_server_t *start_http(const http_opt_t *h, const st_http_keys_t *keys,
+                                    const st_exec_cfg_t *ec, long tolerance_s, st_err_t *err)
+{
+    st_http_cfg_t hc = {
+        .bind = h->addr,
+        .port = h->port,
+        .dsn = ec->dsn,
+        .webhook_secrets = (const char *const *)keys->secrets,
+        .n_webhook_secrets = keys->n_secrets,
+        .tolerance_s = tolerance_s,
+        .tokens = keys->tokens,
+        .n_tokens = keys->n_tokens,
+        .metrics = ec->metrics,
+        .programs = ec->programs,
+        .clock = ec->clock,
+        .log = log_line,
+    };
+    return st_http_server_new(&hc, err);
+}
+
+/* Said once the node runs: whoever waits for this line (scripts, tests)
+ * may rely on a registered node behind the port. */
+static void announce_http(const http_opt_t *h, const st_http_keys_t *keys, st_http_server_t *srv)
+{
+    printf("settled http listening on %s:%u\n", h->addr, (unsigned)st_http_server_port(srv));
+    fflush(stdout);
+    if (keys->n_secrets == 0)
+        log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
+                       "(set SETTLE_WEBHOOK_SECRETS)");
+}
+
+/* Everything `settled run` was told, checked before any work starts. */
+typedef struct run_opts {
+    st_exec_cfg_t cfg;
+    int http_on;
+    http_opt_t http;
+    long webhook_tolerance;
+} run_opts_t;
+
+/* 0: run; otherwise the exit code (help printed, or an error reported). */
+static int parse_run(int argc, char **argv, run_opts_t *o)
 {
     static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
                                          {"clock", required_argument, NULL, 'c'},
@@ -180,10 +216,8 @@ static int cmd_run(int argc, char **argv)
                                          {"webhook-tolerance", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    st_exec_cfg_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    const char *flag = NULL, *http = NULL;
-    long webhook_tolerance = 0;
+    st_exec_cfg_t *cfg = &o->cfg;
+    const char *flag = NULL;
     st_err_t err;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -192,111 +226,145 @@ static int cmd_run(int argc, char **argv)
             flag = optarg;
             break;
         case 'H':
-            http = optarg;
+            if (parse_http(optarg, &o->http) != 0)
+                return 2;
+            o->http_on = 1;
             break;
         case 'W':
-            webhook_tolerance = parse_num("--webhook-tolerance", optarg, 1, 366L * 86400);
+            o->webhook_tolerance = parse_num("--webhook-tolerance", optarg, 1, 366L * 86400);
             break;
         case 'R':
-            cfg.history_days = (uint32_t)parse_num("--history-days", optarg, 1, 36500);
+            cfg->history_days = (uint32_t)parse_num("--history-days", optarg, 1, 36500);
             break;
         case 'c':
-            if (st_clock_parse_kind(optarg, &cfg.clock, &err) != 0) {
+            if (st_clock_parse_kind(optarg, &cfg->clock, &err) != 0) {
                 report(&err);
                 return 2;
             }
             break;
         case 'n':
-            cfg.node_name = optarg;
+            cfg->node_name = optarg;
             break;
         case 'l':
-            cfg.batch.linger_us = (unsigned)parse_num("--linger-us", optarg, 0, 1000000);
+            cfg->batch.linger_us = (unsigned)parse_num("--linger-us", optarg, 0, 1000000);
             break;
         case 'm':
-            cfg.batch.max_size = (unsigned)parse_num("--batch-max", optarg, 1, 100000);
+            cfg->batch.max_size = (unsigned)parse_num("--batch-max", optarg, 1, 100000);
             break;
         case 'B':
-            cfg.batch.disabled = 1;
+            cfg->batch.disabled = 1;
             break;
         case 't':
-            cfg.lease_ttl_ms = (int32_t)parse_num("--lease-ttl-ms", optarg, 100, 3600000);
+            cfg->lease_ttl_ms = (int32_t)parse_num("--lease-ttl-ms", optarg, 100, 3600000);
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return -1;
         default:
             usage(stderr);
             return 2;
         }
     }
-    cfg.dsn = dsn_or_die(flag);
-    cfg.log = log_line;
-    st_metrics_t *metrics = st_metrics_new();
-    cfg.metrics = metrics;
+    if (optind < argc) {
+        fprintf(stderr,
+                "error: settled run takes no arguments, got '%s'\n"
+                "  hint: see settled --help\n",
+                argv[optind]);
+        return 2;
+    }
+    cfg->dsn = dsn_or_die(flag);
+    cfg->log = log_line;
+    return 0;
+}
+
+/* The node's shared parts; freed in reverse order by run_release. */
+typedef struct run_parts {
+    st_metrics_t *metrics;
+    st_ops_progs_t *progs;
+    st_http_keys_t keys;
+    st_exec_t *x;
+    st_http_server_t *srv;
+} run_parts_t;
+
+static void run_release(run_parts_t *p)
+{
+    st_http_server_free(p->srv); /* before the cache and metrics it borrows */
+    st_exec_free(p->x);
+    st_http_keys_release(&p->keys);
+    st_ops_progs_free(p->progs);
+    st_metrics_free(p->metrics);
+}
+
+/* Make the node: registry, Program cache, keys, executor (not started),
+ * HTTP side (port bound). Nothing is claimed yet. 0, 2 (bad keys) or 1. */
+static int run_prepare(run_opts_t *o, struct ev_loop *loop, run_parts_t *p, st_err_t *err)
+{
+    if (o->http_on && st_http_keys_from_env(&p->keys, err) != 0)
+        return 2;
+    p->metrics = st_metrics_new();
+    p->progs = st_ops_progs_new();
+    if (p->metrics == NULL || p->progs == NULL) {
+        st_err_set(err, ST_NOMEM, "out of memory");
+        return 1;
+    }
+    o->cfg.metrics = p->metrics;
+    o->cfg.programs = p->progs;
+    if (st_exec_new(loop, &o->cfg, &p->x, err) != 0)
+        return 1;
+    if (o->http_on &&
+        (p->srv = start_http(&o->http, &p->keys, &o->cfg, o->webhook_tolerance, err)) == NULL)
+        return 1;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_opts_t o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_run(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    signal(SIGPIPE, SIG_IGN); /* the HTTP threads serve from run_prepare on */
     struct ev_loop *loop = EV_DEFAULT;
-    st_exec_t *x = NULL;
-    st_http_server_t *srv = NULL;
+    run_parts_t p;
+    memset(&p, 0, sizeof p);
+    st_err_t err;
+    rc = run_prepare(&o, loop, &p, &err);
     /* Watch SIGTERM/SIGINT before starting: recovery of a large backlog
      * takes a while, and a stop asked for meanwhile must still be graceful
      * (libev records it and handles it once the loop runs). */
     ev_signal term, intr;
-    int made = metrics != NULL && st_exec_new(loop, &cfg, &x, &err) == 0;
-    if (made) {
+    if (rc == 0) {
         ev_signal_init(&term, on_stop_signal, SIGTERM);
         ev_signal_init(&intr, on_stop_signal, SIGINT);
-        term.data = intr.data = x;
+        term.data = intr.data = p.x;
         ev_signal_start(loop, &term);
         ev_signal_start(loop, &intr);
+        rc = st_exec_start(p.x, &err) == 0 ? 0 : 1;
     }
-    if (!made || st_exec_start(x, &err) != 0 ||
-        (http != NULL &&
-         (srv = start_http(http, cfg.dsn, metrics, webhook_tolerance, &err)) == NULL)) {
-        if (metrics == NULL)
-            st_err_set(&err, ST_NOMEM, "out of memory");
+    if (rc != 0) {
         report(&err);
-        st_exec_free(x);
-        st_metrics_free(metrics);
-        return 1;
+        run_release(&p);
+        return rc;
     }
-    signal(SIGPIPE, SIG_IGN);
+    if (p.srv != NULL)
+        announce_http(&o.http, &p.keys, p.srv);
     g_started = 1;
     if (g_stop_asked)
-        st_exec_shutdown(x);
+        st_exec_shutdown(p.x);
     ev_run(loop, 0);
-    int stopped = st_exec_stopped(x);
-    st_http_server_free(srv);
-    st_exec_free(x);
-    st_metrics_free(metrics);
+    int stopped = st_exec_stopped(p.x);
+    run_release(&p);
     return stopped ? 0 : 1;
 }
 
 /* -------------------------------------------------- migrate, deploy, start */
 
-static PGconn *connect_or_report(const char *dsn)
-{
-    char shown[1024];
-    PGconn *conn = PQconnectdb(dsn);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr,
-                "error: cannot connect to the database (%s)\n  detail: %s"
-                "  hint: check that PostgreSQL is running and the DSN is right\n",
-                st_dsn_redact(dsn, shown, sizeof shown), PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
 static int cmd_migrate(const char *dsn)
 {
-    PGconn *conn = connect_or_report(dsn);
-    if (conn == NULL)
-        return 1;
     st_err_t err;
     st_migrate_report_t rep;
-    int rc = st_migrate_apply(conn, &rep, &err);
-    PQfinish(conn);
-    if (rc != 0) {
+    if (st_migrate_apply_dsn(dsn, &rep, &err) != 0) {
         report(&err);
         return 1;
     }
@@ -380,44 +448,24 @@ static int cmd_deploy(const char *dsn, const char *path)
     return rc;
 }
 
-/* The limits the flow API applies (st_http_input.h): a usable business key
- * and plausible input values. An unknown flow or input JSON the core
- * rejects is left to st_ops_start, which says so in its own words. */
-static int start_limits(st_store_conn_t *c, const char *flow, const char *input, const char *key,
-                        st_err_t *err)
-{
-    if (key != NULL && st_http_input_key_check(key, err) != 0)
-        return ST_INVAL;
-    json_t *inputs = json_loads(input ? input : "{}", 0, NULL);
-    char hash[65];
-    st_store_program_rec_t rec;
-    int rc = 0;
-    if (json_is_object(inputs) && st_store_flow_current(c, flow, hash, err) == 0 &&
-        st_store_program_load(c, hash, &rec, err) == 0) {
-        st_core_program_t *prog = NULL;
-        if (st_core_program_load(rec.bytes, rec.len, &prog, err) == 0 &&
-            st_core_inputs_check(prog, inputs, err) == 0)
-            rc = st_http_input_plausible(prog, inputs, err);
-        st_core_program_free(prog);
-        st_store_program_rec_release(&rec);
-    }
-    json_decref(inputs);
-    if (rc != 0)
-        st_err_prefix(err, "inputs of %s", flow);
-    return rc;
-}
-
+/* st_ops_start, the same start as the flow API's, stamped on the clock of
+ * the nodes on this database (its virtual clock when there is one). */
 static int cmd_start(const char *dsn, const char *flow, const char *input, const char *key)
 {
+    st_err_t err;
+    json_t *inputs = NULL;
+    if (st_ops_start_inputs_parse(input, &inputs, &err) != 0) {
+        report(&err);
+        return 1;
+    }
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_store_conn_t *c = store_or_report(loop, dsn);
     int rc = 1;
     if (c != NULL) {
+        st_ops_start_req_t req = {
+            .flow = flow, .inputs = inputs, .business_key = key, .at = ST_OPS_AT_NODES};
         st_ops_started_t s;
-        st_err_t err;
-        st_err_clear(&err);
-        if (start_limits(c, flow, input, key, &err) != 0 ||
-            st_ops_start(c, flow, input, key, wall_us(), &s, &err) != 0) {
+        if (st_ops_start(c, NULL, &req, &s, &err) != 0) {
             report(&err);
         } else {
             printf("%s%s\n", s.id, s.existing ? " (existing instance for this key)" : "");
@@ -426,10 +474,11 @@ static int cmd_start(const char *dsn, const char *flow, const char *input, const
         st_store_conn_free(c);
     }
     ev_loop_destroy(loop);
+    json_decref(inputs);
     return rc;
 }
 
-static void print_clock(const st_ops_clock_t *c)
+static void print_clock(const st_store_clock_t *c)
 {
     char now[40], target[40];
     time_t n = (time_t)(c->now_us / 1000000), t = (time_t)(c->target_us / 1000000);
@@ -443,7 +492,7 @@ static void print_clock(const st_ops_clock_t *c)
 static int cmd_clock(const char *dsn, int argc, char **argv)
 {
     st_err_t err;
-    st_ops_clock_t c;
+    st_store_clock_t c;
     int64_t delta = 0;
     int show = argc == 1 && strcmp(argv[0], "show") == 0;
     int adv = argc == 2 && strcmp(argv[0], "advance") == 0;
@@ -457,19 +506,20 @@ static int cmd_clock(const char *dsn, int argc, char **argv)
         return 2;
     }
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    st_store_conn_t *sc = loop ? store_or_report(loop, dsn) : NULL;
-    int rc = sc == NULL ? ST_DB
-             : show     ? st_ops_clock_show(sc, &c, &err)
-                        : st_ops_clock_advance(sc, delta, &c, &err);
-    if (sc != NULL && rc != 0)
-        report(&err);
-    st_store_conn_free(sc);
-    if (loop != NULL)
-        ev_loop_destroy(loop);
-    if (rc != 0)
-        return 1;
-    print_clock(&c);
-    return 0;
+    st_store_conn_t *sc = store_or_report(loop, dsn);
+    int rc = 1;
+    if (sc != NULL) {
+        if ((show ? st_store_clock_read(sc, &c, &err)
+                  : st_store_clock_advance(sc, delta, &c, &err)) != 0) {
+            report(&err);
+        } else {
+            print_clock(&c);
+            rc = 0;
+        }
+        st_store_conn_free(sc);
+    }
+    ev_loop_destroy(loop);
+    return rc;
 }
 
 /* migrate, deploy, start and clock share their option parsing. */

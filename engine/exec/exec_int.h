@@ -33,17 +33,23 @@
 
 #include "core/st_core.h"
 #include "exec/st_exec.h"
+#include "ops/st_ops_progs.h"
 #include "timer/st_timer_driver.h"
 #include "timer/st_timer_wheel.h"
 
 #define EXEC_TIMER_WAKE  1 /* st_timer_entry_t.spare: which timer of an instance */
 #define EXEC_TIMER_RETRY 2
 
-typedef struct exec_prog {
+/* A Program from the node's shared cache (ops/st_ops_progs.h): valid as
+ * long as the cache, which outlives the executor. */
+typedef st_ops_prog_t exec_prog_t;
+
+/* A Program read in flight on the control connection; once parsed it
+ * goes to the shared cache and this entry is dropped. */
+typedef struct exec_prog_load {
     char hash[65];
-    st_core_program_t *p; /* owned; NULL while its load is in flight */
-    struct exec_prog *next;
-} exec_prog_t;
+    struct exec_prog_load *next;
+} exec_prog_load_t;
 
 /* What a reply of the control connection is for: the instance by id (it
  * may be gone by then) and the generation of the request it answers. */
@@ -91,7 +97,7 @@ typedef struct exec_inst {
     st_store_uuid_t id;
     st_exec_t *x;             /* the executor it belongs to (for callbacks) */
     struct exec_inst *hnext;  /* hash chain */
-    exec_prog_t *prog;        /* NULL for a shell */
+    const exec_prog_t *prog;  /* NULL for a shell */
     st_core_instance_t *core; /* committed state; NULL for a shell */
     int64_t epoch;            /* lease epoch from the claim */
     int64_t shell_seq;        /* a shell's seq from its wake row */
@@ -153,7 +159,9 @@ struct st_exec {
     st_act_runner_t *act;
     ev_timer renew_w, claim_w, grace_w, maint_w;
     int64_t node_id;
-    exec_prog_t *progs;
+    st_ops_progs_t *progs;    /* the node's Program cache (cfg.programs or own) */
+    int own_progs;            /* progs was made here */
+    exec_prog_load_t *loads;  /* Program reads in flight */
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
     uint64_t gen;             /* last request generation handed out */
     int claiming;             /* a claim page is in flight */
@@ -180,7 +188,7 @@ struct st_exec {
     uint64_t seen_batches, seen_ckpts;
 };
 
-/* st_exec_inst.c — the instance table and program cache */
+/* st_exec_inst.c — the instance table; Programs through the shared cache */
 exec_inst_t *exec_inst_find(st_exec_t *x, const st_store_uuid_t *id);
 exec_inst_t *exec_inst_add(st_exec_t *x, const st_store_uuid_t *id);
 void exec_inst_forget(st_exec_t *x, exec_inst_t *in); /* free now if idle, else mark dead */

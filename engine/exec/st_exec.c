@@ -110,7 +110,12 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->cfg.node_name = x->node_name;
     if (RAND_bytes((unsigned char *)&x->rng, sizeof x->rng) != 1 || x->rng == 0)
         x->rng = 0x9E3779B97F4A7C15ULL;
-    int rc = init_clock(x, err);
+    x->progs = cfg->programs;
+    if (x->progs == NULL) {
+        x->progs = st_ops_progs_new();
+        x->own_progs = 1;
+    }
+    int rc = x->progs ? init_clock(x, err) : st_err_set(err, ST_NOMEM, "out of memory");
     const char *crash = cfg->crash_at ? cfg->crash_at : getenv("SETTLE_CRASH_AT");
     if (rc == 0 && crash != NULL && crash[0] != '\0')
         rc = exec_crash_parse(x, crash, err);
@@ -589,7 +594,7 @@ static void boot_close(st_store_conn_t *c, struct ev_loop *loop)
 /* Start-up work that must be done before the loop serves. */
 static int boot(st_exec_t *x, st_err_t *err)
 {
-    int rc = st_store_schema_check(x->dsn, err);
+    int rc = st_store_schema_check_dsn(x->dsn, err);
     if (rc != 0)
         return rc;
     struct ev_loop *loop = NULL;

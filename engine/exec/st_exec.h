@@ -32,6 +32,7 @@
 #include "timer/st_clock.h"
 
 struct ev_loop;
+struct st_ops_progs;
 
 typedef struct st_exec_cfg {
     const char *dsn;            /* libpq connection string (copied) */
@@ -56,6 +57,9 @@ typedef struct st_exec_cfg {
      * latency, activity calls and latency, timers pending); borrowed, must
      * outlive the executor. NULL: no metrics. */
     st_metrics_t *metrics;
+    /* The node's Program cache, shared with the HTTP side (borrowed, must
+     * outlive the executor; thread-safe). NULL: the executor makes its own. */
+    struct st_ops_progs *programs;
 } st_exec_cfg_t;
 
 typedef struct st_exec st_exec_t;

@@ -4,9 +4,10 @@
  *
  * Instances are kept in a chained hash table keyed by their UUID (the low
  * bytes of a UUIDv7 are random, so they hash well as they are). Programs are
- * loaded from the store once per hash and kept for the executor's life:
- * they are immutable and few. Rows and programs are read asynchronously on
- * the control connection; an instance waits in `loading` meanwhile (see
+ * loaded from the store once per hash and kept for the node's life:
+ * they are immutable and few; the Programs live in the node's shared cache
+ * (ops/st_ops_progs.h), which the HTTP side uses too. Rows and programs are
+ * read asynchronously on the control connection; an instance waits in `loading` meanwhile (see
  * exec_int.h), and a program read in flight is shared by every instance
  * that needs it.
  */
@@ -149,12 +150,14 @@ void exec_inst_free_all(st_exec_t *x)
 
 void exec_prog_free_all(st_exec_t *x)
 {
-    while (x->progs != NULL) {
-        exec_prog_t *p = x->progs;
-        x->progs = p->next;
-        st_core_program_free(p->p);
-        free(p);
+    while (x->loads != NULL) {
+        exec_prog_load_t *l = x->loads;
+        x->loads = l->next;
+        free(l);
     }
+    if (x->own_progs)
+        st_ops_progs_free(x->progs);
+    x->progs = NULL;
 }
 
 /* The JSON form st_core_instance_from_json reads, built from a row. */
@@ -202,7 +205,7 @@ exec_inst_t *exec_req_take(exec_req_t *req, int fetch)
 }
 
 /* Build in's state from a row whose program is in memory. */
-static int from_row(st_exec_t *x, exec_inst_t *in, exec_prog_t *prog,
+static int from_row(st_exec_t *x, exec_inst_t *in, const exec_prog_t *prog,
                     const st_store_instance_t *row, st_err_t *err)
 {
     json_error_t jerr;
@@ -270,20 +273,20 @@ static void ready(st_exec_t *x, exec_inst_t *in)
     exec_kick(x, in);
 }
 
-static exec_prog_t *prog_find(st_exec_t *x, const char *hash)
+static exec_prog_load_t *load_find(st_exec_t *x, const char *hash)
 {
-    for (exec_prog_t *p = x->progs; p != NULL; p = p->next)
-        if (strcmp(p->hash, hash) == 0)
-            return p;
+    for (exec_prog_load_t *l = x->loads; l != NULL; l = l->next)
+        if (strcmp(l->hash, hash) == 0)
+            return l;
     return NULL;
 }
 
-static void prog_unlink(st_exec_t *x, exec_prog_t *p)
+static void load_unlink(st_exec_t *x, exec_prog_load_t *l)
 {
-    for (exec_prog_t **pp = &x->progs; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == p) {
-            *pp = p->next;
-            free(p);
+    for (exec_prog_load_t **pp = &x->loads; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            free(l);
             return;
         }
     }
@@ -353,17 +356,21 @@ static void on_program(int rc, const st_err_t *err, st_store_program_rec_t *rec,
     free(r);
     if (x->freeing)
         return;
-    exec_prog_t *p = prog_find(x, hash);
+    exec_prog_load_t *l = load_find(x, hash);
+    if (l != NULL)
+        load_unlink(x, l); /* done either way: on failure the next row asks again */
     st_err_t e;
-    if (rc == 0 && p != NULL) {
-        rc = st_core_program_load(rec->bytes, rec->len, &p->p, &e);
+    if (rc == 0) {
+        st_core_program_t *p = NULL;
+        const exec_prog_t *entry;
+        rc = st_core_program_load(rec->bytes, rec->len, &p, &e);
+        if (rc == 0)
+            rc = st_ops_progs_add(x->progs, hash, p, &entry, &e);
         if (rc != 0)
             st_err_prefix(&e, "program %.12s", hash);
-    } else if (rc != 0) {
+    } else {
         e = *err;
     }
-    if (p != NULL && rc != 0)
-        prog_unlink(x, p); /* the next row that needs it asks again */
     if (rc != 0)
         exec_log(x, "loading program %.12s failed: %s", hash, e.msg);
     size_t n = 0;
@@ -376,41 +383,40 @@ static void on_program(int rc, const st_err_t *err, st_store_program_rec_t *rec,
         prog_arrived(x, in, rc);
 }
 
-/* The program of hash, or NULL while it loads (a load is then in flight). */
-static int prog_get(st_exec_t *x, const char *hash, exec_prog_t **out, st_err_t *err)
+/* The program of hash from the node's cache; *out NULL while its read is
+ * in flight (started here when it is not yet). */
+static int prog_get(st_exec_t *x, const char *hash, const exec_prog_t **out, st_err_t *err)
 {
-    exec_prog_t *p = prog_find(x, hash);
-    *out = p;
-    if (p != NULL)
+    *out = st_ops_progs_find(x->progs, hash);
+    if (*out != NULL || load_find(x, hash) != NULL)
         return 0;
-    p = calloc(1, sizeof *p);
+    exec_prog_load_t *l = calloc(1, sizeof *l);
     prog_req_t *r = calloc(1, sizeof *r);
-    if (p == NULL || r == NULL) {
-        free(p);
+    if (l == NULL || r == NULL) {
+        free(l);
         free(r);
         return st_err_set(err, ST_NOMEM, "out of memory loading program %.12s", hash);
     }
-    snprintf(p->hash, sizeof p->hash, "%s", hash);
+    snprintf(l->hash, sizeof l->hash, "%s", hash);
     r->x = x;
-    memcpy(r->hash, p->hash, sizeof r->hash);
+    memcpy(r->hash, l->hash, sizeof r->hash);
     int rc = st_store_program_load_async(x->ctl, hash, on_program, r, err);
     if (rc != 0) {
-        free(p);
+        free(l);
         free(r);
         return rc;
     }
-    p->next = x->progs;
-    x->progs = p;
-    *out = p;
+    l->next = x->loads;
+    x->loads = l;
     return 0;
 }
 
 void exec_inst_take_row(st_exec_t *x, exec_inst_t *in, st_store_instance_t *row)
 {
     st_err_t err;
-    exec_prog_t *prog = NULL;
+    const exec_prog_t *prog = NULL;
     int rc = prog_get(x, row->program_hash, &prog, &err);
-    if (rc == 0 && prog->p == NULL) {
+    if (rc == 0 && prog == NULL) {
         /* Its program is on the way: keep the row, queue events meanwhile. */
         if (in->row != NULL) {
             st_store_instance_release(in->row);

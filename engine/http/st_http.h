@@ -4,7 +4,8 @@
  * (with st_metrics.h and st_webhook_sig.h).
  *
  * Layer: http. Depends on common, store (connections, statements, UUIDs), core
- * (input checks on start), libmicrohttpd, jansson, OpenSSL, pthreads.
+ * (input checks), ops/start (st_ops_start, the Program cache),
+ * libmicrohttpd, jansson, OpenSSL, pthreads.
  *
  * Threads and the engine loop. libmicrohttpd runs with its own internal
  * thread pool (epoll, one listening socket shared by the pool). An API
@@ -33,7 +34,8 @@
  * never written to a log line, an error body or an st_err_t.
  *
  * Ownership: st_http_server_new copies the whole configuration (the
- * metrics registry is borrowed and must outlive the server);
+ * metrics registry and the Program cache are borrowed and must outlive
+ * the server);
  * st_http_server_free stops the threads and accepts NULL. st_http_keys_t
  * owns its strings; release it with st_http_keys_release.
  */
@@ -45,6 +47,8 @@
 
 #include "common/st_err.h"
 #include "http/st_metrics.h"
+#include "ops/st_ops_progs.h"
+#include "timer/st_clock.h"
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
 #define ST_HTTP_THREADS_DEFAULT    4
@@ -73,6 +77,10 @@ typedef struct st_http_cfg {
     unsigned threads;                         /* handler threads; 0: 4; max 64 */
     unsigned webhook_batch_max;               /* events per webhook commit; 0: 256 */
     st_metrics_t *metrics;                    /* NULL: the server makes its own */
+    st_ops_progs_t *programs;                 /* the node's Program cache (borrowed,
+                                                 outlives the server); NULL: own one */
+    st_clock_kind_t clock;                    /* the node's clock; starts are stamped on it
+                                                 (virtual: the database's virtual clock) */
     void (*log)(void *ctx, const char *line); /* one line, no secrets; NULL: none */
     void *log_ctx;
 } st_http_cfg_t;

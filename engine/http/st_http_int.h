@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "http/st_http.h"
+#include "ops/st_ops_start.h"
 #include "store/st_store.h"
 #include "store/st_store_webhook.h"
 
@@ -132,8 +133,9 @@ struct st_http_server {
     st_http_wh_batch_t wh;
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    pthread_mutex_t prog_mu; /* guards the program cache */
-    struct st_http_prog *progs;
+    st_ops_progs_t *progs; /* the node's Program cache (thread-safe) */
+    int own_progs;         /* progs was made here */
+    st_ops_at_t start_at;  /* the clock starts are stamped on */
 };
 
 #define ST_HTTP_MAX_PARAMS 2
@@ -281,13 +283,12 @@ typedef struct st_http_started {
     int existing;
 } st_http_started_t;
 
-/* Check inputs against the flow's current Program as the core does, then
- * store the instance. ST_NOTFOUND (no such flow), ST_INVAL (inputs do not
+/* st_ops_start on the slot's store connection, with the server's Program
+ * cache and clock: ST_NOTFOUND (no such flow), ST_INVAL (inputs do not
  * fit; err has the core's message), ST_CONFLICT (the business key names an
  * instance started with other inputs), ST_DB. */
 int st_http_start(st_http_server_t *s, st_http_db_t *db, const char *flow, json_t *inputs,
                   const char *business_key, st_http_started_t *out, st_err_t *err);
-void st_http_progs_free(st_http_server_t *s);
 
 /* The embedded openapi.json (generated at build time). */
 extern const char st_http_openapi_json[];

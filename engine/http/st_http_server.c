@@ -384,7 +384,17 @@ st_http_server_t *st_http_server_new(const st_http_cfg_t *cfg, st_err_t *err)
         st_err_set(err, ST_NOMEM, "no memory for the HTTP server");
         return NULL;
     }
-    pthread_mutex_init(&s->prog_mu, NULL);
+    s->start_at = cfg->clock == ST_CLOCK_VIRTUAL ? ST_OPS_AT_NODES : ST_OPS_AT_WALL;
+    s->progs = cfg->programs;
+    if (s->progs == NULL) {
+        s->progs = st_ops_progs_new();
+        s->own_progs = 1;
+    }
+    if (s->progs == NULL) {
+        st_err_set(err, ST_NOMEM, "no memory for the HTTP server");
+        free(s);
+        return NULL;
+    }
     if (setup(s, cfg, err) != 0) {
         st_http_server_free(s);
         return NULL;
@@ -410,7 +420,8 @@ void st_http_server_free(st_http_server_t *s)
         st_http_wh_batch_release(&s->wh);
     if (s->pool.slots != NULL)
         st_http_pool_release(&s->pool);
-    st_http_progs_free(s);
+    if (s->own_progs)
+        st_ops_progs_free(s->progs);
     for (unsigned i = 0; i < s->n_secrets; i++) {
         /* Wipe before free: the secret should not linger in freed memory. */
         OPENSSL_cleanse(s->secrets[i], strlen(s->secrets[i]));
@@ -421,7 +432,6 @@ void st_http_server_free(st_http_server_t *s)
     free(s->token_role);
     if (s->own_metrics)
         st_metrics_free(s->metrics);
-    pthread_mutex_destroy(&s->prog_mu);
     free(s);
 }
 

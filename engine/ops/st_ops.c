@@ -1,14 +1,11 @@
 /*
- * st_ops.c — deploy and start (see st_ops.h).
+ * st_ops.c — deploy, and the commands' clock helpers (see st_ops.h).
  */
 #include "ops/st_ops.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "core/st_core.h"
 #include "st_flowc.h"
 
 /* Render every diagnostic, separated by newlines, into one malloc'd text. */
@@ -91,94 +88,6 @@ int st_ops_deploy(st_store_conn_t *c, const char *path, const char *src, size_t 
         rc = do_register(c, p, path, src, out, err);
     }
     st_flowc_result_free(r);
-    return rc;
-}
-
-/* Run START on a scratch instance: the core is the judge of the inputs.
- * *first gets the state the flow's first step would stop in. */
-static int check_inputs(const st_core_program_t *prog, const json_t *inputs, int64_t now_us,
-                        uint32_t *first, st_err_t *err)
-{
-    uint8_t id[16] = {0};
-    st_core_instance_t *inst = NULL;
-    int rc = st_core_instance_new(prog, id, &inst, err);
-    if (rc != 0)
-        return rc;
-    st_core_event_t ev = {.kind = ST_CORE_EV_START, .now_us = now_us, .inputs = inputs};
-    st_core_output_t out;
-    st_core_output_init(&out);
-    rc = st_core_step(prog, inst, &ev, &out, err);
-    *first = inst->state;
-    st_core_output_release(&out);
-    st_core_instance_free(inst);
-    return rc;
-}
-
-static int load_current(st_store_conn_t *c, const char *flow, char hash[65],
-                        st_core_program_t **prog, st_err_t *err)
-{
-    int rc = st_store_flow_current(c, flow, hash, err);
-    if (rc == ST_NOTFOUND) {
-        st_err_set(err, ST_NOTFOUND, "no flow named '%s' is deployed", flow);
-        st_err_hint(err, "deploy it first: settled deploy FILE.flow");
-        return rc;
-    }
-    if (rc != 0)
-        return rc;
-    st_store_program_rec_t rec;
-    rc = st_store_program_load(c, hash, &rec, err);
-    if (rc != 0)
-        return rc;
-    rc = st_core_program_load(rec.bytes, rec.len, prog, err);
-    st_store_program_rec_release(&rec);
-    return rc;
-}
-
-int st_ops_start(st_store_conn_t *c, const char *flow, const char *inputs_json,
-                 const char *business_key, int64_t now_us, st_ops_started_t *out, st_err_t *err)
-{
-    json_error_t jerr;
-    memset(out, 0, sizeof *out);
-    json_t *inputs = json_loads(inputs_json ? inputs_json : "{}", 0, &jerr);
-    if (inputs == NULL || !json_is_object(inputs)) {
-        json_decref(inputs);
-        st_err_set(err, ST_INVAL, "inputs are not a JSON object%s%s", inputs ? "" : ": ",
-                   inputs ? "" : jerr.text);
-        st_err_hint(err, "pass --input '{\"name\": value, ...}'");
-        return ST_INVAL;
-    }
-    st_core_program_t *prog = NULL;
-    uint32_t init = 0;
-    int rc = load_current(c, flow, out->hash, &prog, err);
-    if (rc == 0) {
-        rc = check_inputs(prog, inputs, now_us, &init, err);
-        if (rc != 0)
-            st_err_prefix(err, "inputs of %s", flow);
-    }
-    if (rc == 0) {
-        char *vars = json_dumps(inputs, JSON_COMPACT | JSON_SORT_KEYS);
-        st_store_start_t s = {
-            .flow = flow,
-            .program_hash = out->hash,
-            .business_key = business_key,
-            .state = (int32_t)init,
-            .state_name = st_core_program_state_name(prog, init),
-            .status = ST_STORE_RUNNING,
-            .vars_json = vars,
-            .wake_at_us = ST_STORE_NO_TIME,
-            .now_us = now_us,
-            .actor = "api",
-        };
-        st_store_started_t started;
-        rc = vars ? st_store_start(c, &s, &started, err) : st_err_set(err, ST_NOMEM, "no memory");
-        if (rc == 0) {
-            st_store_uuid_format(&started.id, out->id);
-            out->existing = started.existing;
-        }
-        free(vars);
-    }
-    st_core_program_free(prog);
-    json_decref(inputs);
     return rc;
 }
 

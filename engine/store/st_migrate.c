@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/st_dsn.h"
 #include "store/st_schema.h"
 #include "store/st_store.h"
 
@@ -229,7 +230,7 @@ int st_migrate_check(PGconn *conn, st_err_t *err)
     return rc != 0 ? rc : st_migrate_check_version(v, err);
 }
 
-int st_store_schema_check(const char *dsn, st_err_t *err)
+int st_store_schema_check_dsn(const char *dsn, st_err_t *err)
 {
     if (dsn == NULL)
         return st_err_set(err, ST_INVAL, "no database given");
@@ -243,5 +244,24 @@ int st_store_schema_check(const char *dsn, st_err_t *err)
         rc = st_migrate_check(pg, err);
     }
     PQfinish(pg);
+    return rc;
+}
+
+int st_migrate_apply_dsn(const char *dsn, st_migrate_report_t *report, st_err_t *err)
+{
+    PGconn *conn = PQconnectdb(dsn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char shown[1024];
+        const char *why = PQerrorMessage(conn);
+        size_t wl = strcspn(why, "\n");
+        st_err_set(err, ST_DB, "cannot connect to the database (%s)",
+                   st_dsn_redact(dsn, shown, sizeof shown));
+        st_err_detail(err, "%.*s", (int)wl, why);
+        st_err_hint(err, "check that PostgreSQL is running and the DSN is right");
+        PQfinish(conn);
+        return ST_DB;
+    }
+    int rc = st_migrate_apply(conn, report, err);
+    PQfinish(conn);
     return rc;
 }

@@ -43,6 +43,14 @@ int st_migrate_latest(void);
 int st_migrate_apply(PGconn *conn, st_migrate_report_t *report, st_err_t *err);
 
 /*
+ * st_migrate_apply on a connection of its own to `dsn` (for commands that
+ * hold no connection: `settled migrate`), closed before returning. A
+ * connection that fails is ST_DB "cannot connect to the database (DSN with
+ * the password hidden)" with libpq's reason in err->detail.
+ */
+int st_migrate_apply_dsn(const char *dsn, st_migrate_report_t *report, st_err_t *err);
+
+/*
  * Read the database's schema version without changing anything: *version is
  * 0 for a database settle has never migrated. Returns 0 or ST_DB.
  */

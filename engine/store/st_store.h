@@ -210,6 +210,10 @@ typedef struct st_store_start {
     const char *actor;        /* history actor; NULL: "api" */
     const st_store_kv_t *correlations;
     unsigned ncorrelations;
+    /* Time part of the UUIDv7 (id order); 0: now_us. A start stamped on a
+     * virtual clock that stands still gives wall time here, so ids still
+     * follow the order the starts arrived in. */
+    int64_t id_time_us;
 } st_store_start_t;
 
 typedef struct st_store_started {
@@ -646,7 +650,7 @@ int st_store_conn_listen(st_store_conn_t *c, const char *const *channels, unsign
 /* 0 when the database at dsn is at the schema version this binary needs;
  * ST_SCHEMA (with the command to run as hint) or ST_DB otherwise. Blocking,
  * for start-up. */
-int st_store_schema_check(const char *dsn, st_err_t *err);
+int st_store_schema_check_dsn(const char *dsn, st_err_t *err);
 
 /* ---- the virtual clock ------------------------------------------------------------- */
 

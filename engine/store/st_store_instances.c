@@ -123,7 +123,8 @@ int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = start_check(&in[i], err);
         if (rc == 0)
-            rc = st_store_uuid_v7(&ids[i], in[i].now_us / 1000, err);
+            rc = st_store_uuid_v7(&ids[i],
+                                  (in[i].id_time_us ? in[i].id_time_us : in[i].now_us) / 1000, err);
         again[i] = 1;
     }
     start_op_t x = {in, ids, out, again, order, n, 0};

@@ -624,8 +624,15 @@ const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
         return s.id;
     }
     st_err_t err;
-    int64_t now = st_clock_now_us(st_exec_clock(e->x));
-    int rc = st_ops_start(e->ops, flow, inputs_json, NULL, now, &s, &err);
+    json_t *inputs = NULL;
+    ck_assert_msg(st_ops_start_inputs_parse(inputs_json, &inputs, &err) == 0, "inputs: %s",
+                  err.msg);
+    st_ops_start_req_t req = {.flow = flow,
+                              .inputs = inputs,
+                              .at = ST_OPS_AT_GIVEN,
+                              .at_us = st_clock_now_us(st_exec_clock(e->x))};
+    int rc = st_ops_start(e->ops, NULL, &req, &s, &err);
+    json_decref(inputs);
     ck_assert_msg(rc == 0, "start %s: %s %s", flow, err.msg, err.detail);
     return s.id;
 }
@@ -665,10 +672,10 @@ void e2e_advance(e2e_t *e, int64_t seconds)
         snprintf(d, sizeof d, "%llds", (long long)seconds);
         const char *args[] = {"clock", "advance", d, NULL};
         ck_assert_int_eq(e2e_settled(e, args), 0);
-        st_ops_clock_t c = {0, 0};
+        st_store_clock_t c = {0, 0};
         double t0 = mono();
         for (;;) {
-            ck_assert_msg(st_ops_clock_show(e->ops, &c, &err) == 0, "clock: %s", err.msg);
+            ck_assert_msg(st_store_clock_read(e->ops, &c, &err) == 0, "clock: %s", err.msg);
             if (c.now_us >= c.target_us)
                 return;
             ck_assert_msg(mono() - t0 < 60, "settled's clock did not reach its target in 60 s");

@@ -85,8 +85,15 @@ const char *h_start(harness_t *h, const char *flow, const char *inputs, const ch
     st_err_t err;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    int rc = st_ops_start(h->ops, flow, inputs, key, now, &s, &err);
+    json_t *in = NULL;
+    ck_assert_msg(st_ops_start_inputs_parse(inputs, &in, &err) == 0, "inputs: %s", err.msg);
+    st_ops_start_req_t req = {.flow = flow,
+                              .inputs = in,
+                              .business_key = key,
+                              .at = ST_OPS_AT_GIVEN,
+                              .at_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
+    int rc = st_ops_start(h->ops, NULL, &req, &s, &err);
+    json_decref(in);
     ck_assert_msg(rc == 0, "start %s: %s %s", flow, err.msg, err.detail);
     return s.id;
 }

@@ -75,9 +75,9 @@ START_TEST(a_database_without_the_schema_names_settled_migrate)
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(err.hint, "settled migrate") != NULL, "hint: %s", err.hint);
     ck_assert_msg(strstr(err.hint, "settlectl") == NULL, "hint: %s", err.hint);
-    ck_assert_int_eq(st_store_schema_check(dsn, &err), ST_SCHEMA);
+    ck_assert_int_eq(st_store_schema_check_dsn(dsn, &err), ST_SCHEMA);
     ck_assert_msg(strstr(err.hint, "settled migrate") != NULL, "hint: %s", err.hint);
-    ck_assert_int_eq(st_store_schema_check(f.dsn, &err), 0);
+    ck_assert_int_eq(st_store_schema_check_dsn(f.dsn, &err), 0);
     ev_loop_destroy(loop);
 }
 END_TEST

@@ -2,7 +2,7 @@
  * st_ctl_clock.c — `settlectl clock show | advance DURATION`: the durable
  * virtual clock that settled --clock virtual nodes follow.
  *
- * Layer: tools (settlectl). Uses st_ops_clock_* and st_ops_duration_parse;
+ * Layer: tools (settlectl). Uses the store's clock calls and st_ops_duration_parse;
  * owns no SQL of its own.
  */
 #include <string.h>
@@ -21,7 +21,7 @@ static const char *iso(int64_t us, char *buf, size_t cap)
     return buf;
 }
 
-static int print_clock(ctl_t *c, const char *what, const st_ops_clock_t *k)
+static int print_clock(ctl_t *c, const char *what, const st_store_clock_t *k)
 {
     char a[32], b[32], d[32];
     iso(k->now_us, a, sizeof a);
@@ -57,8 +57,8 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     st_store_conn_t *sc = ctl_db(c);
     if (sc == NULL)
         return CTL_EXIT_ERROR;
-    st_ops_clock_t k;
-    int rc = show ? st_ops_clock_show(sc, &k, &err) : st_ops_clock_advance(sc, us, &k, &err);
+    st_store_clock_t k;
+    int rc = show ? st_store_clock_read(sc, &k, &err) : st_store_clock_advance(sc, us, &k, &err);
     if (rc != 0)
         return ctl_fail(c, ctl_exit_for(rc), &err);
     return print_clock(c, show ? "show" : "advanced", &k);
