@@ -295,8 +295,9 @@ static void run_release(run_parts_t *p)
     st_metrics_free(p->metrics);
 }
 
-/* Make the node: registry, Program cache, keys, executor (not started),
- * HTTP side (port bound). Nothing is claimed yet. 0, 2 (bad keys) or 1. */
+/* Make the node: registry, Program cache, keys, executor (booted, not
+ * started), HTTP side (port bound, serving). Nothing is claimed yet. 0, 2
+ * (bad keys) or 1. */
 static int run_prepare(run_opts_t *o, struct ev_loop *loop, run_parts_t *p, st_err_t *err)
 {
     if (o->http_on && st_http_keys_from_env(&p->keys, err) != 0)
@@ -310,6 +311,9 @@ static int run_prepare(run_opts_t *o, struct ev_loop *loop, run_parts_t *p, st_e
     o->cfg.metrics = p->metrics;
     o->cfg.programs = p->progs;
     if (st_exec_new(loop, &o->cfg, &p->x, err) != 0)
+        return 1;
+    /* Partitions and clock before the API can write a history row. */
+    if (st_exec_boot(p->x, err) != 0)
         return 1;
     if (o->http_on &&
         (p->srv = start_http(&o->http, &p->keys, &o->cfg, o->webhook_tolerance, err)) == NULL)

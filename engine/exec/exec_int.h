@@ -170,6 +170,7 @@ struct st_exec {
     int recovering;           /* task recovery in flight */
     int recover_again;        /* asked again while in flight */
     int recover_retry;        /* task recovery failed: retry each claim round */
+    int booted; /* st_exec_boot done */
     int renewing, registering;
     int clock_polling, clock_again;
     exec_wload_t wl;

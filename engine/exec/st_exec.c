@@ -591,9 +591,10 @@ static void boot_close(st_store_conn_t *c, struct ev_loop *loop)
         ev_loop_destroy(loop);
 }
 
-/* Start-up work that must be done before the loop serves. */
-static int boot(st_exec_t *x, st_err_t *err)
+int st_exec_boot(st_exec_t *x, st_err_t *err)
 {
+    if (x->booted)
+        return 0;
     int rc = st_store_schema_check_dsn(x->dsn, err);
     if (rc != 0)
         return rc;
@@ -607,12 +608,13 @@ static int boot(st_exec_t *x, st_err_t *err)
     if (rc == 0)
         maintain_history(x, c);
     boot_close(c, loop);
+    x->booted = rc == 0;
     return rc;
 }
 
 int st_exec_start(st_exec_t *x, st_err_t *err)
 {
-    int rc = boot(x, err);
+    int rc = st_exec_boot(x, err);
     if (rc == 0)
         rc = connect_all(x, err);
     if (rc == 0)

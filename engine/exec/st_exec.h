@@ -81,9 +81,19 @@ typedef struct st_exec_stats {
 int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out, st_err_t *err);
 
 /*
- * Register the node, take over unowned or orphaned instances, re-dispatch
- * their unfinished tasks, load wake times already due, and start the
- * watchers. The loop does the rest.
+ * Start-up work that claims nothing (blocking): check the schema, register
+ * the node, open the virtual clock, make sure today's and the next days'
+ * history partitions exist. Run it before anything else may write history
+ * rows on this node (the HTTP side's starts): a partition created while
+ * rows for its day arrive makes those inserts fail. Once per executor;
+ * st_exec_start does it when it was not done.
+ */
+int st_exec_boot(st_exec_t *x, st_err_t *err);
+
+/*
+ * Register the node (st_exec_boot, unless done), take over unowned or
+ * orphaned instances, re-dispatch their unfinished tasks, load wake times
+ * already due, and start the watchers. The loop does the rest.
  */
 int st_exec_start(st_exec_t *x, st_err_t *err);
 

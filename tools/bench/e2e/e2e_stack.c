@@ -75,7 +75,7 @@ void e2e_stack_fresh(e2e_stack_t *s, const char *base)
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     admin_sql(s->admin_dsn, sql);
     snprintf(s->dsn, sizeof s->dsn, "%s dbname=%s", s->admin_dsn, name);
-    snprintf(s->log, sizeof s->log, "/tmp/bench_e2e_%s_%d.log", name, (int)getpid());
+    snprintf(s->log, sizeof s->log, "/tmp/bench_e2e_%s.log", name);
     unlink(s->log);
     const char *args[] = {s->settled, "migrate", NULL};
     run_settled(s, args);
