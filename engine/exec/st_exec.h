@@ -15,7 +15,10 @@
  *   * at most one checkpoint per instance is in flight; events that arrive
  *     meanwhile queue behind it, in order;
  *   * a checkpoint rejected for seq, epoch or owner means another node owns
- *     the instance now: this node forgets it and never writes it again.
+ *     the instance now: this node forgets it and never writes it again;
+ *   * once started, the loop never waits for PostgreSQL: every store call
+ *     it makes is asynchronous, so timers and activities of instances in
+ *     memory keep running while the database stalls (test_stall.c).
  *
  * Ownership: st_exec_new borrows the loop (it must outlive the executor)
  * and copies the configuration; st_exec_free accepts NULL.
