@@ -72,6 +72,7 @@ typedef struct st_exec_stats {
     uint64_t cancelled;    /* ... cancelled */
     uint64_t timers_fired; /* wake-ups delivered */
     uint64_t signals;      /* signals consumed */
+    uint64_t signal_reads; /* reads of an instance's stored signals */
     uint64_t in_memory;    /* instances held in memory now */
     uint64_t batches;      /* checkpoint transactions sent (group commits) */
     int64_t node_id;       /* this node's row in `nodes` */
