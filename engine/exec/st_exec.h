@@ -15,7 +15,10 @@
  *   * at most one checkpoint per instance is in flight; events that arrive
  *     meanwhile queue behind it, in order;
  *   * a checkpoint rejected for seq, epoch or owner means another node owns
- *     the instance now: this node forgets it and never writes it again.
+ *     the instance now: this node forgets it and never writes it again;
+ *   * once started, the loop never waits for PostgreSQL: every store call
+ *     it makes is asynchronous, so timers and activities of instances in
+ *     memory keep running while the database stalls (test_stall.c).
  *
  * Ownership: st_exec_new borrows the loop (it must outlive the executor)
  * and copies the configuration; st_exec_free accepts NULL.
@@ -73,6 +76,7 @@ typedef struct st_exec_stats {
     uint64_t cancelled;    /* ... cancelled */
     uint64_t timers_fired; /* wake-ups delivered */
     uint64_t signals;      /* signals consumed */
+    uint64_t signal_reads; /* reads of an instance's stored signals */
     uint64_t in_memory;    /* instances held in memory now */
     uint64_t batches;      /* checkpoint transactions sent (group commits) */
     int64_t node_id;       /* this node's row in `nodes` */

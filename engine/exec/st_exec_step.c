@@ -551,6 +551,7 @@ static void signals_fetch(st_exec_t *x, exec_inst_t *in)
     }
     in->fetching = 1;
     in->fetch_gen = gen;
+    x->stats.signal_reads++;
 }
 
 void exec_signals_poll(st_exec_t *x, exec_inst_t *in)

@@ -2,7 +2,8 @@
  * test_exec_defects.c — regressions of the executor: a task whose stored
  * arguments cannot be read fails visibly instead of running with {}, and a
  * stored signal the flow refuses is set aside (with a history note) instead
- * of blocking the signals behind it for ever.
+ * of blocking the signals behind it for ever; adopted waiting instances
+ * read their stored signals only when their row says some wait.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@ static const char GREETER[] = "flow greeter\n"
                               "final done\n"
                               "final late\n";
 
+static const char DOZER[] = "flow dozer\n"
+                            "state nap {\n"
+                            "  sleep 3d\n"
+                            "  on wake -> done\n"
+                            "}\n"
+                            "final done\n";
+
 static harness_t h;
 
 static void setup(void)
@@ -36,6 +44,7 @@ static void setup(void)
     h_init(&h);
     h_deploy(&h, "slow.flow", SLOW);
     h_deploy(&h, "greeter.flow", GREETER);
+    h_deploy(&h, "dozer.flow", DOZER);
 }
 
 static void teardown(void)
@@ -97,6 +106,40 @@ START_TEST(a_refused_signal_does_not_block_the_ones_behind_it)
 }
 END_TEST
 
+static uint64_t signal_reads(void)
+{
+    st_exec_stats_t st;
+    st_exec_get_stats(h.x, &st);
+    return st.signal_reads;
+}
+
+START_TEST(adopted_waiting_instances_read_signals_only_when_some_wait)
+{
+    h_exec_start(&h, 1, NULL);
+    char id[37];
+    for (int i = 0; i < 20; i++)
+        snprintf(id, sizeof id, "%s", h_start(&h, "dozer", "{}", NULL));
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'waiting'", 20, 10));
+    /* Another node takes them over: their rows say no signal waits. */
+    h_exec_stop(&h, 0);
+    PQclear(st_test_exec(h.pg, "UPDATE nodes SET lease_until = now() - interval '1 s'"));
+    h_exec_start(&h, 1, NULL);
+    ck_assert(h_until(&h,
+                      "SELECT count(*) FROM instances i JOIN nodes n ON n.id = i.owner_node"
+                      " WHERE n.stopped_at IS NULL AND n.lease_until > now()"
+                      "   AND n.id = (SELECT max(id) FROM nodes)",
+                      20, 10));
+    for (int i = 0; i < 200; i++)
+        ev_run(h.loop, EVRUN_ONCE);
+    ck_assert_uint_eq(signal_reads(), 0);
+    /* A signal stored for one of them is read (once its NOTIFY arrives). */
+    h_signal(&h, id, "settle.cancel", "{}");
+    ck_assert(h_until(&h, "SELECT count(*) FROM instances WHERE status = 'cancelled'", 1, 10));
+    ck_assert_uint_ge(signal_reads(), 1);
+    ck_assert_uint_le(signal_reads(), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("exec_defects");
@@ -105,6 +148,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_task_whose_stored_args_cannot_be_read_fails_visibly);
     tcase_add_test(tc, a_refused_signal_does_not_block_the_ones_behind_it);
+    tcase_add_test(tc, adopted_waiting_instances_read_signals_only_when_some_wait);
     suite_add_tcase(s, tc);
     return s;
 }
