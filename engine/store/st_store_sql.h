@@ -42,7 +42,6 @@
     X(ARCHIVE)                \
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
-    X(INSTANCES_LIST)         \
     X(CORR_LOCK)              \
     X(ADMIN_SESSION)          \
     X(ADMIN_FIND)             \
