@@ -22,7 +22,7 @@
  * connection's loop (ev_run ONCE, nested) until its reply arrives; use them
  * at start-up, in tools and tests, or on a connection with a loop of its
  * own. Blocking helpers fail at once with ST_IO while the connection is
- * down.
+ * down. Operator listings, reports and repairs are in st_store_admin.h.
  *
  * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
  * means "none". The caller passes the clock (real or virtual) where a
