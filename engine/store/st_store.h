@@ -41,6 +41,7 @@
  * default and never more than 10. Start-up and shutdown open one more,
  * short-lived, before the loop serves and after it stopped. The HTTP API
  * and tools add their own (see their modules).
+ * Operator listings, reports and repairs are in st_store_admin.h.
  *
  * Time is int64 microseconds since the Unix epoch everywhere; ST_STORE_NO_TIME
  * means "none". The caller passes the clock (real or virtual) where a

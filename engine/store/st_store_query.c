@@ -7,6 +7,7 @@
  * Invariant: listings are keyset-paginated, so a page costs the same at any
  * depth and never needs OFFSET or COUNT(*).
  */
+#include "store/st_store_admin.h"
 #include "store/st_store_int.h"
 
 #include <stdlib.h>
@@ -106,26 +107,15 @@ int st_store_history_list(st_store_conn_t *c, const st_store_uuid_t *instance, i
     return rc;
 }
 
-static int instance_rows(const PGresult *r, void *ctx, st_err_t *err)
-{
-    return st_store_instances_from_result(r, ctx, err);
-}
-
+/* One listing statement for every caller: the operator filter with only
+ * flow and status set. */
 int st_store_instances_list(st_store_conn_t *c, const char *flow, int status,
                             const st_store_uuid_t *after, unsigned limit, st_store_instances_t *out,
                             st_err_t *err)
 {
-    memset(out, 0, sizeof *out);
-    if (status >= ST_STORE_STATUS_COUNT || status < -1)
-        return st_err_set(err, ST_INVAL, "unknown status %d", status);
-    st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_text(&p, flow);
-    st_store_p_text(&p, status < 0 ? NULL : st_store_status_name((st_store_status_t)status));
-    st_store_p_uuid(&p, after);
-    st_store_p_i64(&p, limit);
-    int rc = st_store_exec1(c, ST_STORE_Q_INSTANCES_LIST, &p, instance_rows, out, err);
-    if (rc < 0)
-        st_store_instances_free(out);
-    return rc;
+    st_store_filter_t f;
+    st_store_filter_init(&f);
+    f.flow = flow;
+    f.status = status;
+    return st_store_instances_find(c, &f, after, limit, out, err);
 }

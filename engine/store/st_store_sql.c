@@ -349,13 +349,6 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                     "   AND (seq, at) > ($2::bigint, settle_ts($3))"
                     " ORDER BY seq, at LIMIT $4"),
 
-    /* $1 flow|NULL $2 status|NULL $3 after id|NULL $4 limit */
-    Q(INSTANCES_LIST, "SELECT " ST_STORE_INSTANCE_COLS " FROM instances i"
-                      " WHERE ($1::text IS NULL OR i.flow = $1::text)"
-                      "   AND ($2::settle_status IS NULL OR i.status = $2::settle_status)"
-                      "   AND ($3::uuid IS NULL OR i.id > $3::uuid)"
-                      " ORDER BY i.id LIMIT $4"),
-
     /* ---- the engine loop's control calls and the virtual clock ---- */
 
     /* $1 signal $2 instance $3 seq $4 at_us $5 reason: a stored signal the

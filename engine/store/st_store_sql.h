@@ -42,7 +42,6 @@
     X(ARCHIVE)                \
     X(FLOW_COUNTS_ALL)        \
     X(HISTORY_LIST)           \
-    X(INSTANCES_LIST)         \
     X(CORR_LOCK)              \
     X(SIGNAL_REFUSE)          \
     X(CLOCK_OPEN)             \

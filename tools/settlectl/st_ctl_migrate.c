@@ -343,6 +343,69 @@ static int live_ids(ctl_t *c, const char *hash, st_store_uuid_t **ids, size_t *n
     }
 }
 
+static void print_moves(const json_t *moved, const json_t *skipped, const mig_t *m,
+                        const char *flow, int dry)
+{
+    size_t k;
+    json_t *v;
+    json_array_foreach(moved, k, v)
+    {
+        printf("%s %s  %s -> %s\n", dry ? "would move" : "moved",
+               json_string_value(json_object_get(v, "id")),
+               json_string_value(json_object_get(v, "from_state")),
+               json_string_value(json_object_get(v, "to_state")));
+    }
+    json_array_foreach(skipped, k, v)
+    {
+        printf("skip %s  %s\n", json_string_value(json_object_get(v, "id")),
+               json_string_value(json_object_get(v, "why")));
+    }
+    printf("%s %zu instance(s) of %s from %.12s to %.12s; %zu skipped%s\n",
+           dry ? "would move" : "moved", json_array_size(moved), flow, m->from, m->to,
+           json_array_size(skipped), dry ? " (dry run: nothing changed)" : "");
+}
+
+/* Move (or with dry, list) every live instance of m->from; prints the
+ * outcome and returns the exit code. */
+static int migrate_all(ctl_t *c, const mig_t *m, const char *flow, int dry)
+{
+    st_err_t err;
+    st_store_uuid_t *ids = NULL;
+    size_t total = 0;
+    if (live_ids(c, m->from, &ids, &total, &err) != 0)
+        return ctl_fail(c, CTL_EXIT_ERROR, &err);
+    int xrc = CTL_EXIT_OK;
+    json_t *moved = json_array(), *skipped = json_array();
+    for (size_t i = 0; i < total; i++) {
+        char skip[512], idt[37];
+        st_store_uuid_format(&ids[i], idt);
+        json_t *one = json_object();
+        if (move_one(c, m, &ids[i], dry, one, skip, sizeof skip, &err) != 0) {
+            json_decref(one);
+            xrc = ctl_fail(c, CTL_EXIT_ERROR, &err);
+            break;
+        }
+        if (skip[0]) {
+            json_decref(one);
+            json_array_append_new(skipped, json_pack("{s:s,s:s}", "id", idt, "why", skip));
+        } else {
+            json_array_append_new(moved, one);
+        }
+        ctl_progress(c, "migrate", i + 1, total);
+    }
+    free(ids);
+    if (c->json) {
+        ctl_json_out(json_pack("{s:s,s:s,s:s,s:b,s:o,s:o}", "flow", flow, "from", m->from, "to",
+                               m->to, "dry_run", dry, dry ? "would_move" : "moved", moved,
+                               "skipped", skipped));
+        return xrc;
+    }
+    print_moves(moved, skipped, m, flow, dry);
+    json_decref(moved);
+    json_decref(skipped);
+    return xrc;
+}
+
 int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
 {
     const char *map_path = NULL;
@@ -404,58 +467,7 @@ int ctl_cmd_migrate(ctl_t *c, int argc, char **argv)
                         "the migration map from %.12s to %.12s does not check", from, to);
     } else {
         mig_t m = {newp, core_new, from, to, map_buf};
-        st_store_uuid_t *ids = NULL;
-        size_t total = 0;
-        if (live_ids(c, from, &ids, &total, &err) != 0) {
-            xrc = ctl_fail(c, CTL_EXIT_ERROR, &err);
-        } else {
-            json_t *moved = json_array(), *skipped = json_array();
-            for (size_t i = 0; i < total; i++) {
-                char skip[512], idt[37];
-                st_store_uuid_format(&ids[i], idt);
-                json_t *one = json_object();
-                int orc = move_one(c, &m, &ids[i], dry, one, skip, sizeof skip, &err);
-                if (orc != 0) {
-                    json_decref(one);
-                    xrc = ctl_fail(c, CTL_EXIT_ERROR, &err);
-                    break;
-                }
-                if (skip[0]) {
-                    json_decref(one);
-                    json_array_append_new(skipped, json_pack("{s:s,s:s}", "id", idt, "why", skip));
-                } else {
-                    json_array_append_new(moved, one);
-                }
-                ctl_progress(c, "migrate", i + 1, total);
-            }
-            free(ids);
-            size_t nm = json_array_size(moved), ns = json_array_size(skipped);
-            if (c->json) {
-                ctl_json_out(json_pack("{s:s,s:s,s:s,s:b,s:o,s:o}", "flow", fname, "from", from,
-                                       "to", to, "dry_run", dry, dry ? "would_move" : "moved",
-                                       moved, "skipped", skipped));
-            } else {
-                size_t k;
-                json_t *v;
-                json_array_foreach(moved, k, v)
-                {
-                    printf("%s %s  %s -> %s\n", dry ? "would move" : "moved",
-                           json_string_value(json_object_get(v, "id")),
-                           json_string_value(json_object_get(v, "from_state")),
-                           json_string_value(json_object_get(v, "to_state")));
-                }
-                json_array_foreach(skipped, k, v)
-                {
-                    printf("skip %s  %s\n", json_string_value(json_object_get(v, "id")),
-                           json_string_value(json_object_get(v, "why")));
-                }
-                printf("%s %zu instance(s) of %s from %.12s to %.12s; %zu skipped%s\n",
-                       dry ? "would move" : "moved", nm, fname, from, to, ns,
-                       dry ? " (dry run: nothing changed)" : "");
-                json_decref(moved);
-                json_decref(skipped);
-            }
-        }
+        xrc = migrate_all(c, &m, fname, dry);
     }
     st_flowc_result_free(res);
     st_core_program_free(core_new);

@@ -399,8 +399,8 @@ static int plan_write(plan_t *p, st_err_t *err)
     free(d);
     if (rc == ST_CONFLICT)
         st_err_hint(err,
-                    "it moved on meanwhile (a node ran it); nothing was changed: check it with "
-                    "`settlectl show %s` and run the command again if it still applies",
+                    "a node moved it on meanwhile: check it with `settlectl show %s` and run the "
+                    "command again if it still applies",
                     p->id);
     if (rc != 0)
         return rc;
