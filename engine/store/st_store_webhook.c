@@ -23,8 +23,10 @@
 
 #include "store/st_store_int.h"
 
-/* How long a resend waits for the connection to come back. */
-#define WH_RECONNECT_WAIT_S 5.0
+/* How long a resend waits for the connection to come back: short, since
+ * the deliveries of the batch wait for their answer meanwhile (and Stripe
+ * retries a delivery that failed). */
+#define WH_RECONNECT_WAIT_S 2.0
 
 int st_store_webhooks_params(const st_store_wh_event_t *ev, size_t n, char *params[6],
                              st_err_t *err)

@@ -333,6 +333,63 @@ START_TEST(signals_and_cancel)
 }
 END_TEST
 
+/* The open task (the newest pending or running one) in GET and in the list,
+ * exactly as the API has always written it; archived instances are still
+ * found by id, listed no more, and take no signals. */
+START_TEST(open_task_and_archived_instances)
+{
+    fx_t f;
+    open_deployed(&f);
+    char id[64], sql[1024], path[128];
+    snprintf(id, sizeof id, "%s", start_one(&f, "in_9"));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO tasks (instance_id, seq, state_name, activity, args, idempotency_key,"
+             " status, attempt, max_attempts, timeout_ms, not_before, last_error, created_at,"
+             " updated_at) VALUES"
+             " ('%s', 0, 'wait', 'old.act', '{}', 'k0', 'done', 1, 3, 1000, now(), NULL, now(),"
+             " now()),"
+             " ('%s', 1, 'wait', 'stripe.charge', '{}', 'k1', 'running', 2, 5, 1000,"
+             " '2026-01-02 03:04:05.678901+00', 'card \"declined\"', now(), now())",
+             id, id);
+    PQclear(st_test_exec(f.pg, sql));
+    static const char task[] =
+        "\"pending_task\":{\"activity\":\"stripe.charge\",\"status\":\"running\","
+        "\"attempt\":2,\"max_attempts\":5,\"not_before\":\"2026-01-02T03:04:05.678901Z\","
+        "\"last_error\":\"card \\\"declined\\\"\"}";
+    fx_resp_t r;
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    fx_api(&f, "GET", path, FX_TOKEN_READ, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, task) != NULL, "%s", r.body);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"seq\":0,\"vars\":{"));
+    fx_resp_free(&r);
+    fx_api(&f, "GET", "/v1/instances?flow=wait_invoice", FX_TOKEN_READ, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, task) != NULL, "%s", r.body);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"next_cursor\":null"));
+    fx_resp_free(&r);
+    /* Finished and archived: GET still finds it, the list does not. */
+    PQclear(st_test_exec(f.pg, "UPDATE instances SET status = 'completed',"
+                               " updated_at = now() - interval '1 day'"));
+    ck_assert_int_eq(fx_scalar(&f, "SELECT settle_archive_instances(now(), 10)"), 1);
+    fx_api(&f, "GET", path, FX_TOKEN_READ, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(fx_json_str(&r, "status"), "completed");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"pending_task\":null"));
+    fx_resp_free(&r);
+    fx_api(&f, "GET", "/v1/instances", FX_TOKEN_READ, NULL, &r);
+    ck_assert_str_eq(r.body, "{\"data\":[],\"next_cursor\":null}");
+    fx_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/instances/%s/signals", id);
+    fx_api(&f, "POST", path, FX_TOKEN_WRITE, "{\"name\":\"invoice.paid\"}", &r);
+    fx_assert_error(&r, 409, "conflict");
+    ck_assert_ptr_nonnull(strstr(r.body, "already completed"));
+    fx_resp_free(&r);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 0);
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(routes_methods_and_ops)
 {
     fx_t f;
@@ -426,6 +483,7 @@ int main(void)
     tcase_add_test(tc, start_errors);
     tcase_add_test(tc, list_filters_and_pages);
     tcase_add_test(tc, signals_and_cancel);
+    tcase_add_test(tc, open_task_and_archived_instances);
     tcase_add_test(tc, routes_methods_and_ops);
     tcase_add_test(tc, readyz_refuses_an_unmigrated_database);
     tcase_add_test(tc, no_tokens_configured_refuses_the_api);
