@@ -334,7 +334,7 @@ START_TEST(bad_http_option_exits_before_claiming)
     fx_open(&f, 1);
     char id[40];
     claimable(&f, id);
-    const char *bad[] = {"nonsense", "127.0.0.1:99999", "localhost:", "-1"};
+    const char *bad[] = {"nonsense", "127.0.0.1:99999", "localhost:", "-1", "+80", "80x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *args[] = {"run", "--http", bad[i], NULL};
         run_t r;
