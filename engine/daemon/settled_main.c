@@ -148,8 +148,7 @@ static int parse_http(const char *spec, http_opt_t *out)
     char *end = NULL;
     errno = 0;
     long port = strtol(port_text, &end, 10);
-    if (errno != 0 || end == port_text || *end != '\0' || port < 0 || port > 65535 ||
-        port_text[0] == '-' || port_text[0] == '+' || port_text[0] == ' ') {
+    if (port_text[0] < '0' || port_text[0] > '9' || errno != 0 || *end != '\0' || port > 65535) {
         fprintf(stderr,
                 "error: --http wants [ADDR:]PORT with a port from 0 to 65535, not '%s'\n"
                 "  hint: e.g. --http 8080 or --http 0.0.0.0:8080 (port 0: any free port)\n",

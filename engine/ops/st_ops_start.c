@@ -40,13 +40,14 @@ static int start_time(st_store_conn_t *c, const st_ops_start_req_t *req, int64_t
         return 0;
     st_store_clock_t k;
     int rc = st_store_clock_read(c, &k, err);
-    if (rc == 0)
-        *at = k.now_us;
-    else if (rc == ST_NOTFOUND)
-        rc = 0; /* no virtual clock on this database: the nodes run on wall time */
-    else
+    if (rc == ST_NOTFOUND) /* no virtual clock on this database: nodes run on wall time */
+        return 0;
+    if (rc != 0) {
         st_err_prefix(err, "reading the virtual clock for the start");
-    return rc;
+        return db_failed(rc);
+    }
+    *at = k.now_us;
+    return 0;
 }
 
 static int current_program(st_store_conn_t *c, st_ops_progs_t *progs, const char *flow,

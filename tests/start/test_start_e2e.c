@@ -54,7 +54,7 @@ static void slurp(FILE *f, char *buf, size_t cap)
 }
 
 /* settled ARGS... --dsn DSN, with extra environment "NAME=value" (or NULL). */
-static void settled(const fx_t *f, const char *const *args, const char *env, run_t *r)
+static void settled_dsn(const char *dsn, const char *const *args, const char *env, run_t *r)
 {
     char bin[1024];
     const char *dir = getenv("SETTLE_BINARY_DIR");
@@ -66,7 +66,7 @@ static void settled(const fx_t *f, const char *const *args, const char *env, run
     for (int i = 0; args[i] != NULL && n < 28; i++)
         argv[n++] = args[i];
     argv[n++] = "--dsn";
-    argv[n++] = f->dsn;
+    argv[n++] = dsn;
     argv[n] = NULL;
     FILE *out = tmpfile(), *err = tmpfile();
     ck_assert(out != NULL && err != NULL);
@@ -85,6 +85,11 @@ static void settled(const fx_t *f, const char *const *args, const char *env, run
     r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     slurp(out, r->out, sizeof r->out);
     slurp(err, r->err, sizeof r->err);
+}
+
+static void settled(const fx_t *f, const char *const *args, const char *env, run_t *r)
+{
+    settled_dsn(f->dsn, args, env, r);
 }
 
 /* settled start wait_invoice --input INPUT [--key KEY] */
@@ -334,7 +339,7 @@ START_TEST(bad_http_option_exits_before_claiming)
     fx_open(&f, 1);
     char id[40];
     claimable(&f, id);
-    const char *bad[] = {"nonsense", "127.0.0.1:99999", "localhost:", "-1"};
+    const char *bad[] = {"nonsense", "127.0.0.1:99999", "localhost:", "-1", "+80", "80x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *args[] = {"run", "--http", bad[i], NULL};
         run_t r;
@@ -389,6 +394,28 @@ START_TEST(http_port_in_use_exits_before_claiming)
 }
 END_TEST
 
+/* settled's commands reach the database only through the store: a DSN
+ * that does not connect is reported with its password hidden. */
+START_TEST(commands_report_an_unreachable_database_without_its_password)
+{
+    static const char bad[] = "host=/nonexistent-settle-socket dbname=x user=u "
+                              "password=hunter2-start";
+    const char *cmds[][4] = {{"migrate", NULL},
+                             {"clock", "show", NULL},
+                             {"start", "wait_invoice", NULL},
+                             {"deploy", "/dev/null", NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        run_t r;
+        settled_dsn(bad, cmds[i], NULL, &r);
+        ck_assert_msg(r.rc == 1, "%s: exit %d: %s", cmds[i][0], r.rc, r.err);
+        ck_assert_msg(strstr(r.err, "error: cannot connect to the database") != NULL, "%s: %s",
+                      cmds[i][0], r.err);
+        ck_assert_msg(strstr(r.err, "hunter2") == NULL && strstr(r.out, "hunter2") == NULL,
+                      "%s printed the password: %s", cmds[i][0], r.err);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("start_e2e");
@@ -401,6 +428,7 @@ int main(void)
     tcase_add_test(tc, bad_http_option_exits_before_claiming);
     tcase_add_test(tc, unreadable_http_keys_exit_before_claiming);
     tcase_add_test(tc, http_port_in_use_exits_before_claiming);
+    tcase_add_test(tc, commands_report_an_unreachable_database_without_its_password);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }
