@@ -602,9 +602,7 @@ int st_exec_boot(st_exec_t *x, st_err_t *err)
     st_store_conn_t *c = boot_open(x, &loop, err);
     if (c == NULL)
         return err ? err->code : ST_DB;
-    rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
-    if (rc == 0)
-        rc = exec_clock_init(x, c, err);
+    rc = exec_clock_init(x, c, err);
     if (rc == 0)
         maintain_history(x, c);
     boot_close(c, loop);
@@ -612,9 +610,22 @@ int st_exec_boot(st_exec_t *x, st_err_t *err)
     return rc;
 }
 
+static int register_node(st_exec_t *x, st_err_t *err)
+{
+    struct ev_loop *loop = NULL;
+    st_store_conn_t *c = boot_open(x, &loop, err);
+    if (c == NULL)
+        return err ? err->code : ST_DB;
+    int rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
+    boot_close(c, loop);
+    return rc;
+}
+
 int st_exec_start(st_exec_t *x, st_err_t *err)
 {
     int rc = st_exec_boot(x, err);
+    if (rc == 0)
+        rc = register_node(x, err);
     if (rc == 0)
         rc = connect_all(x, err);
     if (rc == 0)

@@ -85,8 +85,8 @@ typedef struct st_exec_stats {
 int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out, st_err_t *err);
 
 /*
- * Start-up work that claims nothing (blocking): check the schema, register
- * the node, open the virtual clock, make sure today's and the next days'
+ * Start-up work that claims and registers nothing (blocking): check the
+ * schema, open the virtual clock, make sure today's and the next days'
  * history partitions exist. Run it before anything else may write history
  * rows on this node (the HTTP side's starts): a partition created while
  * rows for its day arrive makes those inserts fail. Once per executor;
