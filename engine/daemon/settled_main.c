@@ -22,10 +22,11 @@
 
 #include "common/st_dsn.h"
 #include "common/st_err.h"
+#include "common/st_file.h"
 #include "exec/st_exec.h"
 #include "core/st_core.h"
 #include "http/st_http.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "ops/st_ops.h"
 #include "store/st_migrate.h"
 
@@ -308,35 +309,6 @@ static int cmd_migrate(const char *dsn)
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *g = realloc(buf, cap);
-            if (g == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = g;
-        }
-        size_t got = fread(buf + n, 1, 4096, f);
-        n += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static st_store_conn_t *store_or_report(struct ev_loop *loop, const char *dsn)
 {
     st_err_t err;
@@ -350,9 +322,10 @@ static st_store_conn_t *store_or_report(struct ev_loop *loop, const char *dsn)
 static int cmd_deploy(const char *dsn, const char *path)
 {
     size_t len = 0;
-    char *src = read_file(path, &len);
-    if (src == NULL) {
-        fprintf(stderr, "error: cannot read %s: %s\n", path, strerror(errno));
+    char *src = NULL;
+    st_err_t ferr;
+    if (st_file_read(path, 0, &src, &len, &ferr) != 0) {
+        report(&ferr);
         return 1;
     }
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -380,13 +353,13 @@ static int cmd_deploy(const char *dsn, const char *path)
     return rc;
 }
 
-/* The limits the flow API applies (st_http_input.h): a usable business key
+/* The limits the flow API applies (common/st_input.h): a usable business key
  * and plausible input values. An unknown flow or input JSON the core
  * rejects is left to st_ops_start, which says so in its own words. */
 static int start_limits(st_store_conn_t *c, const char *flow, const char *input, const char *key,
                         st_err_t *err)
 {
-    if (key != NULL && st_http_input_key_check(key, err) != 0)
+    if (key != NULL && st_input_key_check(key, err) != 0)
         return ST_INVAL;
     json_t *inputs = json_loads(input ? input : "{}", 0, NULL);
     char hash[65];
@@ -397,7 +370,7 @@ static int start_limits(st_store_conn_t *c, const char *flow, const char *input,
         st_core_program_t *prog = NULL;
         if (st_core_program_load(rec.bytes, rec.len, &prog, err) == 0 &&
             st_core_inputs_check(prog, inputs, err) == 0)
-            rc = st_http_input_plausible(prog, inputs, err);
+            rc = st_core_inputs_plausible(prog, inputs, err);
         st_core_program_free(prog);
         st_store_program_rec_release(&rec);
     }
@@ -452,7 +425,7 @@ static int cmd_clock(const char *dsn, int argc, char **argv)
         return 2;
     }
     if (adv && (st_ops_duration_parse(argv[1], &delta, &err) != 0 ||
-                st_http_input_advance_check(delta, &err) != 0)) {
+                st_input_advance_check(delta, &err) != 0)) {
         report(&err);
         return 2;
     }

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "activity/st_act.h"
-#include "http/st_metrics.h"
+#include "common/st_metrics.h"
 #include "common/st_err.h"
 #include "store/st_store.h"
 #include "timer/st_clock.h"

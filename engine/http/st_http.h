@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 #include "common/st_err.h"
-#include "http/st_metrics.h"
+#include "common/st_metrics.h"
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
 #define ST_HTTP_THREADS_DEFAULT    4

@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "common/st_hex.h"
 #include "http/st_webhook_sig.h"
 
 double st_http_now_mono(void)
@@ -233,14 +234,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Decode %HH in a path or query argument, except %00: a NUL would cut the
  * value short ("/webhooks/stripe%00x" would be "/webhooks/stripe", a
  * filter "a%00b" would be "a"), so "%00" stays as it is and matches
@@ -250,8 +243,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     (void)cls, (void)c;
     char *w = s;
     for (const char *r = s; *r != '\0'; r++) {
-        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
-        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        int hi = r[0] == '%' ? st_hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? st_hex_digit(r[2]) : -1;
         if (lo >= 0 && (hi | lo) != 0) {
             *w++ = (char)(hi << 4 | lo);
             r += 2;

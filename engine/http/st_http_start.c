@@ -17,7 +17,7 @@
  *
  * Invariants: inputs that do not fit, or are implausible (a negative
  * amount, an unknown currency, a duration of centuries:
- * st_http_input_plausible), store nothing; a business key that
+ * st_core_inputs_plausible), store nothing; a business key that
  * already names an instance returns that instance when the inputs are the
  * same and ST_CONFLICT when they differ (the Idempotency-Key contract).
  */
@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "core/st_core.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 
 typedef struct st_http_prog {
     char hash[65];
@@ -104,7 +104,7 @@ static int check_inputs(const st_core_program_t *prog, const json_t *inputs, uin
 {
     int rc = st_core_inputs_check(prog, inputs, err);
     if (rc == 0)
-        rc = st_http_input_plausible(prog, inputs, err);
+        rc = st_core_inputs_plausible(prog, inputs, err);
     if (rc != 0)
         return rc;
     uint8_t id[16] = {0};

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "core/st_core.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 /* Render every diagnostic, separated by newlines, into one malloc'd text. */
 static char *render_all(const st_flowc_result_t *r, const char *src, size_t len)

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "ctl_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "ops/st_ops.h"
 
 static const char *iso(int64_t us, char *buf, size_t cap)
@@ -57,7 +57,7 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     if (strcmp(pos[0], "advance") == 0 && n == 2) {
         int64_t us = 0;
         if (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
-            st_http_input_advance_check(us, &err) != 0)
+            st_input_advance_check(us, &err) != 0)
             return ctl_fail(c, CTL_EXIT_USAGE, &err);
         if (ctl_db(c) == NULL)
             return CTL_EXIT_ERROR;

@@ -14,7 +14,7 @@
 
 #include "ctl_int.h"
 #include "ops/st_ops.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 /* Time columns as ISO text (named, so the statement below stays readable). */
 #define TS_NOT_BEFORE CTL_TS("t.not_before")
