@@ -203,8 +203,7 @@ typedef enum st_act_stripe_kind {
  * money object {"minor":N,"currency":C} under key k becomes k=N plus
  * currency=C (unless currency is given). Keys in `skip` (NULL-terminated,
  * may be NULL) are left out. Reals are refused (no floats near money). */
-int st_act_stripe_form(const json_t *obj, const char *const *skip, st_buf_t *out,
-                       st_err_t *err);
+int st_act_stripe_form(const json_t *obj, const char *const *skip, st_buf_t *out, st_err_t *err);
 
 /* A Stripe reply as the classifier sees it (all borrowed). */
 typedef struct st_act_stripe_reply {

@@ -102,8 +102,8 @@ static int split_subject(const char *txt, char *subj, size_t cap, const char **b
     return 0;
 }
 
-static int add_headers(st_buf_t *m, const st_act_config_t *cfg, const char *key,
-                       const json_t *to, const char *subj, int64_t date_unix)
+static int add_headers(st_buf_t *m, const st_act_config_t *cfg, const char *key, const json_t *to,
+                       const char *subj, int64_t date_unix)
 {
     char date[64];
     time_t t = (time_t)date_unix;
@@ -119,20 +119,20 @@ static int add_headers(st_buf_t *m, const st_act_config_t *cfg, const char *key,
         rc = add_subject(m, subj);
     if (rc == 0)
         rc = st_buf_addf(m,
-                             "Date: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
-                             "X-Settle-Idempotency-Key: %s\r\n"
-                             "Content-Type: multipart/alternative; boundary=\"=_settle_%s\"\r\n"
-                             "\r\n",
-                             date, key, cfg->mail_domain, key, key);
+                         "Date: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
+                         "X-Settle-Idempotency-Key: %s\r\n"
+                         "Content-Type: multipart/alternative; boundary=\"=_settle_%s\"\r\n"
+                         "\r\n",
+                         date, key, cfg->mail_domain, key, key);
     return rc;
 }
 
 static int add_part(st_buf_t *m, const char *key, const char *type, const char *text)
 {
     int rc = st_buf_addf(m,
-                             "--=_settle_%s\r\nContent-Type: %s; charset=utf-8\r\n"
-                             "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                             key, type);
+                         "--=_settle_%s\r\nContent-Type: %s; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                         key, type);
     return rc == 0 ? add_crlf(m, text) : rc;
 }
 

@@ -35,7 +35,7 @@ struct st_act_job {
     st_act_job_t *next;  /* queue / kick list link */
     st_act_job_cb cb;
     void *user;
-    st_buf_t body;         /* reply body */
+    st_buf_t body;             /* reply body */
     st_act_http_reply_t reply; /* headers captured as they arrive */
     CURLcode fail_code;        /* JOB_KICK: why it could not start */
     struct curl_slist *slists[JOB_KEEP_MAX];

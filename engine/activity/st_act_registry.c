@@ -68,7 +68,8 @@ static const st_act_driver_t *lookup(const char *name)
 
 const char *const *st_act_outcomes(const char *activity)
 {
-    const st_catalog_activity_t *a = activity && lookup(activity) ? st_catalog_find(activity) : NULL;
+    const st_catalog_activity_t *a =
+        activity && lookup(activity) ? st_catalog_find(activity) : NULL;
     return a ? a->outcomes : NULL;
 }
 

@@ -59,8 +59,8 @@ static bool is_money(const json_t *v)
            json_is_string(json_object_get(v, "currency"));
 }
 
-static int encode_object(const char *key, const json_t *obj, const char *const *skip,
-                         st_buf_t *out, st_err_t *err)
+static int encode_object(const char *key, const json_t *obj, const char *const *skip, st_buf_t *out,
+                         st_err_t *err)
 {
     size_t n = json_object_size(obj);
     const char **keys = calloc(n ? n : 1, sizeof *keys);

@@ -35,12 +35,12 @@ typedef struct st_catalog_param {
 } st_catalog_param_t;
 
 typedef struct st_catalog_activity {
-    const char *name;                  /* "stripe.pay_invoice" */
-    const char *const *outcomes;       /* NULL-terminated */
-    const st_catalog_param_t *params;  /* terminated by a NULL name */
-    int open_params;                   /* extra named args allowed (email vars) */
-    int64_t default_timeout_us;        /* used when the flow gives none */
-    int in_language;                   /* a flow may `do` it */
+    const char *name;                 /* "stripe.pay_invoice" */
+    const char *const *outcomes;      /* NULL-terminated */
+    const st_catalog_param_t *params; /* terminated by a NULL name */
+    int open_params;                  /* extra named args allowed (email vars) */
+    int64_t default_timeout_us;       /* used when the flow gives none */
+    int in_language;                  /* a flow may `do` it */
 } st_catalog_activity_t;
 
 /* The entry named `name`, or NULL. Entries are static. */

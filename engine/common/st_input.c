@@ -72,9 +72,9 @@ int st_input_key_check(const char *key, st_err_t *err)
     size_t n = key ? strlen(key) : 0;
     if (n == 0 || n > ST_INPUT_KEY_MAX || !st_input_utf8_ok(key, n)) {
         st_err_set(err, ST_INVAL, "the business key is %s",
-                   n == 0                      ? "empty"
+                   n == 0                 ? "empty"
                    : n > ST_INPUT_KEY_MAX ? "longer than 255 bytes"
-                                               : "not valid UTF-8 text");
+                                          : "not valid UTF-8 text");
         st_err_hint(err, "use a non-empty key of at most 255 bytes of UTF-8 text");
         return ST_INVAL;
     }

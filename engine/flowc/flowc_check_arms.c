@@ -88,7 +88,8 @@ static void fc_check_args(fc_checker_t *c, const fc_state_t *st, const st_flowc_
         Settle__V1__Expr *x = fc_expr_build(c, a->value);
         if (x != NULL && prm->name != NULL && x->type != st_flowc_param_type(prm))
             fc_error(c->sink, a->value->pos, NULL, "argument '%s' of %s must be %s, not %s",
-                     a->name.s, act->name, fc_type_name(st_flowc_param_type(prm)), fc_type_name(x->type));
+                     a->name.s, act->name, fc_type_name(st_flowc_param_type(prm)),
+                     fc_type_name(x->type));
         Settle__V1__Arg *arg = fc_alloc(c->arena, sizeof *arg);
         if (arg == NULL)
             return;
@@ -104,7 +105,8 @@ static void fc_check_args(fc_checker_t *c, const fc_state_t *st, const st_flowc_
         if (q->required && !given)
             fc_error(c->sink, st->activity.pos,
                      fc_printf(c->arena, "add '%s: ...' to the call", q->name),
-                     "%s needs argument '%s' (%s)", act->name, q->name, fc_type_name(st_flowc_param_type(q)));
+                     "%s needs argument '%s' (%s)", act->name, q->name,
+                     fc_type_name(st_flowc_param_type(q)));
     }
 }
 

@@ -301,8 +301,10 @@ static bool fc_escape(fc_lexer_t *lx, char *out, size_t *k)
         out[(*k)++] = '\\';
         return true;
     case 'x':
-        if (lx->end - lx->p >= 2 && st_hex_digit((unsigned char)lx->p[0]) >= 0 && st_hex_digit((unsigned char)lx->p[1]) >= 0) {
-            int v = st_hex_digit((unsigned char)lx->p[0]) * 16 + st_hex_digit((unsigned char)lx->p[1]);
+        if (lx->end - lx->p >= 2 && st_hex_digit((unsigned char)lx->p[0]) >= 0 &&
+            st_hex_digit((unsigned char)lx->p[1]) >= 0) {
+            int v =
+                st_hex_digit((unsigned char)lx->p[0]) * 16 + st_hex_digit((unsigned char)lx->p[1]);
             lx->p += 2;
             if (v == 0)
                 return false;

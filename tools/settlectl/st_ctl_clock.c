@@ -56,8 +56,7 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     }
     if (strcmp(pos[0], "advance") == 0 && n == 2) {
         int64_t us = 0;
-        if (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
-            st_input_advance_check(us, &err) != 0)
+        if (st_ops_duration_parse(pos[1], &us, &err) != 0 || st_input_advance_check(us, &err) != 0)
             return ctl_fail(c, CTL_EXIT_USAGE, &err);
         if (ctl_db(c) == NULL)
             return CTL_EXIT_ERROR;

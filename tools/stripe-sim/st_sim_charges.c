@@ -93,8 +93,7 @@ static void card_details(st_buf_t *b, st_sim_t *sim, const char *pm_id)
 }
 
 /* The first half of a charge: identity, money and parties. */
-static void charge_head(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi, int ok,
-                        int manual)
+static void charge_head(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi, int ok, int manual)
 {
     int64_t amount = json_integer_value(json_object_get(pi, "amount"));
     st_buf_adds(b, "{\"id\":");
@@ -103,7 +102,7 @@ static void charge_head(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi, 
     kint(b, "amount", amount);
     kint(b, "amount_captured", ok && !manual ? amount : 0);
     st_buf_adds(b, ",\"amount_refunded\":0,\"application\":null,\"application_fee\":null,"
-                       "\"balance_transaction\":null,\"billing_details\":null");
+                   "\"balance_transaction\":null,\"billing_details\":null");
     kraw(b, "captured", ok && !manual ? "true" : "false");
     kint(b, "created", st_sim_now(sim));
     kjson(b, "currency", json_object_get(pi, "currency"));
@@ -133,11 +132,11 @@ static void charge_text(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi,
     card_details(b, sim, pm_id);
     kjson(b, "receipt_email", json_object_get(pi, "receipt_email"));
     st_buf_adds(b, ",\"receipt_url\":null,\"review\":null,\"refunded\":false,"
-                       "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
-                       "\"total_count\":0,\"url\":\"/v1/charges/");
+                   "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
+                   "\"total_count\":0,\"url\":\"/v1/charges/");
     st_buf_adds(b, id);
     st_buf_adds(b, "/refunds\"},\"shipping\":null,\"statement_descriptor\":null,"
-                       "\"transfer_group\":null");
+                   "\"transfer_group\":null");
     kstr(b, "status", code ? "failed" : "succeeded");
     key(b, "outcome");
     outcome(b, c, code, dc);

@@ -29,8 +29,8 @@ static char *pct_decode(const char *src, size_t len)
             out[o++] = ' ';
         } else if (c == '%' && i + 2 < len && st_hex_digit((unsigned char)src[i + 1]) >= 0 &&
                    st_hex_digit((unsigned char)src[i + 2]) >= 0) {
-            out[o++] =
-                (char)(st_hex_digit((unsigned char)src[i + 1]) * 16 + st_hex_digit((unsigned char)src[i + 2]));
+            out[o++] = (char)(st_hex_digit((unsigned char)src[i + 1]) * 16 +
+                              st_hex_digit((unsigned char)src[i + 2]));
             i += 2;
         } else {
             out[o++] = c;
