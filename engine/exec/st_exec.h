@@ -1,7 +1,7 @@
 /*
  * st_exec.h — the executor: runs flows on one libev loop, durably.
  *
- * Layer: exec (the top of libsettle). Ties the pure core (engine/core), the
+ * Layer: exec (below only the daemon). Ties the pure core (engine/core), the
  * PostgreSQL store (engine/store), the timer wheel (engine/timer) and the
  * activity runner (engine/activity) together; settled is a thin command
  * around it.

@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/st_buf.h"
+
 #define WH_STMT "settle_http_webhooks"
 
 /* $1 event ids, $2 types, $3 payloads (jsonb text), $4 pair → event index
@@ -98,32 +100,13 @@ static const char *const wh_sqls[4] = {
 #define WH_LOCK_STMT "settle_http_webhooks_lock"
 static const char wh_lock_sql[] = "SELECT settle_corr_lock($1::text[], $2::text[])";
 
-/* A growing PostgreSQL array literal: {"a","b"}. */
-typedef struct arr {
-    char *p;
-    size_t len, cap;
-    int oom;
-} arr_t;
+/* A growing PostgreSQL array literal: {"a","b"}, on the common buffer
+ * (an allocation failure is sticky in a->oom). */
+typedef st_buf_t arr_t;
 
 static void arr_put(arr_t *a, const char *s, size_t n)
 {
-    if (a->oom)
-        return;
-    if (a->len + n + 2 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->len + n + 2)
-            cap *= 2;
-        char *p = realloc(a->p, cap);
-        if (p == NULL) {
-            a->oom = 1;
-            return;
-        }
-        a->p = p;
-        a->cap = cap;
-    }
-    memcpy(a->p + a->len, s, n);
-    a->len += n;
-    a->p[a->len] = '\0';
+    st_buf_add(a, s, n);
 }
 
 /* Append one quoted element; " and \ are backslash-escaped. */

@@ -2,7 +2,8 @@
  * st_ops.h — operations shared by settled and settlectl: deploy a .flow
  * file, start an instance.
  *
- * Layer: ops (above libsettle and the settlec library; below the commands).
+ * Layer: ops (above the store, the core and the compiler library
+ * engine/flowc; below the commands).
  * Blocking calls on a store connection; never prints.
  *
  * Invariants: a flow with compile errors is never registered; a start whose
