@@ -28,6 +28,7 @@ START_TEST(uuid_accepts_only_the_canonical_form)
         "0190f0f0000070008000000000000000a",      /* no hyphens, 33 */
         "0190f0f0000070008000000000000000",       /* no hyphens, 32 */
         "0-190f0f0-000-7000-8000-00000000000a",   /* stray hyphen, right length */
+        "01-90f0f00000-7000-8000-00000000000a",   /* hyphens between digit pairs */
         "0190f0f0-0000-7000-8000-00000000000a-",  /* trailing hyphen */
         "0190f0f0-0000-7000-8000-00000000000",    /* short */
         "{0190f0f0-0000-7000-8000-00000000000a}", /* braces */

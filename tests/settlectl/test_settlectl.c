@@ -211,7 +211,7 @@ START_TEST(help_usage_and_exit_codes)
     ck_assert_ptr_nonnull(strstr(err_, "unknown status"));
     ck_assert_int_eq(CTL("show", "not-a-uuid"), 2);
     /* A stray hyphen in UUID digits is a usage error, not a database error. */
-    ck_assert_int_eq(CTL("show", "0-190a5b40-000-7000-8000-000000000000"), 2);
+    ck_assert_int_eq(CTL("show", "01-90a5b40000-7000-8000-000000000000"), 2);
     ck_assert_ptr_nonnull(strstr(err_, "is not an instance id"));
     ck_assert_int_eq(CTL("show", "0190a5b4-0000-7000-8000-000000000000"), 3);
 }
