@@ -15,7 +15,7 @@
  *   4  "key=value" lines: the query of GET /v1/instances;
  *   5  [need] AUTHORIZATION: checked against a model of the bearer rules,
  *      and no answer quotes the presented token;
- *   6  an instance id: accepted exactly when it is a UUID;
+ *   6  an instance id: accepted exactly when it is a canonical 8-4-4-4-12 UUID;
  *   7  raw bytes through the input rules (common/st_input.h) that guard what
  *      reaches PostgreSQL: the UTF-8 check agrees with jansson's, the scrub
  *      makes any text valid, and keys / signal names accepted are UTF-8.
@@ -246,15 +246,15 @@ static void fuzz_auth(const uint8_t *d, size_t n)
     free(h);
 }
 
-/* The UUID spellings PostgreSQL's uuid type and the API both read. */
+/* The one UUID spelling the API reads (common/st_uuid.h): 8-4-4-4-12. */
 static int model_uuid(const char *s)
 {
     static regex_t re;
     static int ready;
     if (!ready) {
         FZ_CHECK(regcomp(&re,
-                         "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                         "[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$",
+                         "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                         "[0-9a-fA-F]{12}$",
                          REG_EXTENDED | REG_NOSUB) == 0);
         ready = 1;
     }
