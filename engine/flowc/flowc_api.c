@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/st_hex.h"
+
 #define FC_DEFAULT_MAX_DIAGS 100
 
 st_flowc_result_t *fc_result_new(const char *file, const st_flowc_opts_t *opts)
@@ -124,12 +126,7 @@ int st_flowc_hash_hex(const uint8_t *bytes, size_t len, char hex[65], st_err_t *
     if (EVP_Digest(bytes ? bytes : (const uint8_t *)"", len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
         mdlen != 32)
         return st_err_set(err, ST_INTERNAL, "SHA-256 failed");
-    for (unsigned i = 0; i < mdlen; i++) {
-        static const char digits[] = "0123456789abcdef";
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
+    st_hex_encode(md, mdlen, hex);
     return 0;
 }
 
