@@ -31,26 +31,16 @@
 #include <ev.h>
 
 #include "activity/st_act.h"
+#include "common/st_buf.h"
 
 /* ------------------------------------------------------------- buffers */
 
-typedef struct st_act_buf {
-    char *p;    /* NUL-terminated when non-NULL; owned */
-    size_t len; /* bytes before the NUL */
-    size_t cap; /* allocated bytes */
-} st_act_buf_t;
-
-void st_act_buf_release(st_act_buf_t *b);
-/* Hand the bytes over (caller frees); the buffer becomes empty. */
-char *st_act_buf_detach(st_act_buf_t *b);
-int st_act_buf_add(st_act_buf_t *b, const void *p, size_t n);
-int st_act_buf_adds(st_act_buf_t *b, const char *s);
-int st_act_buf_addf(st_act_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Escaping appended to the common growable buffer (st_act_buf.c). */
 /* application/x-www-form-urlencoded component (RFC 3986 unreserved kept). */
-int st_act_buf_add_urlenc(st_act_buf_t *b, const char *s);
+int st_act_buf_add_urlenc(st_buf_t *b, const char *s);
 /* &, <, >, ", ' as entities. */
-int st_act_buf_add_html(st_act_buf_t *b, const char *s);
-int st_act_buf_add_base64(st_act_buf_t *b, const void *p, size_t n);
+int st_act_buf_add_html(st_buf_t *b, const char *s);
+int st_act_buf_add_base64(st_buf_t *b, const void *p, size_t n);
 
 /* ------------------------------------------------------ config, secrets */
 
@@ -138,8 +128,7 @@ typedef struct st_act_driver st_act_driver_t;
 /* A driver starts the attempt and later calls st_act_call_finish. Returning
  * non-zero means "could not start" (the call is freed, no callback). */
 struct st_act_driver {
-    const char *name;            /* catalog name */
-    const char *const *outcomes; /* NULL-terminated */
+    const char *name; /* catalog name (common/st_catalog.h lists its outcomes) */
     int (*start)(st_act_call_t *call, st_err_t *err);
     const void *conf; /* driver-specific static data */
 };
@@ -214,8 +203,7 @@ typedef enum st_act_stripe_kind {
  * money object {"minor":N,"currency":C} under key k becomes k=N plus
  * currency=C (unless currency is given). Keys in `skip` (NULL-terminated,
  * may be NULL) are left out. Reals are refused (no floats near money). */
-int st_act_stripe_form(const json_t *obj, const char *const *skip, st_act_buf_t *out,
-                       st_err_t *err);
+int st_act_stripe_form(const json_t *obj, const char *const *skip, st_buf_t *out, st_err_t *err);
 
 /* A Stripe reply as the classifier sees it (all borrowed). */
 typedef struct st_act_stripe_reply {
@@ -249,15 +237,15 @@ bool st_act_curl_transient(int curl_code);
  * vars[name] (string, integer, boolean, or money as "12.34 EUR"), HTML-
  * escaped when html. Unknown variables and unterminated braces are errors
  * (ST_PARSE, naming the variable). */
-int st_act_template_render(const char *tmpl, const json_t *vars, bool html, st_act_buf_t *out,
+int st_act_template_render(const char *tmpl, const json_t *vars, bool html, st_buf_t *out,
                            st_err_t *err);
 /* Read dir/name.ext (name must be [A-Za-z0-9_-]+) into out. */
-int st_act_template_load(const char *dir, const char *name, const char *ext, st_act_buf_t *out,
+int st_act_template_load(const char *dir, const char *name, const char *ext, st_buf_t *out,
                          st_err_t *err);
 
 /* Build the full RFC 5322 message for email.send (pure apart from the
  * template files): headers, multipart/alternative text + HTML, CRLF. */
 int st_act_email_build(const st_act_config_t *cfg, const char *idem_key, const json_t *args,
-                       int64_t date_unix, st_act_buf_t *out, st_err_t *err);
+                       int64_t date_unix, st_buf_t *out, st_err_t *err);
 
 #endif

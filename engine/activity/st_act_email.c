@@ -54,30 +54,30 @@ static json_t *recipients(const json_t *args)
 }
 
 /* RFC 2047 encoded-word when the subject is not plain ASCII. */
-static int add_subject(st_act_buf_t *m, const char *subj)
+static int add_subject(st_buf_t *m, const char *subj)
 {
     bool ascii = true;
     for (const unsigned char *c = (const unsigned char *)subj; *c; c++)
         ascii = ascii && *c < 127;
     if (ascii)
-        return st_act_buf_addf(m, "Subject: %s\r\n", subj);
-    int rc = st_act_buf_adds(m, "Subject: =?UTF-8?B?");
+        return st_buf_addf(m, "Subject: %s\r\n", subj);
+    int rc = st_buf_adds(m, "Subject: =?UTF-8?B?");
     if (rc == 0)
         rc = st_act_buf_add_base64(m, subj, strlen(subj));
-    return rc == 0 ? st_act_buf_adds(m, "?=\r\n") : rc;
+    return rc == 0 ? st_buf_adds(m, "?=\r\n") : rc;
 }
 
 /* Append text with every line ending turned into CRLF. */
-static int add_crlf(st_act_buf_t *m, const char *text)
+static int add_crlf(st_buf_t *m, const char *text)
 {
     int rc = 0;
     for (const char *p = text; *p && rc == 0; p++) {
         if (*p == '\r')
             continue;
-        rc = *p == '\n' ? st_act_buf_adds(m, "\r\n") : st_act_buf_add(m, p, 1);
+        rc = *p == '\n' ? st_buf_adds(m, "\r\n") : st_buf_add(m, p, 1);
     }
     if (rc == 0 && m->len >= 2 && strcmp(m->p + m->len - 2, "\r\n") != 0)
-        rc = st_act_buf_adds(m, "\r\n");
+        rc = st_buf_adds(m, "\r\n");
     return rc;
 }
 
@@ -102,67 +102,67 @@ static int split_subject(const char *txt, char *subj, size_t cap, const char **b
     return 0;
 }
 
-static int add_headers(st_act_buf_t *m, const st_act_config_t *cfg, const char *key,
-                       const json_t *to, const char *subj, int64_t date_unix)
+static int add_headers(st_buf_t *m, const st_act_config_t *cfg, const char *key, const json_t *to,
+                       const char *subj, int64_t date_unix)
 {
     char date[64];
     time_t t = (time_t)date_unix;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    int rc = st_act_buf_addf(m, "From: %s\r\nTo: ", cfg->smtp_from);
+    int rc = st_buf_addf(m, "From: %s\r\nTo: ", cfg->smtp_from);
     for (size_t i = 0; rc == 0 && i < json_array_size(to); i++)
-        rc = st_act_buf_addf(m, "%s%s", i ? ", " : "", json_string_value(json_array_get(to, i)));
+        rc = st_buf_addf(m, "%s%s", i ? ", " : "", json_string_value(json_array_get(to, i)));
     if (rc == 0)
-        rc = st_act_buf_adds(m, "\r\n");
+        rc = st_buf_adds(m, "\r\n");
     if (rc == 0)
         rc = add_subject(m, subj);
     if (rc == 0)
-        rc = st_act_buf_addf(m,
-                             "Date: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
-                             "X-Settle-Idempotency-Key: %s\r\n"
-                             "Content-Type: multipart/alternative; boundary=\"=_settle_%s\"\r\n"
-                             "\r\n",
-                             date, key, cfg->mail_domain, key, key);
+        rc = st_buf_addf(m,
+                         "Date: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
+                         "X-Settle-Idempotency-Key: %s\r\n"
+                         "Content-Type: multipart/alternative; boundary=\"=_settle_%s\"\r\n"
+                         "\r\n",
+                         date, key, cfg->mail_domain, key, key);
     return rc;
 }
 
-static int add_part(st_act_buf_t *m, const char *key, const char *type, const char *text)
+static int add_part(st_buf_t *m, const char *key, const char *type, const char *text)
 {
-    int rc = st_act_buf_addf(m,
-                             "--=_settle_%s\r\nContent-Type: %s; charset=utf-8\r\n"
-                             "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                             key, type);
+    int rc = st_buf_addf(m,
+                         "--=_settle_%s\r\nContent-Type: %s; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                         key, type);
     return rc == 0 ? add_crlf(m, text) : rc;
 }
 
 /* Both parts rendered with the args as variables. */
-static int render_pair(const st_act_config_t *cfg, const json_t *args, st_act_buf_t *txt,
-                       st_act_buf_t *html, st_err_t *err)
+static int render_pair(const st_act_config_t *cfg, const json_t *args, st_buf_t *txt,
+                       st_buf_t *html, st_err_t *err)
 {
     const char *name = json_string_value(json_object_get(args, "template"));
-    st_act_buf_t raw = {0};
+    st_buf_t raw = {0};
     int rc = st_act_template_load(cfg->template_dir, name, "txt", &raw, err);
     if (rc == 0)
         rc = st_act_template_render(raw.p, args, false, txt, err);
-    st_act_buf_release(&raw);
+    st_buf_release(&raw);
     if (rc == 0)
         rc = st_act_template_load(cfg->template_dir, name, "html", &raw, err);
     if (rc == 0)
         rc = st_act_template_render(raw.p, args, true, html, err);
-    st_act_buf_release(&raw);
+    st_buf_release(&raw);
     return rc;
 }
 
 int st_act_email_build(const st_act_config_t *cfg, const char *idem_key, const json_t *args,
-                       int64_t date_unix, st_act_buf_t *out, st_err_t *err)
+                       int64_t date_unix, st_buf_t *out, st_err_t *err)
 {
     json_t *to = recipients(args);
     if (to == NULL)
         return st_err_set(err, ST_INVAL,
                           "email.send: arg 'to' must be an address or a list of "
                           "addresses");
-    st_act_buf_t txt = {0}, html = {0};
+    st_buf_t txt = {0}, html = {0};
     char subj[512];
     const char *body = NULL;
     int rc = render_pair(cfg, args, &txt, &html, err);
@@ -175,11 +175,11 @@ int st_act_email_build(const st_act_config_t *cfg, const char *idem_key, const j
     if (rc == 0)
         rc = add_part(out, idem_key, "text/html", html.p);
     if (rc == 0)
-        rc = st_act_buf_addf(out, "--=_settle_%s--\r\n", idem_key);
+        rc = st_buf_addf(out, "--=_settle_%s--\r\n", idem_key);
     if (rc == ST_NOMEM)
         st_err_set(err, ST_NOMEM, "email.send: out of memory");
-    st_act_buf_release(&txt);
-    st_act_buf_release(&html);
+    st_buf_release(&txt);
+    st_buf_release(&html);
     json_decref(to);
     return rc;
 }
@@ -263,12 +263,12 @@ int st_act_email_start(st_act_call_t *call, st_err_t *err)
     const st_act_config_t *cfg = &call->runner->cfg;
     if (cfg->smtp_url[0] == '\0')
         return fail_later(call, "email.send: SETTLE_SMTP_URL is not set");
-    st_act_buf_t msg = {0};
+    st_buf_t msg = {0};
     st_err_t berr;
     st_err_clear(&berr);
     if (st_act_email_build(cfg, call->idem_key, call->args, (int64_t)time(NULL), &msg, &berr) !=
         0) {
-        st_act_buf_release(&msg);
+        st_buf_release(&msg);
         return fail_later(call, berr.msg);
     }
     st_act_job_t *job = st_act_job_new(call->runner->net);
@@ -278,11 +278,11 @@ int st_act_email_start(st_act_call_t *call, st_err_t *err)
         st_act_job_free(job);
         free(up);
         curl_slist_free_all(rcpt);
-        st_act_buf_release(&msg);
+        st_buf_release(&msg);
         return st_err_set(err, ST_NOMEM, "cannot prepare the email");
     }
     up->len = msg.len;
-    up->msg = st_act_buf_detach(&msg);
+    up->msg = st_buf_detach(&msg);
     st_act_job_keep_mem(job, up->msg);
     st_act_job_keep_mem(job, up);
     st_act_job_keep_slist(job, rcpt);

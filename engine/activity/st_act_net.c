@@ -35,7 +35,7 @@ struct st_act_job {
     st_act_job_t *next;  /* queue / kick list link */
     st_act_job_cb cb;
     void *user;
-    st_act_buf_t body;         /* reply body */
+    st_buf_t body;             /* reply body */
     st_act_http_reply_t reply; /* headers captured as they arrive */
     CURLcode fail_code;        /* JOB_KICK: why it could not start */
     struct curl_slist *slists[JOB_KEEP_MAX];
@@ -127,7 +127,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userp)
     st_act_job_t *job = userp;
     if (job->body.len + size * n > REPLY_MAX)
         return 0;
-    return st_act_buf_add(&job->body, p, size * n) == 0 ? size * n : 0;
+    return st_buf_add(&job->body, p, size * n) == 0 ? size * n : 0;
 }
 
 /* Copy header `name` (case-insensitive) into dst when line carries it. */
@@ -221,7 +221,7 @@ void st_act_job_free(st_act_job_t *job)
         curl_slist_free_all(job->slists[i]);
         free(job->mem[i]);
     }
-    st_act_buf_release(&job->body);
+    st_buf_release(&job->body);
     free(job);
 }
 

@@ -1,16 +1,18 @@
 /*
- * st_act_registry.c — the activity catalog (registration table), the runner
+ * st_act_registry.c — the drivers of the activity catalog, the runner
  * and the life of one call: start, finish, shutdown.
  *
  * Layer: engine/activity. Depends on the rest of the family (act_int.h),
- * libev, jansson.
+ * the activity catalog (common/st_catalog.h), libev, jansson.
  *
  * Invariants: st_act_start either returns 0 and the call's callback fires
  * exactly once later from the loop, or returns an error and nothing fires.
+ * Only names the catalog lists are started.
  * Every message leaving through a callback has been redacted here, whatever
  * the driver put in it.
  */
 #include "activity/act_int.h"
+#include "common/st_catalog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,18 +20,11 @@
 #include <string.h>
 #include <time.h>
 
-/* ------------------------------------------------------------- catalog */
+/* ------------------------------------------------------------- drivers */
 
-static const char *const out_payment[] = {ST_ACT_SUCCEEDED,       ST_ACT_PROCESSING,
-                                          ST_ACT_REQUIRES_ACTION, ST_ACT_DECLINED,
-                                          ST_ACT_FAILED,          NULL};
-static const char *const out_invoice[] = {ST_ACT_SUCCEEDED, ST_ACT_REQUIRES_ACTION, ST_ACT_DECLINED,
-                                          ST_ACT_FAILED, NULL};
-static const char *const out_refund[] = {ST_ACT_SUCCEEDED, ST_ACT_PENDING, ST_ACT_FAILED, NULL};
-static const char *const out_simple[] = {ST_ACT_SUCCEEDED, ST_ACT_FAILED, NULL};
-static const char *const out_email[] = {ST_ACT_SENT, ST_ACT_FAILED, NULL};
-static const char *const out_http[] = {ST_ACT_OK, ST_ACT_REJECTED, ST_ACT_FAILED, NULL};
-static const char *const out_test[] = {ST_ACT_OK, ST_ACT_FAILED, NULL};
+/* Which code runs each catalog entry (common/st_catalog.c holds the names'
+ * outcomes, parameters and timeouts). A name here that the catalog lacks is
+ * never started; a catalog entry without a row here is unknown at runtime. */
 
 static const st_act_stripe_kind_t k_create = ST_ACT_STRIPE_CREATE_PAYMENT,
                                   k_confirm = ST_ACT_STRIPE_CONFIRM_PAYMENT,
@@ -39,50 +34,53 @@ static const st_act_stripe_kind_t k_create = ST_ACT_STRIPE_CREATE_PAYMENT,
                                   k_cancel = ST_ACT_STRIPE_CANCEL_PAYMENT,
                                   k_retrieve = ST_ACT_STRIPE_RETRIEVE_PAYMENT;
 
-static const st_act_driver_t catalog[] = {
-    {"stripe.create_payment", out_payment, st_act_stripe_start, &k_create},
-    {"stripe.confirm_payment", out_payment, st_act_stripe_start, &k_confirm},
-    {"stripe.pay_invoice", out_invoice, st_act_stripe_start, &k_pay},
-    {"stripe.refund", out_refund, st_act_stripe_start, &k_refund},
-    {"stripe.void_invoice", out_simple, st_act_stripe_start, &k_void},
-    {"stripe.cancel_payment", out_simple, st_act_stripe_start, &k_cancel},
-    {"stripe.retrieve_payment", out_payment, st_act_stripe_start, &k_retrieve},
-    {"email.send", out_email, st_act_email_start, NULL},
-    {"http.call", out_http, st_act_httpcall_start, "http"},
-    {"erp.post_payment", out_http, st_act_httpcall_start, "erp.post_payment"},
-    {"erp.post_refund", out_http, st_act_httpcall_start, "erp.post_refund"},
-    {"erp.write_off", out_http, st_act_httpcall_start, "erp.write_off"},
-    {"crm.upsert", out_http, st_act_httpcall_start, "crm.upsert"},
-    {"support.ticket", out_http, st_act_httpcall_start, "support.ticket"},
-    {"test.echo", out_test, st_act_test_start, "echo"},
-    {"test.fail_then_succeed", out_test, st_act_test_start, "fail_then_succeed"},
-    {"test.sleep", out_test, st_act_test_start, "sleep"},
+static const st_act_driver_t drivers[] = {
+    {"stripe.create_payment", st_act_stripe_start, &k_create},
+    {"stripe.confirm_payment", st_act_stripe_start, &k_confirm},
+    {"stripe.pay_invoice", st_act_stripe_start, &k_pay},
+    {"stripe.refund", st_act_stripe_start, &k_refund},
+    {"stripe.void_invoice", st_act_stripe_start, &k_void},
+    {"stripe.cancel_payment", st_act_stripe_start, &k_cancel},
+    {"stripe.retrieve_payment", st_act_stripe_start, &k_retrieve},
+    {"email.send", st_act_email_start, NULL},
+    {"http.call", st_act_httpcall_start, "http"},
+    {"erp.post_payment", st_act_httpcall_start, "erp.post_payment"},
+    {"erp.post_refund", st_act_httpcall_start, "erp.post_refund"},
+    {"erp.write_off", st_act_httpcall_start, "erp.write_off"},
+    {"crm.upsert", st_act_httpcall_start, "crm.upsert"},
+    {"support.ticket", st_act_httpcall_start, "support.ticket"},
+    {"test.echo", st_act_test_start, "echo"},
+    {"test.fail_then_succeed", st_act_test_start, "fail_then_succeed"},
+    {"test.sleep", st_act_test_start, "sleep"},
 };
 
-#define CATALOG_N (sizeof catalog / sizeof catalog[0])
+#define DRIVERS_N (sizeof drivers / sizeof drivers[0])
 
 static const st_act_driver_t *lookup(const char *name)
 {
-    for (size_t i = 0; i < CATALOG_N; i++)
-        if (strcmp(catalog[i].name, name) == 0)
-            return &catalog[i];
+    if (st_catalog_find(name) == NULL)
+        return NULL;
+    for (size_t i = 0; i < DRIVERS_N; i++)
+        if (strcmp(drivers[i].name, name) == 0)
+            return &drivers[i];
     return NULL;
 }
 
 const char *const *st_act_outcomes(const char *activity)
 {
-    const st_act_driver_t *d = activity ? lookup(activity) : NULL;
-    return d ? d->outcomes : NULL;
+    const st_catalog_activity_t *a =
+        activity && lookup(activity) ? st_catalog_find(activity) : NULL;
+    return a ? a->outcomes : NULL;
 }
 
 size_t st_act_catalog_size(void)
 {
-    return CATALOG_N;
+    return DRIVERS_N;
 }
 
 const char *st_act_catalog_name(size_t i)
 {
-    return i < CATALOG_N ? catalog[i].name : NULL;
+    return i < DRIVERS_N ? drivers[i].name : NULL;
 }
 
 json_t *st_act_result_json(const st_act_result_t *res)

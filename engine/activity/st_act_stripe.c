@@ -177,20 +177,20 @@ int st_act_stripe_start(st_act_call_t *call, st_err_t *err)
         return fail_later(call, msg);
     }
     json_t *params = request_params(ep, call->args);
-    st_act_buf_t body = {0};
+    st_buf_t body = {0};
     st_err_t ferr;
     st_err_clear(&ferr);
     int rc = params ? st_act_stripe_form(params, NULL, &body, &ferr) : ST_NOMEM;
     json_decref(params);
     if (rc == ST_INVAL) {
-        st_act_buf_release(&body);
+        st_buf_release(&body);
         return fail_later(call, ferr.msg);
     }
     st_act_job_t *job = rc == 0 ? st_act_job_new(call->runner->net) : NULL;
     struct curl_slist *hdr = job ? stripe_headers(cfg, call->idem_key) : NULL;
     if (hdr == NULL) {
         st_act_job_free(job);
-        st_act_buf_release(&body);
+        st_buf_release(&body);
         return st_err_set(err, ST_NOMEM, "cannot prepare the Stripe request");
     }
     st_act_job_keep_slist(job, hdr);
@@ -205,10 +205,10 @@ int st_act_stripe_start(st_act_call_t *call, st_err_t *err)
         }
         curl_easy_setopt(e, CURLOPT_URL, url);
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        st_act_buf_release(&body);
+        st_buf_release(&body);
     } else {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)body.len);
-        char *p = st_act_buf_detach(&body);
+        char *p = st_buf_detach(&body);
         st_act_job_keep_mem(job, p);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, p);
     }

@@ -14,18 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int encode_value(const char *key, const json_t *v, st_act_buf_t *out, st_err_t *err);
+static int encode_value(const char *key, const json_t *v, st_buf_t *out, st_err_t *err);
 
-static int add_pair(st_act_buf_t *out, const char *key, const char *value)
+static int add_pair(st_buf_t *out, const char *key, const char *value)
 {
     int rc = 0;
     if (out->len > 0)
-        rc = st_act_buf_adds(out, "&");
+        rc = st_buf_adds(out, "&");
     /* Brackets stay literal in keys, as Stripe's own clients send them. */
     for (const char *k = key; rc == 0 && *k;) {
         size_t n = strcspn(k, "[]");
         if (n == 0) {
-            rc = st_act_buf_add(out, k++, 1);
+            rc = st_buf_add(out, k++, 1);
             continue;
         }
         for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -35,16 +35,16 @@ static int add_pair(st_act_buf_t *out, const char *key, const char *value)
         k += n;
     }
     if (rc == 0)
-        rc = st_act_buf_adds(out, "=");
+        rc = st_buf_adds(out, "=");
     if (rc == 0)
         rc = st_act_buf_add_urlenc(out, value);
     return rc;
 }
 
 /* key + "[" + sub + "]" into a fresh buffer (caller releases). */
-static int sub_key(st_act_buf_t *k, const char *key, const char *sub)
+static int sub_key(st_buf_t *k, const char *key, const char *sub)
 {
-    return key[0] ? st_act_buf_addf(k, "%s[%s]", key, sub) : st_act_buf_adds(k, sub);
+    return key[0] ? st_buf_addf(k, "%s[%s]", key, sub) : st_buf_adds(k, sub);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -59,8 +59,8 @@ static bool is_money(const json_t *v)
            json_is_string(json_object_get(v, "currency"));
 }
 
-static int encode_object(const char *key, const json_t *obj, const char *const *skip,
-                         st_act_buf_t *out, st_err_t *err)
+static int encode_object(const char *key, const json_t *obj, const char *const *skip, st_buf_t *out,
+                         st_err_t *err)
 {
     size_t n = json_object_size(obj);
     const char **keys = calloc(n ? n : 1, sizeof *keys);
@@ -78,25 +78,25 @@ static int encode_object(const char *key, const json_t *obj, const char *const *
             skipped = skipped || strcmp(skip[s], keys[i]) == 0;
         if (skipped)
             continue;
-        st_act_buf_t kb = {0};
+        st_buf_t kb = {0};
         rc = sub_key(&kb, key, keys[i]);
         if (rc == 0)
             rc = encode_value(kb.p, json_object_get(obj, keys[i]), out, err);
-        st_act_buf_release(&kb);
+        st_buf_release(&kb);
     }
     free(keys);
     return rc;
 }
 
 /* A money value: key=minor and, at the top level, currency unless given. */
-static int encode_money(const char *key, const json_t *v, st_act_buf_t *out)
+static int encode_money(const char *key, const json_t *v, st_buf_t *out)
 {
     char num[32];
     snprintf(num, sizeof num, "%" PRId64, (int64_t)json_integer_value(json_object_get(v, "minor")));
     return add_pair(out, key, num);
 }
 
-static int encode_value(const char *key, const json_t *v, st_act_buf_t *out, st_err_t *err)
+static int encode_value(const char *key, const json_t *v, st_buf_t *out, st_err_t *err)
 {
     char num[32];
     switch (json_typeof(v)) {
@@ -122,13 +122,13 @@ static int encode_value(const char *key, const json_t *v, st_act_buf_t *out, st_
         return encode_object(key, v, NULL, out, err);
     case JSON_ARRAY:
         for (size_t i = 0; i < json_array_size(v); i++) {
-            st_act_buf_t kb = {0};
+            st_buf_t kb = {0};
             char idx[24];
             snprintf(idx, sizeof idx, "%zu", i);
             int rc = sub_key(&kb, key, idx);
             if (rc == 0)
                 rc = encode_value(kb.p, json_array_get(v, i), out, err);
-            st_act_buf_release(&kb);
+            st_buf_release(&kb);
             if (rc != 0)
                 return rc;
         }
@@ -155,7 +155,7 @@ static const char *money_currency(const json_t *obj, const char *const *skip)
     return NULL;
 }
 
-int st_act_stripe_form(const json_t *obj, const char *const *skip, st_act_buf_t *out, st_err_t *err)
+int st_act_stripe_form(const json_t *obj, const char *const *skip, st_buf_t *out, st_err_t *err)
 {
     if (!json_is_object(obj))
         return st_err_set(err, ST_INVAL, "form encoding: args must be an object");

@@ -65,7 +65,7 @@ static int value_text(const json_t *v, char *buf, size_t cap)
 }
 
 /* Resolve one placeholder body "name" or "name|fallback" and append it. */
-static int put_var(const char *inner, size_t n, const json_t *vars, bool html, st_act_buf_t *out,
+static int put_var(const char *inner, size_t n, const json_t *vars, bool html, st_buf_t *out,
                    st_err_t *err)
 {
     char spec[256];
@@ -99,18 +99,18 @@ static int put_var(const char *inner, size_t n, const json_t *vars, bool html, s
                           "money",
                           name);
     }
-    int rc = html ? st_act_buf_add_html(out, text) : st_act_buf_adds(out, text);
+    int rc = html ? st_act_buf_add_html(out, text) : st_buf_adds(out, text);
     return rc == 0 ? 0 : st_err_set(err, ST_NOMEM, "template: out of memory");
 }
 
-int st_act_template_render(const char *tmpl, const json_t *vars, bool html, st_act_buf_t *out,
+int st_act_template_render(const char *tmpl, const json_t *vars, bool html, st_buf_t *out,
                            st_err_t *err)
 {
     const char *p = tmpl;
     for (;;) {
         const char *open = strstr(p, "{{");
         size_t lit = open ? (size_t)(open - p) : strlen(p);
-        if (st_act_buf_add(out, p, lit) != 0)
+        if (st_buf_add(out, p, lit) != 0)
             return st_err_set(err, ST_NOMEM, "template: out of memory");
         if (open == NULL)
             return 0;
@@ -125,7 +125,7 @@ int st_act_template_render(const char *tmpl, const json_t *vars, bool html, st_a
     }
 }
 
-int st_act_template_load(const char *dir, const char *name, const char *ext, st_act_buf_t *out,
+int st_act_template_load(const char *dir, const char *name, const char *ext, st_buf_t *out,
                          st_err_t *err)
 {
     if (name == NULL || name[0] == '\0' || strlen(name) > 100 ||
@@ -141,9 +141,9 @@ int st_act_template_load(const char *dir, const char *name, const char *ext, st_
     size_t n;
     int rc = 0;
     while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = st_act_buf_add(out, chunk, n);
+        rc = st_buf_add(out, chunk, n);
     fclose(f);
     if (rc == 0 && out->p == NULL)
-        rc = st_act_buf_add(out, "", 0);
+        rc = st_buf_add(out, "", 0);
     return rc == 0 ? 0 : st_err_set(err, ST_NOMEM, "template: out of memory");
 }

@@ -190,9 +190,19 @@ int st_core_instance_clone(const st_core_instance_t *src, st_core_instance_t **o
 /* Signals the instance waits for now (borrowed from p); 0 unless WAITING. */
 size_t st_core_instance_signals(const st_core_program_t *p, const st_core_instance_t *inst,
                                 const char *const **names);
-/* "01234567-89ab-cdef-0123-456789abcdef" into buf[37]. */
+/* "01234567-89ab-cdef-0123-456789abcdef" into buf[37]. Both delegate to
+ * common/st_uuid.h (canonical 8-4-4-4-12 form only); parse returns 0 or
+ * ST_INVAL. */
 void st_core_uuid_format(const uint8_t id[16], char buf[37]);
 int st_core_uuid_parse(const char *s, uint8_t id[16]);
+
+/*
+ * Inputs the core accepted (st_core_instance_new + vars), judged for
+ * plausibility with the limits of common/st_input.h: money, durations and
+ * times of the Program's inputs. Inputs absent from `inputs` are skipped
+ * (the core judges presence). Returns 0 or ST_INVAL with the input named.
+ */
+int st_core_inputs_plausible(const st_core_program_t *prog, const json_t *inputs, st_err_t *err);
 
 /*
  * Variables as the JSON object the store saves in instances.vars, keyed by

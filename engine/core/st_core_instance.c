@@ -11,6 +11,7 @@
  * "vars" object) and decoding checks every field against the program.
  */
 #include "st_core_int.h"
+#include "common/st_uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,45 +118,12 @@ size_t st_core_instance_signals(const st_core_program_t *p, const st_core_instan
 
 void st_core_uuid_format(const uint8_t id[16], char buf[37])
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            buf[o++] = '-';
-        buf[o++] = hex[id[i] >> 4];
-        buf[o++] = hex[id[i] & 15];
-    }
-    buf[o] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    st_uuid_format(id, buf);
 }
 
 int st_core_uuid_parse(const char *s, uint8_t id[16])
 {
-    size_t o = 0;
-    if (s == NULL || strlen(s) != 36)
-        return ST_INVAL;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            if (s[o++] != '-')
-                return ST_INVAL;
-        }
-        int hi = hexval(s[o]), lo = hexval(s[o + 1]);
-        if (hi < 0 || lo < 0)
-            return ST_INVAL;
-        id[i] = (uint8_t)(hi << 4 | lo);
-        o += 2;
-    }
-    return 0;
+    return st_uuid_parse(s, id) == 0 ? 0 : ST_INVAL;
 }
 
 json_t *st_core_vars_to_json(const st_core_program_t *p, const st_core_instance_t *inst)

@@ -15,17 +15,15 @@
 
 #include <openssl/evp.h>
 
+#include "common/st_hex.h"
+
 static int hash_bytes(const void *bytes, size_t len, char hex[ST_CORE_HASH_HEX], st_err_t *err)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (EVP_Digest(bytes, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
         return st_err_set(err, ST_INTERNAL, "SHA-256 of the program failed");
-    for (unsigned int i = 0; i < n; i++) {
-        hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
-        hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-    }
-    hex[64] = '\0';
+    st_hex_encode(md, n, hex);
     return 0;
 }
 

@@ -25,12 +25,13 @@
 
 #include "common/st_dsn.h"
 #include "common/st_err.h"
+#include "common/st_file.h"
 #include "exec/st_exec.h"
 #include "http/st_http.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "ops/st_ops.h"
-#include "ops/st_ops_progs.h"
-#include "ops/st_ops_start.h"
+#include "start/st_start_progs.h"
+#include "start/st_start.h"
 #include "store/st_migrate.h"
 
 #define SETTLED_VERSION "0.1.0"
@@ -279,7 +280,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
 /* The node's shared parts; freed in reverse order by run_release. */
 typedef struct run_parts {
     st_metrics_t *metrics;
-    st_ops_progs_t *progs;
+    st_start_progs_t *progs;
     st_http_keys_t keys;
     st_exec_t *x;
     st_http_server_t *srv;
@@ -290,7 +291,7 @@ static void run_release(run_parts_t *p)
     st_http_server_free(p->srv); /* before the cache and metrics it borrows */
     st_exec_free(p->x);
     st_http_keys_release(&p->keys);
-    st_ops_progs_free(p->progs);
+    st_start_progs_free(p->progs);
     st_metrics_free(p->metrics);
 }
 
@@ -302,7 +303,7 @@ static int run_prepare(run_opts_t *o, struct ev_loop *loop, run_parts_t *p, st_e
     if (o->http_on && st_http_keys_from_env(&p->keys, err) != 0)
         return 2;
     p->metrics = st_metrics_new();
-    p->progs = st_ops_progs_new();
+    p->progs = st_start_progs_new();
     if (p->metrics == NULL || p->progs == NULL) {
         st_err_set(err, ST_NOMEM, "out of memory");
         return 1;
@@ -379,35 +380,6 @@ static int cmd_migrate(const char *dsn)
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *g = realloc(buf, cap);
-            if (g == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = g;
-        }
-        size_t got = fread(buf + n, 1, 4096, f);
-        n += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static st_store_conn_t *store_or_report(struct ev_loop *loop, const char *dsn)
 {
     st_err_t err;
@@ -421,9 +393,10 @@ static st_store_conn_t *store_or_report(struct ev_loop *loop, const char *dsn)
 static int cmd_deploy(const char *dsn, const char *path)
 {
     size_t len = 0;
-    char *src = read_file(path, &len);
-    if (src == NULL) {
-        fprintf(stderr, "error: cannot read %s: %s\n", path, strerror(errno));
+    char *src = NULL;
+    st_err_t ferr;
+    if (st_file_read(path, 0, &src, &len, &ferr) != 0) {
+        report(&ferr);
         return 1;
     }
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -451,13 +424,13 @@ static int cmd_deploy(const char *dsn, const char *path)
     return rc;
 }
 
-/* st_ops_start, the same start as the flow API's, stamped on the clock of
+/* st_start, the same start as the flow API's, stamped on the clock of
  * the nodes on this database (its virtual clock when there is one). */
 static int cmd_start(const char *dsn, const char *flow, const char *input, const char *key)
 {
     st_err_t err;
     json_t *inputs = NULL;
-    if (st_ops_start_inputs_parse(input, &inputs, &err) != 0) {
+    if (st_start_inputs_parse(input, &inputs, &err) != 0) {
         report(&err);
         return 1;
     }
@@ -465,10 +438,10 @@ static int cmd_start(const char *dsn, const char *flow, const char *input, const
     st_store_conn_t *c = store_or_report(loop, dsn);
     int rc = 1;
     if (c != NULL) {
-        st_ops_start_req_t req = {
-            .flow = flow, .inputs = inputs, .business_key = key, .at = ST_OPS_AT_NODES};
-        st_ops_started_t s;
-        if (st_ops_start(c, NULL, &req, &s, &err) != 0) {
+        st_start_req_t req = {
+            .flow = flow, .inputs = inputs, .business_key = key, .at = ST_START_AT_NODES};
+        st_start_out_t s;
+        if (st_start(c, NULL, &req, &s, &err) != 0) {
             report(&err);
         } else {
             printf("%s%s\n", s.id, s.existing ? " (existing instance for this key)" : "");
@@ -504,7 +477,7 @@ static int cmd_clock(const char *dsn, int argc, char **argv)
         return 2;
     }
     if (adv && (st_ops_duration_parse(argv[1], &delta, &err) != 0 ||
-                st_http_input_advance_check(delta, &err) != 0)) {
+                st_input_advance_check(delta, &err) != 0)) {
         report(&err);
         return 2;
     }

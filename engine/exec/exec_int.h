@@ -33,16 +33,16 @@
 
 #include "core/st_core.h"
 #include "exec/st_exec.h"
-#include "ops/st_ops_progs.h"
+#include "start/st_start_progs.h"
 #include "timer/st_timer_driver.h"
 #include "timer/st_timer_wheel.h"
 
 #define EXEC_TIMER_WAKE  1 /* st_timer_entry_t.spare: which timer of an instance */
 #define EXEC_TIMER_RETRY 2
 
-/* A Program from the node's shared cache (ops/st_ops_progs.h): valid as
+/* A Program from the node's shared cache (start/st_start_progs.h): valid as
  * long as the cache, which outlives the executor. */
-typedef st_ops_prog_t exec_prog_t;
+typedef st_start_prog_t exec_prog_t;
 
 /* A Program read in flight on the control connection; once parsed it
  * goes to the shared cache and this entry is dropped. */
@@ -159,7 +159,7 @@ struct st_exec {
     st_act_runner_t *act;
     ev_timer renew_w, claim_w, grace_w, maint_w;
     int64_t node_id;
-    st_ops_progs_t *progs;    /* the node's Program cache (cfg.programs or own) */
+    st_start_progs_t *progs;    /* the node's Program cache (cfg.programs or own) */
     int own_progs;            /* progs was made here */
     exec_prog_load_t *loads;  /* Program reads in flight */
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */

@@ -112,7 +112,7 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
         x->rng = 0x9E3779B97F4A7C15ULL;
     x->progs = cfg->programs;
     if (x->progs == NULL) {
-        x->progs = st_ops_progs_new();
+        x->progs = st_start_progs_new();
         x->own_progs = 1;
     }
     int rc = x->progs ? init_clock(x, err) : st_err_set(err, ST_NOMEM, "out of memory");

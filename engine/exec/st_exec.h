@@ -1,7 +1,7 @@
 /*
  * st_exec.h — the executor: runs flows on one libev loop, durably.
  *
- * Layer: exec (the top of libsettle). Ties the pure core (engine/core), the
+ * Layer: exec (below only the daemon). Ties the pure core (engine/core), the
  * PostgreSQL store (engine/store), the timer wheel (engine/timer) and the
  * activity runner (engine/activity) together; settled is a thin command
  * around it.
@@ -29,13 +29,13 @@
 #include <stdint.h>
 
 #include "activity/st_act.h"
-#include "http/st_metrics.h"
+#include "common/st_metrics.h"
 #include "common/st_err.h"
 #include "store/st_store.h"
 #include "timer/st_clock.h"
 
 struct ev_loop;
-struct st_ops_progs;
+struct st_start_progs;
 
 typedef struct st_exec_cfg {
     const char *dsn;            /* libpq connection string (copied) */
@@ -62,7 +62,7 @@ typedef struct st_exec_cfg {
     st_metrics_t *metrics;
     /* The node's Program cache, shared with the HTTP side (borrowed, must
      * outlive the executor; thread-safe). NULL: the executor makes its own. */
-    struct st_ops_progs *programs;
+    struct st_start_progs *programs;
 } st_exec_cfg_t;
 
 typedef struct st_exec st_exec_t;

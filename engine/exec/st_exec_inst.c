@@ -6,7 +6,7 @@
  * bytes of a UUIDv7 are random, so they hash well as they are). Programs are
  * loaded from the store once per hash and kept for the node's life:
  * they are immutable and few; the Programs live in the node's shared cache
- * (ops/st_ops_progs.h), which the HTTP side uses too. Rows and programs are
+ * (start/st_start_progs.h), which the HTTP side uses too. Rows and programs are
  * read asynchronously on the control connection; an instance waits in `loading` meanwhile (see
  * exec_int.h), and a program read in flight is shared by every instance
  * that needs it.
@@ -156,7 +156,7 @@ void exec_prog_free_all(st_exec_t *x)
         free(l);
     }
     if (x->own_progs)
-        st_ops_progs_free(x->progs);
+        st_start_progs_free(x->progs);
     x->progs = NULL;
 }
 
@@ -365,7 +365,7 @@ static void on_program(int rc, const st_err_t *err, st_store_program_rec_t *rec,
         const exec_prog_t *entry;
         rc = st_core_program_load(rec->bytes, rec->len, &p, &e);
         if (rc == 0)
-            rc = st_ops_progs_add(x->progs, hash, p, &entry, &e);
+            rc = st_start_progs_add(x->progs, hash, p, &entry, &e);
         if (rc != 0)
             st_err_prefix(&e, "program %.12s", hash);
     } else {
@@ -387,7 +387,7 @@ static void on_program(int rc, const st_err_t *err, st_store_program_rec_t *rec,
  * in flight (started here when it is not yet). */
 static int prog_get(st_exec_t *x, const char *hash, const exec_prog_t **out, st_err_t *err)
 {
-    *out = st_ops_progs_find(x->progs, hash);
+    *out = st_start_progs_find(x->progs, hash);
     if (*out != NULL || load_find(x, hash) != NULL)
         return 0;
     exec_prog_load_t *l = calloc(1, sizeof *l);

@@ -4,7 +4,7 @@
  * (with st_metrics.h and st_webhook_sig.h).
  *
  * Layer: http. Depends on common, store (connections, statements, UUIDs), core
- * (input checks), ops/start (st_ops_start, the Program cache),
+ * (input checks), ops/start (st_start, the Program cache),
  * libmicrohttpd, jansson, OpenSSL, pthreads.
  *
  * Threads and the engine loop. libmicrohttpd runs with its own internal
@@ -46,8 +46,8 @@
 #include <stdint.h>
 
 #include "common/st_err.h"
-#include "http/st_metrics.h"
-#include "ops/st_ops_progs.h"
+#include "common/st_metrics.h"
+#include "start/st_start_progs.h"
 #include "timer/st_clock.h"
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
@@ -77,7 +77,7 @@ typedef struct st_http_cfg {
     unsigned threads;                         /* handler threads; 0: 4; max 64 */
     unsigned webhook_batch_max;               /* events per webhook commit; 0: 256 */
     st_metrics_t *metrics;                    /* NULL: the server makes its own */
-    st_ops_progs_t *programs;                 /* the node's Program cache (borrowed,
+    st_start_progs_t *programs;                 /* the node's Program cache (borrowed,
                                                  outlives the server); NULL: own one */
     st_clock_kind_t clock;                    /* the node's clock; starts are stamped on it
                                                  (virtual: the database's virtual clock) */

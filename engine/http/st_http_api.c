@@ -18,7 +18,7 @@
  * do not fit the flow, bad signal name).
  */
 #include "http/st_http_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +83,7 @@ int st_http_start_args(json_t *body, const char *idem, const char **flow, json_t
         bad = idem[0] == '\0' || strlen(idem) > KEY_MAX_LEN;
     }
     st_err_t err;
-    if (bad || (*key != NULL && st_http_input_key_check(*key, &err) != 0)) {
+    if (bad || (*key != NULL && st_input_key_check(*key, &err) != 0)) {
         st_http_resp_error(resp, 422, "invalid_request",
                            "use a non-empty key of at most 255 bytes of UTF-8 text",
                            "the business key (business_key or Idempotency-Key) is not valid");

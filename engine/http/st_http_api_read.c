@@ -16,7 +16,8 @@
  * null. Cursors are opaque to clients.
  */
 #include "http/st_http_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
+#include "common/st_uuid.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -71,27 +72,9 @@ static json_t *view(const st_store_view_t *v)
     return o;
 }
 
-/* 1 when text is a UUID in a spelling PostgreSQL's uuid type reads the
- * same way: 8-4-4-4-12 hex digits, or 32 without hyphens (either case).
- * st_store_uuid_parse alone also skips hyphens anywhere ("a-bc..."), which
- * PostgreSQL refuses: the request would fail as a 503 instead of a 404. */
-static int uuid_text_ok(const char *text)
-{
-    size_t n = strlen(text);
-    st_store_uuid_t u;
-    if (n != 32 && n != 36)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        int dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
-        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
-            return 0;
-    }
-    return st_store_uuid_parse(text, &u) == 0;
-}
-
 int st_http_check_id(const char *text, st_http_resp_t *resp)
 {
-    if (uuid_text_ok(text))
+    if (st_uuid_text_ok(text))
         return 0;
     st_http_resp_error(resp, 404, "not_found",
                        "instance ids are UUIDs as returned by POST /v1/instances",
@@ -149,7 +132,7 @@ int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6
     for (int i = 0; i < ST_HTTP_LIST_NQ; i++) {
         if (i < 5)
             params[i] = q[i];
-        if (q[i] != NULL && !st_http_input_utf8_ok(q[i], strlen(q[i]))) {
+        if (q[i] != NULL && !st_input_utf8_ok(q[i], strlen(q[i]))) {
             st_http_resp_error(
                 resp, 422, "invalid_request", "percent-encode UTF-8 text in query parameters",
                 "query parameter '%s' is not valid UTF-8 text", st_http_list_query[i]);
@@ -164,7 +147,7 @@ int st_http_list_args(const char *const q[ST_HTTP_LIST_NQ], const char *params[6
                            "unknown status '%.40s'", params[1]);
         return ST_INVAL;
     }
-    if (params[4] != NULL && !uuid_text_ok(params[4])) {
+    if (params[4] != NULL && !st_uuid_text_ok(params[4])) {
         st_http_resp_error(resp, 422, "invalid_request",
                            "pass back the next_cursor value of the previous page unchanged",
                            "cursor '%.64s' is not valid", params[4]);

@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "http/st_http.h"
-#include "ops/st_ops_start.h"
+#include "start/st_start.h"
 #include "store/st_store.h"
 #include "store/st_store_webhook.h"
 
@@ -133,9 +133,9 @@ struct st_http_server {
     st_http_wh_batch_t wh;
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    st_ops_progs_t *progs; /* the node's Program cache (thread-safe) */
+    st_start_progs_t *progs; /* the node's Program cache (thread-safe) */
     int own_progs;         /* progs was made here */
-    st_ops_at_t start_at;  /* the clock starts are stamped on */
+    st_start_at_t start_at;  /* the clock starts are stamped on */
 };
 
 #define ST_HTTP_MAX_PARAMS 2
@@ -283,7 +283,7 @@ typedef struct st_http_started {
     int existing;
 } st_http_started_t;
 
-/* st_ops_start on the slot's store connection, with the server's Program
+/* st_start on the slot's store connection, with the server's Program
  * cache and clock: ST_NOTFOUND (no such flow), ST_INVAL (inputs do not
  * fit; err has the core's message), ST_CONFLICT (the business key names an
  * instance started with other inputs), ST_DB. */

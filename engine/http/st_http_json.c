@@ -11,7 +11,7 @@
  * messages (errors from st_webhook_sig and the store are already redacted).
  */
 #include "http/st_http_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,8 +53,8 @@ static void error_body(st_http_resp_t *resp, unsigned status, const char *type, 
     char m[ST_ERR_MSG_MAX], h[ST_ERR_MSG_MAX];
     snprintf(m, sizeof m, "%s", msg);
     snprintf(h, sizeof h, "%s", hint && *hint ? hint : "see docs/http-api.md");
-    st_http_input_utf8_scrub(m);
-    st_http_input_utf8_scrub(h);
+    st_input_utf8_scrub(m);
+    st_input_utf8_scrub(h);
     json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "message", m, "hint", h);
     st_http_resp_json(resp, status, e);
 }

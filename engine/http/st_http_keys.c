@@ -11,6 +11,8 @@
  */
 #include "http/st_http.h"
 
+#include "common/st_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,36 +111,16 @@ int st_http_keys_add_tokens(st_http_keys_t *keys, const char *text, char sep, st
     return each_entry(keys, text, sep, add_token, err);
 }
 
-/* Whole file into a malloc'd string. Errors name the variable, not the text. */
+/* Whole file into a malloc'd string (at most 1 MiB). Errors name the
+ * variable and the path, never the text. */
 static int read_file(const char *var, const char *path, char **out, st_err_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        st_err_set(err, ST_IO, "cannot read %s (%s): %s", path, var, strerror(errno));
+    int rc = st_file_read(path, 1u << 20, out, NULL, err);
+    if (rc != 0) {
+        st_err_prefix(err, "%s", var);
         st_err_hint(err, "point %s at a readable file with one entry per line", var);
-        return ST_IO;
     }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *grown = cap < (1u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf == NULL)
-        return st_err_set(err, ST_LIMIT, "%s (%s) is too large or memory ran out", path, var);
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
+    return rc;
 }
 
 static int from_var_or_file(st_http_keys_t *keys, const char *var, const char *file_var,

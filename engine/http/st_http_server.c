@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "common/st_hex.h"
 #include "http/st_webhook_sig.h"
 #include "store/st_store_api.h"
 
@@ -234,14 +235,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Decode %HH in a path or query argument, except %00: a NUL would cut the
  * value short ("/webhooks/stripe%00x" would be "/webhooks/stripe", a
  * filter "a%00b" would be "a"), so "%00" stays as it is and matches
@@ -251,8 +244,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     (void)cls, (void)c;
     char *w = s;
     for (const char *r = s; *r != '\0'; r++) {
-        int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
-        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        int hi = r[0] == '%' ? st_hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? st_hex_digit(r[2]) : -1;
         if (lo >= 0 && (hi | lo) != 0) {
             *w++ = (char)(hi << 4 | lo);
             r += 2;
@@ -384,10 +377,10 @@ st_http_server_t *st_http_server_new(const st_http_cfg_t *cfg, st_err_t *err)
         st_err_set(err, ST_NOMEM, "no memory for the HTTP server");
         return NULL;
     }
-    s->start_at = cfg->clock == ST_CLOCK_VIRTUAL ? ST_OPS_AT_NODES : ST_OPS_AT_WALL;
+    s->start_at = cfg->clock == ST_CLOCK_VIRTUAL ? ST_START_AT_NODES : ST_START_AT_WALL;
     s->progs = cfg->programs;
     if (s->progs == NULL) {
-        s->progs = st_ops_progs_new();
+        s->progs = st_start_progs_new();
         s->own_progs = 1;
     }
     if (s->progs == NULL) {
@@ -421,7 +414,7 @@ void st_http_server_free(st_http_server_t *s)
     if (s->pool.slots != NULL)
         st_http_pool_release(&s->pool);
     if (s->own_progs)
-        st_ops_progs_free(s->progs);
+        st_start_progs_free(s->progs);
     for (unsigned i = 0; i < s->n_secrets; i++) {
         /* Wipe before free: the secret should not linger in freed memory. */
         OPENSSL_cleanse(s->secrets[i], strlen(s->secrets[i]));

@@ -1,11 +1,11 @@
 /*
- * st_http_start.c — POST /v1/instances' start: st_ops_start on the pool
+ * st_http_start.c — POST /v1/instances' start: st_start on the pool
  * slot's store connection.
  *
  * Layer: http (internal). The rules of a start (key, flow, inputs checked
  * by the core and for plausibility, the clock it is stamped on, the
  * Idempotency-Key contract: same key + same inputs returns the instance,
- * other inputs are ST_CONFLICT) live in engine/ops/st_ops_start.c, shared
+ * other inputs are ST_CONFLICT) live in engine/start/st_start.c, shared
  * with `settled start`; this file only lends it the server's connection,
  * Program cache (shared with the executor in settled) and clock.
  */
@@ -21,14 +21,14 @@ int st_http_start(st_http_server_t *s, st_http_db_t *db, const char *flow, json_
     int rc = st_http_db_store(&s->pool, db, &c, err);
     if (rc != 0)
         return rc == ST_NOMEM ? rc : ST_DB;
-    st_ops_start_req_t req = {
+    st_start_req_t req = {
         .flow = flow,
         .inputs = inputs,
         .business_key = business_key,
         .at = s->start_at,
     };
-    st_ops_started_t started;
-    rc = st_ops_start(c, s->progs, &req, &started, err);
+    st_start_out_t started;
+    rc = st_start(c, s->progs, &req, &started, err);
     memcpy(out->id, started.id, sizeof out->id);
     out->existing = started.existing;
     return rc;

@@ -13,29 +13,14 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "common/st_hex.h"
 
 /* Decode exactly 64 hex digits into 32 bytes. */
 static int decode_sig(const char *s, size_t n, unsigned char out[32])
 {
     if (n != 64)
         return -1;
-    for (size_t i = 0; i < 32; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return 0;
+    return st_hex_decode(s, out, 32) == 0 ? 0 : -1;
 }
 
 static int parse_time(const char *s, size_t n, int64_t *t)

@@ -6,38 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_flowc.h"
+#include <jansson.h>
 
-/* Render every diagnostic, separated by newlines, into one malloc'd text. */
+#include "common/st_buf.h"
+#include "core/st_core.h"
+#include "flowc/st_flowc.h"
+
+/* Render every diagnostic, separated by newlines, into one malloc'd text;
+ * NULL when there is none or memory ran out. */
 static char *render_all(const st_flowc_result_t *r, const char *src, size_t len)
 {
-    size_t cap = 1, used = 0;
-    char *all = calloc(1, 1);
-    for (size_t i = 0; all != NULL && i < st_flowc_result_diag_count(r); i++) {
+    st_buf_t all = {0};
+    for (size_t i = 0; i < st_flowc_result_diag_count(r); i++) {
         char *one = NULL;
         if (st_flowc_diag_render(st_flowc_result_diag(r, i), src, len, &one, NULL) != 0)
             continue;
         size_t n = strlen(one);
-        char *grown = realloc(all, cap + n + 1);
-        if (grown == NULL) {
-            free(one);
-            free(all);
-            return NULL;
-        }
-        all = grown;
-        cap += n + 1;
-        memcpy(all + used, one, n);
-        used += n;
+        st_buf_add(&all, one, n);
         if (n > 0 && one[n - 1] != '\n')
-            all[used++] = '\n';
-        all[used] = '\0';
+            st_buf_add(&all, "\n", 1);
         free(one);
     }
-    if (all != NULL && used == 0) {
-        free(all);
+    if (all.len == 0) {
+        st_buf_release(&all);
         return NULL;
     }
-    return all;
+    return st_buf_detach(&all);
 }
 
 static int do_register(st_store_conn_t *c, const Settle__V1__Program *p, const char *path,

@@ -1,11 +1,12 @@
 /*
  * st_ops.h — operations shared by settled and settlectl: deploy a .flow
  * file; parse durations and read or move the virtual clock for commands.
- * Starting an instance is st_ops_start.h (below this layer: it needs no
+ * Starting an instance is st_start.h (below this layer: it needs no
  * compiler), included here for the commands.
  *
- * Layer: ops/deploy (above libsettle and the settlec library; below the
- * commands). Blocking calls on a store connection; never prints.
+ * Layer: ops (above the store, the core, the start layer and the compiler
+ * library engine/flowc; below the commands). Blocking calls on a store
+ * connection; never prints.
  *
  * Invariant: a flow with compile errors is never registered.
  */
@@ -16,7 +17,7 @@
 #include <stdint.h>
 
 #include "common/st_err.h"
-#include "ops/st_ops_start.h"
+#include "start/st_start.h"
 #include "store/st_store.h"
 
 typedef struct st_ops_deployed {

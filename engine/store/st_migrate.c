@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "common/st_dsn.h"
+#include "common/st_hex.h"
 #include "store/st_schema.h"
 #include "store/st_store.h"
 
@@ -32,9 +33,7 @@ static void sha256_hex(const char *text, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    st_hex_encode(md, len < 32 ? len : 32, out);
 }
 
 /* Run a statement that returns no rows; on failure fill err. */

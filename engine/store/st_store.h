@@ -77,7 +77,9 @@ typedef struct st_store_uuid {
 
 /* UUIDv7 from unix_ms and 74 random bits (RAND_bytes). */
 int st_store_uuid_v7(st_store_uuid_t *out, int64_t unix_ms, st_err_t *err);
-/* Canonical lower-case text form; out must hold 37 bytes. */
+/* Canonical lower-case text form; out must hold 37 bytes. Parse accepts
+ * the canonical 8-4-4-4-12 form only and returns 0 or ST_PARSE; both
+ * delegate to common/st_uuid.h. */
 void st_store_uuid_format(const st_store_uuid_t *u, char out[37]);
 /* 8-4-4-4-12 hex digits or 32 without hyphens (either case); else ST_PARSE. */
 int st_store_uuid_parse(const char *text, st_store_uuid_t *out);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/st_buf.h"
 #include "store/st_store.h"
 #include "store/st_store_sql.h"
 
@@ -106,23 +107,11 @@ int st_store_exec1_read_async(st_store_conn_t *c, st_store_q_t q, const st_store
                               const st_store_read_spec_t *spec, st_store_any_cb cb, void *ud,
                               st_err_t *err);
 
-/* ---- growable text buffer and array literals ------------------------------ */
-
-typedef struct st_store_buf {
-    char *p;
-    size_t len, cap;
-    int oom; /* sticky: an append failed */
-} st_store_buf_t;
-
-void st_store_buf_reset(st_store_buf_t *b);
-void st_store_buf_release(st_store_buf_t *b);
-void st_store_buf_put(st_store_buf_t *b, const char *s, size_t n);
-void st_store_buf_puts(st_store_buf_t *b, const char *s);
-const char *st_store_buf_str(st_store_buf_t *b); /* NUL-terminated view */
+/* ---- array literals (on the common growable buffer, common/st_buf.h) ---- */
 
 /* Array literal builder: begin, then elements separated automatically. */
 typedef struct st_store_arr {
-    st_store_buf_t buf;
+    st_buf_t buf;
     size_t count;
 } st_store_arr_t;
 

@@ -2,12 +2,15 @@
  * st_store_util.c — small values of the store: UUIDv7, status names,
  * statement parameters, array literals and result decoding.
  *
- * Layer: store. Depends on libpq, OpenSSL (RAND_bytes), common.
+ * Layer: store. Depends on libpq, OpenSSL (RAND_bytes), common (UUID text,
+ * the growable buffer under the array literals).
  * Invariants: array literals quote every text element, so any byte except
  * NUL survives; a buffer whose allocation failed stays marked (oom) and the
  * caller reports ST_NOMEM instead of sending a truncated literal.
  */
 #include "store/st_store_int.h"
+
+#include "common/st_uuid.h"
 
 #include <inttypes.h>
 #include <openssl/rand.h>
@@ -31,50 +34,13 @@ int st_store_uuid_v7(st_store_uuid_t *out, int64_t unix_ms, st_err_t *err)
 
 void st_store_uuid_format(const st_store_uuid_t *u, char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
-    char *p = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[u->b[i] >> 4];
-        *p++ = hex[u->b[i] & 15];
-    }
-    *p = '\0';
+    st_uuid_format(u->b, out);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Only the spellings PostgreSQL's uuid type reads as the same value and an
- * operator would write: 8-4-4-4-12 hex digits, or 32 without hyphens
- * (either case). A hyphen anywhere else is not a UUID. */
+/* The one strict form (common/st_uuid.h): 8-4-4-4-12 hex digits. */
 int st_store_uuid_parse(const char *text, st_store_uuid_t *out)
 {
-    size_t len = text ? strlen(text) : 0;
-    if (len != 36 && len != 32)
-        return ST_PARSE;
-    int n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
-            if (text[i] != '-')
-                return ST_PARSE;
-            continue;
-        }
-        int hi = hexval(text[i]), lo = i + 1 < len ? hexval(text[i + 1]) : -1;
-        if (hi < 0 || lo < 0)
-            return ST_PARSE;
-        out->b[n++] = (unsigned char)(hi << 4 | lo);
-        i++;
-    }
-    return 0;
+    return st_uuid_parse(text, out->b);
 }
 
 int st_store_uuid_equal(const st_store_uuid_t *a, const st_store_uuid_t *b)
@@ -189,86 +155,30 @@ int st_store_send(PGconn *pg, st_store_q_t q, const st_store_params_t *p, st_err
     return 0;
 }
 
-/* ---- text buffer ------------------------------------------------------------- */
-
-void st_store_buf_reset(st_store_buf_t *b)
-{
-    b->len = 0;
-    b->oom = 0;
-}
-
-void st_store_buf_release(st_store_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
-
-static int buf_reserve(st_store_buf_t *b, size_t extra)
-{
-    if (b->oom)
-        return -1;
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = np;
-    b->cap = cap;
-    return 0;
-}
-
-void st_store_buf_put(st_store_buf_t *b, const char *s, size_t n)
-{
-    if (buf_reserve(b, n) < 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void st_store_buf_puts(st_store_buf_t *b, const char *s)
-{
-    st_store_buf_put(b, s, strlen(s));
-}
-
-const char *st_store_buf_str(st_store_buf_t *b)
-{
-    if (buf_reserve(b, 0) < 0)
-        return NULL;
-    b->p[b->len] = '\0';
-    return b->p;
-}
-
 /* ---- array literals ---------------------------------------------------------- */
 
 void st_store_arr_begin(st_store_arr_t *a)
 {
-    st_store_buf_reset(&a->buf);
+    st_buf_reset(&a->buf);
     a->count = 0;
-    st_store_buf_put(&a->buf, "{", 1);
+    st_buf_add(&a->buf, "{", 1);
 }
 
 static void arr_sep(st_store_arr_t *a)
 {
     if (a->count++)
-        st_store_buf_put(&a->buf, ",", 1);
+        st_buf_add(&a->buf, ",", 1);
 }
 
 void st_store_arr_text(st_store_arr_t *a, const char *s)
 {
     arr_sep(a);
     if (!s) {
-        st_store_buf_put(&a->buf, "NULL", 4);
+        st_buf_add(&a->buf, "NULL", 4);
         return;
     }
     /* worst case every byte escaped, plus the quotes */
-    if (buf_reserve(&a->buf, 2 * strlen(s) + 2) < 0)
+    if (st_buf_reserve(&a->buf, 2 * strlen(s) + 2) != 0)
         return;
     char *o = a->buf.p + a->buf.len;
     *o++ = '"';
@@ -278,6 +188,7 @@ void st_store_arr_text(st_store_arr_t *a, const char *s)
         *o++ = *p;
     }
     *o++ = '"';
+    *o = '\0';
     a->buf.len = (size_t)(o - a->buf.p);
 }
 
@@ -286,14 +197,14 @@ void st_store_arr_i64(st_store_arr_t *a, int64_t v)
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
     arr_sep(a);
-    st_store_buf_put(&a->buf, tmp, (size_t)n);
+    st_buf_add(&a->buf, tmp, (size_t)n);
 }
 
 void st_store_arr_time(st_store_arr_t *a, int64_t us)
 {
     if (us == ST_STORE_NO_TIME) {
         arr_sep(a);
-        st_store_buf_put(&a->buf, "NULL", 4);
+        st_buf_add(&a->buf, "NULL", 4);
     } else {
         st_store_arr_i64(a, us);
     }
@@ -304,18 +215,18 @@ void st_store_arr_uuid(st_store_arr_t *a, const st_store_uuid_t *u)
     char tmp[37];
     st_store_uuid_format(u, tmp);
     arr_sep(a);
-    st_store_buf_put(&a->buf, tmp, 36);
+    st_buf_add(&a->buf, tmp, 36);
 }
 
 const char *st_store_arr_end(st_store_arr_t *a)
 {
-    st_store_buf_put(&a->buf, "}", 1);
-    return st_store_buf_str(&a->buf);
+    st_buf_add(&a->buf, "}", 1);
+    return st_buf_str(&a->buf);
 }
 
 void st_store_arr_release(st_store_arr_t *a)
 {
-    st_store_buf_release(&a->buf);
+    st_buf_release(&a->buf);
 }
 
 /* ---- results ----------------------------------------------------------------- */

@@ -156,16 +156,16 @@ END_TEST
 static char *render(const char *tmpl, const char *vars, bool html, int want_rc)
 {
     json_t *v = json_loads(vars, 0, NULL);
-    st_act_buf_t b = {0};
+    st_buf_t b = {0};
     st_err_t err;
     st_err_clear(&err);
     ck_assert_int_eq(st_act_template_render(tmpl, v, html, &b, &err), want_rc);
     json_decref(v);
     if (want_rc != 0) {
-        st_act_buf_release(&b);
+        st_buf_release(&b);
         return strdup(err.msg);
     }
-    return st_act_buf_detach(&b);
+    return st_buf_detach(&b);
 }
 
 START_TEST(template_substitution_and_escaping)
@@ -198,7 +198,7 @@ START_TEST(template_errors_name_the_variable)
     m = render("{{list}}", "{\"list\":[1]}", false, ST_PARSE);
     ck_assert_ptr_nonnull(strstr(m, "list"));
     free(m);
-    st_act_buf_t b = {0};
+    st_buf_t b = {0};
     st_err_t err;
     char dir[512];
     st_test_src("engine/activity/templates", dir, sizeof dir);
@@ -206,7 +206,7 @@ START_TEST(template_errors_name_the_variable)
     ck_assert_int_eq(st_act_template_load(dir, "nope", "txt", &b, &err), ST_NOTFOUND);
     ck_assert_int_eq(st_act_template_load(dir, "payment_failed", "txt", &b, &err), 0);
     ck_assert_ptr_nonnull(strstr(b.p, "Subject:"));
-    st_act_buf_release(&b);
+    st_buf_release(&b);
 }
 END_TEST
 
@@ -222,13 +222,13 @@ START_TEST(shipped_templates_render_with_flow_args)
         json_t *args = json_pack("{s:s,s:s,s:i,s:s,s:{s:i,s:s}}", "to", "a@example.com", "template",
                                  names[i], "attempt", 2, "action_url", "https://x/y", "amount",
                                  "minor", 1000, "currency", "eur");
-        st_act_buf_t m = {0};
+        st_buf_t m = {0};
         st_err_t err;
         int rc = st_act_email_build(&cfg, "settle_k_1", args, 0, &m, &err);
         ck_assert_msg(rc == 0, "%s: %s", names[i], err.msg);
         ck_assert_ptr_nonnull(strstr(m.p, "Subject: "));
         ck_assert_ptr_null(strstr(m.p, "{{"));
-        st_act_buf_release(&m);
+        st_buf_release(&m);
         json_decref(args);
     }
 }
@@ -244,7 +244,7 @@ START_TEST(email_message_shape)
     json_t *args =
         json_pack("{s:[s,s],s:s,s:s,s:s,s:i}", "to", "a@example.com", "b@example.com", "template",
                   "payment_failed", "name", "Zoë <x>", "invoice", "in_42", "attempt", 3);
-    st_act_buf_t m = {0};
+    st_buf_t m = {0};
     st_err_t err;
     ck_assert_int_eq(st_act_email_build(&cfg, "settle_abc_7", args, 1445412480, &m, &err), 0);
     ck_assert_ptr_nonnull(strstr(m.p, "From: Billing <billing@example.com>\r\n"));
@@ -261,14 +261,14 @@ START_TEST(email_message_shape)
     ck_assert_ptr_nonnull(strstr(m.p, "--=_settle_settle_abc_7--\r\n"));
     for (const char *p = m.p; (p = strchr(p, '\n')) != NULL; p++)
         ck_assert_msg(p > m.p && p[-1] == '\r', "bare LF in the message");
-    st_act_buf_release(&m);
+    st_buf_release(&m);
     json_decref(args);
 
     /* Header injection through args is refused. */
     args =
         json_pack("{s:s,s:s}", "to", "a@example.com\r\nBcc: x@evil", "template", "payment_failed");
     ck_assert_int_eq(st_act_email_build(&cfg, "k", args, 0, &m, &err), ST_INVAL);
-    st_act_buf_release(&m);
+    st_buf_release(&m);
     json_decref(args);
 }
 END_TEST

@@ -77,7 +77,7 @@ static void teardown(sim_fixture_t *f)
 
 static size_t collect(char *p, size_t size, size_t n, void *userp)
 {
-    st_act_buf_add(userp, p, size * n);
+    st_buf_add(userp, p, size * n);
     return size * n;
 }
 
@@ -87,7 +87,7 @@ static void sim_post(sim_fixture_t *f, const char *path, const char *form, char 
 {
     char url[256];
     snprintf(url, sizeof url, "%s%s", f->base, path);
-    st_act_buf_t body = {0};
+    st_buf_t body = {0};
     CURL *e = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " KEY);
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -102,7 +102,7 @@ static void sim_post(sim_fixture_t *f, const char *path, const char *form, char 
     json_t *j = json_loads(body.p, 0, NULL);
     snprintf(id, cap, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    st_act_buf_release(&body);
+    st_buf_release(&body);
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
 }

@@ -15,11 +15,11 @@ static char *form(const char *json, const char *const *skip)
 {
     json_t *j = json_loads(json, 0, NULL);
     ck_assert_ptr_nonnull(j);
-    st_act_buf_t b = {0};
+    st_buf_t b = {0};
     st_err_t err;
     ck_assert_int_eq(st_act_stripe_form(j, skip, &b, &err), 0);
     json_decref(j);
-    return st_act_buf_detach(&b);
+    return st_buf_detach(&b);
 }
 
 START_TEST(form_nested_keys_sorted_and_escaped)
@@ -58,11 +58,11 @@ END_TEST
 START_TEST(form_refuses_floats)
 {
     json_t *j = json_pack("{s:f}", "amount", 10.5);
-    st_act_buf_t b = {0};
+    st_buf_t b = {0};
     st_err_t err;
     ck_assert_int_eq(st_act_stripe_form(j, NULL, &b, &err), ST_INVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "amount"));
-    st_act_buf_release(&b);
+    st_buf_release(&b);
     json_decref(j);
 }
 END_TEST

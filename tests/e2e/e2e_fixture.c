@@ -609,7 +609,7 @@ void e2e_deploy_file(e2e_t *e, const char *rel)
 
 const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
 {
-    static st_ops_started_t s;
+    static st_start_out_t s;
     if (e->o.daemon) {
         char url[128], *body;
         snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/instances", e->http_port);
@@ -625,13 +625,13 @@ const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
     }
     st_err_t err;
     json_t *inputs = NULL;
-    ck_assert_msg(st_ops_start_inputs_parse(inputs_json, &inputs, &err) == 0, "inputs: %s",
+    ck_assert_msg(st_start_inputs_parse(inputs_json, &inputs, &err) == 0, "inputs: %s",
                   err.msg);
-    st_ops_start_req_t req = {.flow = flow,
+    st_start_req_t req = {.flow = flow,
                               .inputs = inputs,
-                              .at = ST_OPS_AT_GIVEN,
+                              .at = ST_START_AT_GIVEN,
                               .at_us = st_clock_now_us(st_exec_clock(e->x))};
-    int rc = st_ops_start(e->ops, NULL, &req, &s, &err);
+    int rc = st_start(e->ops, NULL, &req, &s, &err);
     json_decref(inputs);
     ck_assert_msg(rc == 0, "start %s: %s %s", flow, err.msg, err.detail);
     return s.id;

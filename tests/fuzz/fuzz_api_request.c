@@ -15,8 +15,8 @@
  *   4  "key=value" lines: the query of GET /v1/instances;
  *   5  [need] AUTHORIZATION: checked against a model of the bearer rules,
  *      and no answer quotes the presented token;
- *   6  an instance id: accepted exactly when it is a UUID;
- *   7  raw bytes through the input rules (st_http_input.h) that guard what
+ *   6  an instance id: accepted exactly when it is a canonical 8-4-4-4-12 UUID;
+ *   7  raw bytes through the input rules (common/st_input.h) that guard what
  *      reaches PostgreSQL: the UTF-8 check agrees with jansson's, the scrub
  *      makes any text valid, and keys / signal names accepted are UTF-8.
  * Every refusal must be a well-formed 4xx JSON error (never a 500); every
@@ -31,7 +31,7 @@
 #include <strings.h>
 
 #include "fuzz_http_util.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "http/st_http_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -246,15 +246,15 @@ static void fuzz_auth(const uint8_t *d, size_t n)
     free(h);
 }
 
-/* The UUID spellings PostgreSQL's uuid type and the API both read. */
+/* The one UUID spelling the API reads (common/st_uuid.h): 8-4-4-4-12. */
 static int model_uuid(const char *s)
 {
     static regex_t re;
     static int ready;
     if (!ready) {
         FZ_CHECK(regcomp(&re,
-                         "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                         "[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$",
+                         "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                         "[0-9a-fA-F]{12}$",
                          REG_EXTENDED | REG_NOSUB) == 0);
         ready = 1;
     }
@@ -292,21 +292,21 @@ static void fuzz_input_rules(const uint8_t *d, size_t n)
 {
     const char *s = (const char *)d;
     json_t *j = json_stringn(s, n); /* NULL when not UTF-8 (NUL is allowed there) */
-    int ok = st_http_input_utf8_ok(s, n);
+    int ok = st_input_utf8_ok(s, n);
     FZ_CHECK(ok == (j != NULL && memchr(s, '\0', n) == NULL));
     json_decref(j);
     char *c = fz_cstr(d, n), *orig = fz_cstr(d, n);
     size_t len = strlen(c);
-    st_http_input_utf8_scrub(c);
-    FZ_CHECK(strlen(c) == len && st_http_input_utf8_ok(c, len));
-    FZ_CHECK(!st_http_input_utf8_ok(orig, len) || memcmp(c, orig, len) == 0);
+    st_input_utf8_scrub(c);
+    FZ_CHECK(strlen(c) == len && st_input_utf8_ok(c, len));
+    FZ_CHECK(!st_input_utf8_ok(orig, len) || memcmp(c, orig, len) == 0);
     for (size_t i = 0; i < len; i++)
         FZ_CHECK(c[i] == orig[i] || c[i] == '?'); /* only bad bytes change */
     st_err_t err;
-    if (st_http_input_key_check(orig, &err) == 0)
-        FZ_CHECK(len >= 1 && len <= 255 && st_http_input_utf8_ok(orig, len));
-    if (st_http_input_signal_check(orig, &err) == 0) {
-        FZ_CHECK(len >= 1 && len <= 200 && st_http_input_utf8_ok(orig, len));
+    if (st_input_key_check(orig, &err) == 0)
+        FZ_CHECK(len >= 1 && len <= 255 && st_input_utf8_ok(orig, len));
+    if (st_input_signal_check(orig, &err) == 0) {
+        FZ_CHECK(len >= 1 && len <= 200 && st_input_utf8_ok(orig, len));
         FZ_CHECK(strncmp(orig, "settle.", 7) != 0 && strchr(orig, ' ') == NULL);
     }
     free(c);

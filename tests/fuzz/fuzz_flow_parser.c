@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

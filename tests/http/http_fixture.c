@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "http/st_webhook_sig.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 #include "store/st_migrate.h"
 #include "store/st_store.h"
 

@@ -326,7 +326,7 @@ START_TEST(signals_and_cancel)
     fx_assert_error(&r, 404, "not_found");
     fx_resp_free(&r);
     fx_api(&f, "GET", "/v1/instances/0190f0f0000070008000000000000000", FX_TOKEN_READ, NULL, &r);
-    fx_assert_error(&r, 404, "not_found"); /* read as a UUID, and there is none */
+    fx_assert_error(&r, 404, "not_found"); /* not the canonical 8-4-4-4-12 form */
     fx_resp_free(&r);
     ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM signals"), 3);
     fx_close(&f);

@@ -6,7 +6,7 @@
  * the settle HTTP server, which verifies it, stores it and hands it to the
  * instance as a signal; the executor consumes it and the flow completes.
  *
- * Built only when the executor (engine/exec) is part of libsettle.
+ * Built only when the executor (engine/exec) is part of the build.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/st_metrics.h"
+#include "common/st_metrics.h"
 #include "st_test.h"
 
 START_TEST(renders_counters_and_gauges_exactly)

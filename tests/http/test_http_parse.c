@@ -142,7 +142,13 @@ START_TEST(list_arguments_and_ids)
     ck_assert_uint_eq(resp.status, 422);
     free(resp.body);
     resp.body = NULL;
-    ck_assert_int_eq(st_http_check_id("0190f0f0000070008000000000000000", &resp), 0);
+    ck_assert_int_eq(st_http_check_id("0190f0f0-0000-7000-8000-000000000000", &resp), 0);
+    ck_assert_int_eq(st_http_check_id("0190F0F0-0000-7000-8000-00000000000A", &resp), 0);
+    /* Only the canonical 8-4-4-4-12 spelling is an id (common/st_uuid.h). */
+    ck_assert_int_eq(st_http_check_id("0190f0f0000070008000000000000000", &resp), ST_NOTFOUND);
+    ck_assert_uint_eq(resp.status, 404);
+    free(resp.body);
+    resp.body = NULL;
     ck_assert_int_eq(st_http_check_id("0190f0f0-0000-7000-8000-00000000000-", &resp), ST_NOTFOUND);
     ck_assert_uint_eq(resp.status, 404);
     free(resp.body);

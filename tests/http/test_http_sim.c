@@ -5,8 +5,8 @@
  * whether the webhook arrives before or after the instance learns the
  * PaymentIntent id (parking). Nothing is rejected, nothing is stored twice.
  *
- * The executor that would then move the flow is not part of this test (it
- * is not in libsettle yet); the flow's side ends at the stored signal.
+ * The executor that would then move the flow is not part of this test
+ * (test_http_e2e has it); the flow's side ends at the stored signal.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 /* Read a source-tree file; caller frees. */
 char *ft_read(const char *rel, size_t *len);

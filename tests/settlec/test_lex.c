@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flowc_int.h"
+#include "flowc/flowc_int.h"
 #include "st_test.h"
 
 typedef struct {
@@ -231,7 +231,7 @@ END_TEST
 START_TEST(test_decline_table_complete)
 {
     char path[1024];
-    st_test_src("tools/settlec/data/decline_codes.tsv", path, sizeof path);
+    st_test_src("engine/flowc/data/decline_codes.tsv", path, sizeof path);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     char line[1024];

@@ -210,11 +210,14 @@ START_TEST(help_usage_and_exit_codes)
     ck_assert_int_eq(CTL("list", "--status", "sleeping"), 2);
     ck_assert_ptr_nonnull(strstr(err_, "unknown status"));
     ck_assert_int_eq(CTL("show", "not-a-uuid"), 2);
+    /* A stray hyphen in UUID digits is a usage error, not a database error. */
+    ck_assert_int_eq(CTL("show", "01-90a5b40000-7000-8000-000000000000"), 2);
+    ck_assert_ptr_nonnull(strstr(err_, "is not an instance id"));
     ck_assert_int_eq(CTL("show", "0190a5b4-0000-7000-8000-000000000000"), 3);
 }
 END_TEST
 
-/* 32 hex digits with a hyphen out of place are not an id: a usage error
+/* An id with a hyphen out of place is not an id: a usage error
  * that names the expected form, never a database error. */
 START_TEST(a_stray_hyphen_in_an_id_is_a_usage_error)
 {
@@ -232,8 +235,10 @@ START_TEST(a_stray_hyphen_in_an_id_is_a_usage_error)
         }
     ck_assert_int_eq(CTL("signal", bad[0], "hello"), 2);
     ck_assert_ptr_nonnull(strstr(err_, "8-4-4-4-12"));
-    /* The plain 32-digit spelling PostgreSQL reads the same way still works. */
-    ck_assert_int_eq(CTL("show", "0190a5b4000070008000000000000000"), 3);
+    /* One UUID rule for the API, the store and the CLI: only the canonical
+     * 8-4-4-4-12 form, so 32 digits without hyphens are refused too. */
+    ck_assert_int_eq(CTL("show", "0190a5b4000070008000000000000000"), 2);
+    ck_assert_ptr_nonnull(strstr(err_, "8-4-4-4-12"));
 }
 END_TEST
 

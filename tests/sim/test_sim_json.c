@@ -91,13 +91,13 @@ START_TEST(sorted_matches_jansson_sort_keys)
         json_object_set_new(wide, k, json_string(k));
     }
     json_object_set_new(v, "wide", wide);
-    st_sim_buf_t b = {0};
+    st_buf_t b = {0};
     st_sim_buf_json_sorted(&b, v);
     char *theirs = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     ck_assert_ptr_nonnull(b.p);
     ck_assert_str_eq(b.p, theirs);
     free(theirs);
-    st_sim_buf_release(&b);
+    st_buf_release(&b);
     json_decref(v);
 }
 END_TEST
@@ -105,9 +105,9 @@ END_TEST
 /* The per-thread scratch buffer is lent once at a time and starts empty. */
 START_TEST(scratch_is_lent_once)
 {
-    st_sim_buf_t *a = st_sim_buf_scratch();
+    st_buf_t *a = st_sim_buf_scratch();
     ck_assert_ptr_nonnull(a);
-    st_sim_buf_cstr(a, "first");
+    st_buf_adds(a, "first");
     ck_assert_ptr_null(st_sim_buf_scratch());
     json_t *o = json_pack("{s:i}", "n", 1);
     json_t *s = st_sim_json_string_of(o); /* falls back to its own buffer */
@@ -115,7 +115,7 @@ START_TEST(scratch_is_lent_once)
     json_decref(s);
     json_decref(o);
     st_sim_buf_scratch_done(a);
-    st_sim_buf_t *again = st_sim_buf_scratch();
+    st_buf_t *again = st_sim_buf_scratch();
     ck_assert_ptr_eq(again, a);
     ck_assert_uint_eq(again->len, 0);
     st_sim_buf_scratch_done(again);

@@ -1,6 +1,6 @@
 /*
  * test_start_e2e.c — a start is the same start through the flow API,
- * `settled start` and st_ops_start (engine/ops/st_ops_start.c):
+ * `settled start` and st_start (engine/start/st_start.c):
  *
  *   - a business key repeated with other inputs is refused with the same
  *     conflict through all three, and nothing is stored;
@@ -26,7 +26,7 @@
 
 #include "http_fixture.h"
 #include "http_flows.h"
-#include "ops/st_ops_start.h"
+#include "start/st_start.h"
 #include "store/st_store.h"
 
 #define T_VIRTUAL 1893456000000000LL /* 2030-01-01T00:00:00Z */
@@ -101,10 +101,10 @@ static void cli_start(const fx_t *f, const char *input, const char *key, run_t *
     settled(f, args, NULL, r);
 }
 
-/* ---- st_ops_start in this process ----------------------------------------- */
+/* ---- st_start in this process ----------------------------------------- */
 
-static int lib_start(const fx_t *f, const char *input, const char *key, st_ops_at_t at,
-                     st_ops_started_t *out, st_err_t *err)
+static int lib_start(const fx_t *f, const char *input, const char *key, st_start_at_t at,
+                     st_start_out_t *out, st_err_t *err)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     st_store_conn_cfg_t cc = {.dsn = f->dsn};
@@ -112,9 +112,9 @@ static int lib_start(const fx_t *f, const char *input, const char *key, st_ops_a
     ck_assert_msg(c != NULL, "connect: %s", err->msg);
     json_t *inputs = json_loads(input, 0, NULL);
     ck_assert_ptr_nonnull(inputs);
-    st_ops_start_req_t req = {
+    st_start_req_t req = {
         .flow = "wait_invoice", .inputs = inputs, .business_key = key, .at = at};
-    int rc = st_ops_start(c, NULL, &req, out, err);
+    int rc = st_start(c, NULL, &req, out, err);
     json_decref(inputs);
     st_store_conn_free(c);
     ev_loop_destroy(loop);
@@ -165,9 +165,9 @@ START_TEST(repeated_key_with_other_inputs_is_refused_alike_everywhere)
     ck_assert_msg(cli.rc == 0, "settled start: %s", cli.err);
     ck_assert_ptr_nonnull(strstr(cli.out, id));
     ck_assert_ptr_nonnull(strstr(cli.out, "(existing instance for this key)"));
-    st_ops_started_t s;
+    st_start_out_t s;
     st_err_t err;
-    ck_assert_int_eq(lib_start(&f, IN_A, "order-1", ST_OPS_AT_WALL, &s, &err), 0);
+    ck_assert_int_eq(lib_start(&f, IN_A, "order-1", ST_START_AT_WALL, &s, &err), 0);
     ck_assert_str_eq(s.id, id);
     ck_assert_int_eq(s.existing, 1);
 
@@ -180,7 +180,7 @@ START_TEST(repeated_key_with_other_inputs_is_refused_alike_everywhere)
     ck_assert_int_eq(cli.rc, 1);
     ck_assert_msg(strstr(cli.err, CONFLICT) != NULL, "settled start: %s", cli.err);
     ck_assert_msg(strstr(cli.err, "hint: ") != NULL, "settled start: %s", cli.err);
-    ck_assert_int_eq(lib_start(&f, IN_B, "order-1", ST_OPS_AT_WALL, &s, &err), ST_CONFLICT);
+    ck_assert_int_eq(lib_start(&f, IN_B, "order-1", ST_START_AT_WALL, &s, &err), ST_CONFLICT);
     ck_assert_str_eq(err.msg, CONFLICT);
     ck_assert_str_eq(s.id, id);
 
@@ -236,15 +236,15 @@ START_TEST(starts_are_stamped_on_the_virtual_clock_everywhere)
     snprintf(id, sizeof id, "%.36s", cli.out);
     assert_stamped(&f, id, T_VIRTUAL, "settled start");
 
-    st_ops_started_t s;
+    st_start_out_t s;
     st_err_t err;
-    ck_assert_msg(lib_start(&f, IN_A, NULL, ST_OPS_AT_NODES, &s, &err) == 0, "%s", err.msg);
+    ck_assert_msg(lib_start(&f, IN_A, NULL, ST_START_AT_NODES, &s, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.at_us, T_VIRTUAL);
-    assert_stamped(&f, s.id, T_VIRTUAL, "st_ops_start");
+    assert_stamped(&f, s.id, T_VIRTUAL, "st_start");
 
     /* A node on the real clock stamps wall time even where a virtual clock
      * row exists (the library caller says which clock its node runs on). */
-    ck_assert_int_eq(lib_start(&f, IN_A, NULL, ST_OPS_AT_WALL, &s, &err), 0);
+    ck_assert_int_eq(lib_start(&f, IN_A, NULL, ST_START_AT_WALL, &s, &err), 0);
     ck_assert_int_ne(s.at_us, T_VIRTUAL);
     fx_close(&f);
 }
@@ -316,9 +316,9 @@ END_TEST
 static void claimable(fx_t *f, char id[40])
 {
     fx_deploy(f, "wait_invoice.flow", FLOW_WAIT_INVOICE);
-    st_ops_started_t s;
+    st_start_out_t s;
     st_err_t err;
-    ck_assert_int_eq(lib_start(f, IN_A, NULL, ST_OPS_AT_WALL, &s, &err), 0);
+    ck_assert_int_eq(lib_start(f, IN_A, NULL, ST_START_AT_WALL, &s, &err), 0);
     snprintf(id, 40, "%s", s.id);
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_start_progs.c — the node's shared Program cache (ops/st_ops_progs.h):
+ * test_start_progs.c — the node's shared Program cache (start/st_start_progs.h):
  * one entry per hash however many threads add it at once (the losers'
  * copies are freed: ASan sees a leak otherwise), find never touches the
  * database, load reads the store once and then serves from memory, and a
@@ -13,18 +13,18 @@
 
 #include "http_fixture.h"
 #include "http_flows.h"
-#include "ops/st_ops_progs.h"
+#include "start/st_start_progs.h"
 #include "store/st_store.h"
 
 #define THREADS 8
 
 typedef struct race {
-    st_ops_progs_t *pc;
+    st_start_progs_t *pc;
     const void *bytes;
     size_t len;
     const char *hash;
     pthread_barrier_t *go;
-    const st_ops_prog_t *got;
+    const st_start_prog_t *got;
     int rc;
 } race_t;
 
@@ -36,7 +36,7 @@ static void *add_one(void *arg)
     r->rc = st_core_program_load(r->bytes, r->len, &p, &err);
     pthread_barrier_wait(r->go);
     if (r->rc == 0)
-        r->rc = st_ops_progs_add(r->pc, r->hash, p, &r->got, &err);
+        r->rc = st_start_progs_add(r->pc, r->hash, p, &r->got, &err);
     return NULL;
 }
 
@@ -73,9 +73,9 @@ START_TEST(threads_adding_one_hash_share_one_entry)
 {
     fixture_t x;
     open_fixture(&x);
-    st_ops_progs_t *pc = st_ops_progs_new();
+    st_start_progs_t *pc = st_start_progs_new();
     ck_assert_ptr_nonnull(pc);
-    ck_assert_ptr_null(st_ops_progs_find(pc, x.hash));
+    ck_assert_ptr_null(st_start_progs_find(pc, x.hash));
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, THREADS);
     pthread_t t[THREADS];
@@ -88,7 +88,7 @@ START_TEST(threads_adding_one_hash_share_one_entry)
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     pthread_barrier_destroy(&go);
-    const st_ops_prog_t *one = st_ops_progs_find(pc, x.hash);
+    const st_start_prog_t *one = st_start_progs_find(pc, x.hash);
     ck_assert_ptr_nonnull(one);
     ck_assert_str_eq(one->hash, x.hash);
     for (int i = 0; i < THREADS; i++) {
@@ -96,7 +96,7 @@ START_TEST(threads_adding_one_hash_share_one_entry)
         ck_assert_ptr_eq(r[i].got, one);
     }
     ck_assert_str_eq(st_core_program_name(one->p), "wait_invoice");
-    st_ops_progs_free(pc);
+    st_start_progs_free(pc);
     close_fixture(&x);
 }
 END_TEST
@@ -105,10 +105,10 @@ START_TEST(load_reads_the_store_once)
 {
     fixture_t x;
     open_fixture(&x);
-    st_ops_progs_t *pc = st_ops_progs_new();
-    const st_ops_prog_t *a = NULL, *b = NULL;
+    st_start_progs_t *pc = st_start_progs_new();
+    const st_start_prog_t *a = NULL, *b = NULL;
     st_err_t err;
-    ck_assert_int_eq(st_ops_progs_load(pc, x.c, x.hash, &a, &err), 0);
+    ck_assert_int_eq(st_start_progs_load(pc, x.c, x.hash, &a, &err), 0);
     /* Asked through a connection to a database without it: the cache
      * answers and never asks the store. */
     fx_t empty;
@@ -117,7 +117,7 @@ START_TEST(load_reads_the_store_once)
     st_store_conn_cfg_t cc = {.dsn = empty.dsn};
     st_store_conn_t *other = st_store_conn_new(loop, &cc, &err);
     ck_assert_msg(other != NULL, "connect: %s", err.msg);
-    ck_assert_msg(st_ops_progs_load(pc, other, x.hash, &b, &err) == 0, "%s", err.msg);
+    ck_assert_msg(st_start_progs_load(pc, other, x.hash, &b, &err) == 0, "%s", err.msg);
     ck_assert_ptr_eq(a, b);
     st_store_conn_free(other);
     ev_loop_destroy(loop);
@@ -125,10 +125,10 @@ START_TEST(load_reads_the_store_once)
     char missing[65];
     memset(missing, 'a', 64);
     missing[64] = '\0';
-    ck_assert_int_eq(st_ops_progs_load(pc, x.c, missing, &b, &err), ST_NOTFOUND);
-    ck_assert_ptr_null(st_ops_progs_find(pc, missing));
-    st_ops_progs_free(pc);
-    st_ops_progs_free(NULL);
+    ck_assert_int_eq(st_start_progs_load(pc, x.c, missing, &b, &err), ST_NOTFOUND);
+    ck_assert_ptr_null(st_start_progs_find(pc, missing));
+    st_start_progs_free(pc);
+    st_start_progs_free(NULL);
     close_fixture(&x);
 }
 END_TEST

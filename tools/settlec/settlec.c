@@ -7,7 +7,8 @@
  * Exit status: 0 success (warnings allowed unless --Werror), 1 the flow or
  * map has errors, 2 usage or I/O problems.
  */
-#include "st_flowc.h"
+#include "common/st_file.h"
+#include "flowc/st_flowc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,35 +39,13 @@ typedef struct {
     const char *mig[3];
 } opts_t;
 
+/* The file's bytes (caller frees), or NULL after saying why on stderr. */
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "settlec: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            buf = NULL;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (buf == NULL || bad) {
-        fprintf(stderr, "settlec: cannot read %s\n", path);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
+    char *buf = NULL;
+    st_err_t err;
+    if (st_file_read(path, 0, &buf, len, &err) != 0)
+        fprintf(stderr, "settlec: %s\n", err.msg);
     return buf;
 }
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "ctl_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "ops/st_ops.h"
 
 static const char *iso(int64_t us, char *buf, size_t cap)
@@ -52,7 +52,7 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     if (!show && !(strcmp(pos[0], "advance") == 0 && n == 2))
         return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
     if (!show && (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
-                  st_http_input_advance_check(us, &err) != 0))
+                  st_input_advance_check(us, &err) != 0))
         return ctl_fail(c, CTL_EXIT_USAGE, &err);
     st_store_conn_t *sc = ctl_db(c);
     if (sc == NULL)

@@ -12,46 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ev.h>
+
+#include "common/st_file.h"
 #include "ctl_int.h"
 #include "ops/st_ops.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 #include "store/st_store.h"
-
-static char *read_file(const char *path, size_t *len, st_err_t *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        st_err_set(err, ST_IO, "cannot open %s: %s", path, strerror(errno));
-        st_err_hint(err, "give the path of a .flow file");
-        return NULL;
-    }
-    size_t cap = 8192, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n + 1 < cap)
-            break;
-        char *grown = realloc(buf, cap * 2);
-        if (grown == NULL) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (buf == NULL || bad) {
-        free(buf);
-        st_err_set(err, ST_IO, "cannot read %s", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 int ctl_cmd_deploy(ctl_t *c, int argc, char **argv)
 {
@@ -61,9 +28,11 @@ int ctl_cmd_deploy(ctl_t *c, int argc, char **argv)
         return n < 0 ? CTL_EXIT_USAGE : ctl_usage(c, "deploy", "give one FILE.flow");
     st_err_t err;
     size_t len = 0;
-    char *src = read_file(pos[0], &len, &err);
-    if (src == NULL)
+    char *src = NULL;
+    if (st_file_read(pos[0], 0, &src, &len, &err) != 0) {
+        st_err_hint(&err, "give the path of a .flow file");
         return ctl_fail(c, CTL_EXIT_ERROR, &err);
+    }
     if (ctl_db(c) == NULL) {
         free(src);
         return CTL_EXIT_ERROR;

@@ -12,7 +12,7 @@
 #include "core/st_core.h"
 #include "ctl_int.h"
 #include "ops/st_ops.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 #include "store/st_store.h"
 
 int ctl_filter_empty(const ctl_filter_t *f)

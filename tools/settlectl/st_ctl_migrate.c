@@ -29,7 +29,7 @@
 
 #include "core/st_core.h"
 #include "ctl_int.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 static const char *const kind_word[] = {"?", "do", "sleep", "await", "decide", "final", "fail"};
 

@@ -35,7 +35,7 @@
 
 #include "core/st_core.h"
 #include "ctl_int.h"
-#include "http/st_http_input.h"
+#include "common/st_input.h"
 #include "store/st_store.h"
 
 typedef enum { R_SIGNAL, R_CANCEL, R_WAKE, R_RETRY, R_SUSPEND, R_RESUME } repair_kind_t;
@@ -628,7 +628,7 @@ int ctl_cmd_signal(ctl_t *c, int argc, char **argv)
     rp.signal = pos[1];
     rp.payload = n == 3 ? pos[2] : "{}";
     st_err_t nerr;
-    if (st_http_input_signal_check(rp.signal, &nerr) != 0)
+    if (st_input_signal_check(rp.signal, &nerr) != 0)
         return ctl_usage(c, "signal",
                          "%s (settle.* names are the engine's; use `settlectl cancel` to cancel)",
                          nerr.msg);

@@ -15,7 +15,7 @@
 
 #include "ctl_int.h"
 #include "ops/st_ops.h"
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 #define CELL(r, i, k) st_store_rows_get((r), (i), (k))
 

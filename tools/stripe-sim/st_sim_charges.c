@@ -16,49 +16,49 @@
 #include "st_sim_json.h"
 
 /* ,"key": then a value, for the text writers below. */
-static void key(st_sim_buf_t *b, const char *k)
+static void key(st_buf_t *b, const char *k)
 {
-    st_sim_buf_raw(b, ",", 1);
+    st_buf_add(b, ",", 1);
     st_sim_buf_jstr(b, k, strlen(k));
-    st_sim_buf_raw(b, ":", 1);
+    st_buf_add(b, ":", 1);
 }
 
-static void kstr(st_sim_buf_t *b, const char *k, const char *v)
+static void kstr(st_buf_t *b, const char *k, const char *v)
 {
     key(b, k);
     if (v)
         st_sim_buf_jstr(b, v, strlen(v));
     else
-        st_sim_buf_raw(b, "null", 4);
+        st_buf_add(b, "null", 4);
 }
 
-static void kraw(st_sim_buf_t *b, const char *k, const char *raw)
+static void kraw(st_buf_t *b, const char *k, const char *raw)
 {
     key(b, k);
-    st_sim_buf_cstr(b, raw);
+    st_buf_adds(b, raw);
 }
 
-static void kjson(st_sim_buf_t *b, const char *k, const json_t *v)
+static void kjson(st_buf_t *b, const char *k, const json_t *v)
 {
     key(b, k);
     if (v)
         st_sim_buf_json(b, v);
     else
-        st_sim_buf_raw(b, "null", 4);
+        st_buf_add(b, "null", 4);
 }
 
-static void kint(st_sim_buf_t *b, const char *k, int64_t v)
+static void kint(st_buf_t *b, const char *k, int64_t v)
 {
     key(b, k);
     st_sim_buf_int(b, (json_int_t)v);
 }
 
 /* Stripe's outcome: authorized, issuer_declined, or blocked by Radar. */
-static void outcome(st_sim_buf_t *b, const st_sim_card_t *c, const char *code, const char *dc)
+static void outcome(st_buf_t *b, const st_sim_card_t *c, const char *code, const char *dc)
 {
     int blocked = dc && (strcmp(dc, "fraudulent") == 0 || strcmp(dc, "highest_risk_level") == 0);
     const char *reason = blocked ? "highest_risk_level" : code ? (dc ? dc : code) : NULL;
-    st_sim_buf_cstr(b, "{\"network_decline_code\":null");
+    st_buf_adds(b, "{\"network_decline_code\":null");
     kstr(b, "network_status",
          !code     ? "approved_by_network"
          : blocked ? "not_sent_to_network"
@@ -73,13 +73,13 @@ static void outcome(st_sim_buf_t *b, const st_sim_card_t *c, const char *code, c
                    : "The bank did not return any further details with "
                      "this decline.");
     kstr(b, "type", !code ? "authorized" : blocked ? "blocked" : "issuer_declined");
-    st_sim_buf_raw(b, "}", 1);
+    st_buf_add(b, "}", 1);
 }
 
-static void card_details(st_sim_buf_t *b, st_sim_t *sim, const char *pm_id)
+static void card_details(st_buf_t *b, st_sim_t *sim, const char *pm_id)
 {
     json_t *card = json_object_get(st_sim_store_get(sim, pm_id), "card");
-    st_sim_buf_cstr(b, "{\"card\":{\"brand\":");
+    st_buf_adds(b, "{\"card\":{\"brand\":");
     st_sim_buf_json(b, json_object_get(card, "brand"));
     kraw(
         b, "checks",
@@ -89,21 +89,20 @@ static void card_details(st_sim_buf_t *b, st_sim_t *sim, const char *pm_id)
     for (const char *const *k = f; *k; k++)
         kjson(b, *k, json_object_get(card, *k));
     kjson(b, "network", json_object_get(card, "brand"));
-    st_sim_buf_cstr(b, "},\"type\":\"card\"}");
+    st_buf_adds(b, "},\"type\":\"card\"}");
 }
 
 /* The first half of a charge: identity, money and parties. */
-static void charge_head(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *pi, int ok,
-                        int manual)
+static void charge_head(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi, int ok, int manual)
 {
     int64_t amount = json_integer_value(json_object_get(pi, "amount"));
-    st_sim_buf_cstr(b, "{\"id\":");
+    st_buf_adds(b, "{\"id\":");
     st_sim_buf_jstr(b, id, strlen(id));
-    st_sim_buf_cstr(b, ",\"object\":\"charge\"");
+    st_buf_adds(b, ",\"object\":\"charge\"");
     kint(b, "amount", amount);
     kint(b, "amount_captured", ok && !manual ? amount : 0);
-    st_sim_buf_cstr(b, ",\"amount_refunded\":0,\"application\":null,\"application_fee\":null,"
-                       "\"balance_transaction\":null,\"billing_details\":null");
+    st_buf_adds(b, ",\"amount_refunded\":0,\"application\":null,\"application_fee\":null,"
+                   "\"balance_transaction\":null,\"billing_details\":null");
     kraw(b, "captured", ok && !manual ? "true" : "false");
     kint(b, "created", st_sim_now(sim));
     kjson(b, "currency", json_object_get(pi, "currency"));
@@ -117,14 +116,14 @@ static void charge_head(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *
  * touched again (capture, refunds, expand parse it back), and building it
  * as a jansson tree was a fifth of the confirm path.
  */
-static void charge_text(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *pi,
+static void charge_text(st_buf_t *b, st_sim_t *sim, const char *id, json_t *pi,
                         const st_sim_card_t *c, const char *code, const char *dc, int manual)
 {
     const char *pm_id = json_string_value(json_object_get(pi, "payment_method"));
     charge_head(b, sim, id, pi, !code, manual);
     kstr(b, "failure_code", code);
     kstr(b, "failure_message", code ? st_sim_decline_message(code, dc) : NULL);
-    st_sim_buf_cstr(b, ",\"fraud_details\":{},\"livemode\":false");
+    st_buf_adds(b, ",\"fraud_details\":{},\"livemode\":false");
     kjson(b, "metadata", json_object_get(pi, "metadata"));
     kraw(b, "paid", code ? "false" : "true");
     kjson(b, "payment_intent", json_object_get(pi, "id"));
@@ -132,23 +131,23 @@ static void charge_text(st_sim_buf_t *b, st_sim_t *sim, const char *id, json_t *
     key(b, "payment_method_details");
     card_details(b, sim, pm_id);
     kjson(b, "receipt_email", json_object_get(pi, "receipt_email"));
-    st_sim_buf_cstr(b, ",\"receipt_url\":null,\"review\":null,\"refunded\":false,"
-                       "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
-                       "\"total_count\":0,\"url\":\"/v1/charges/");
-    st_sim_buf_cstr(b, id);
-    st_sim_buf_cstr(b, "/refunds\"},\"shipping\":null,\"statement_descriptor\":null,"
-                       "\"transfer_group\":null");
+    st_buf_adds(b, ",\"receipt_url\":null,\"review\":null,\"refunded\":false,"
+                   "\"refunds\":{\"object\":\"list\",\"data\":[],\"has_more\":false,"
+                   "\"total_count\":0,\"url\":\"/v1/charges/");
+    st_buf_adds(b, id);
+    st_buf_adds(b, "/refunds\"},\"shipping\":null,\"statement_descriptor\":null,"
+                   "\"transfer_group\":null");
     kstr(b, "status", code ? "failed" : "succeeded");
     key(b, "outcome");
     outcome(b, c, code, dc);
-    st_sim_buf_raw(b, "}", 1);
+    st_buf_add(b, "}", 1);
 }
 
 int st_sim_charge_make(st_sim_t *sim, st_sim_call_t *call, json_t *pi, const st_sim_card_t *c,
                        const char *code, const char *dc, int manual, char *id, size_t cap)
 {
     st_sim_id_new(sim, "ch", id, cap);
-    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch(); /* copied into the store */
+    st_buf_t own = {0}, *b = st_sim_buf_scratch(); /* copied into the store */
     if (!b)
         b = &own;
     charge_text(b, sim, id, pi, c, code, dc, manual);

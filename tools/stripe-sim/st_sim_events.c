@@ -77,36 +77,36 @@ static char *event_frame(st_sim_call_t *call, const st_sim_event_t *ev, size_t n
     const char *ver =
         call && call->req && call->req->stripe_version ? call->req->stripe_version : API_VERSION;
     const char *idem = call && call->req ? call->req->idem_key : NULL;
-    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    st_buf_t own = {0}, *b = st_sim_buf_scratch();
     if (!b)
         b = &own;
-    st_sim_buf_cstr(b, "{\"id\":");
+    st_buf_adds(b, "{\"id\":");
     st_sim_buf_jstr(b, id, strlen(id));
-    st_sim_buf_cstr(b, ",\"object\":\"event\",\"api_version\":");
+    st_buf_adds(b, ",\"object\":\"event\",\"api_version\":");
     st_sim_buf_jstr(b, ver, strlen(ver));
-    st_sim_buf_cstr(b, ",\"created\":");
+    st_buf_adds(b, ",\"created\":");
     st_sim_buf_int(b, (json_int_t)ev->created);
-    st_sim_buf_cstr(b, ",\"data\":{\"object\":");
-    st_sim_buf_raw(b, "", 1); /* the object goes here */
+    st_buf_adds(b, ",\"data\":{\"object\":");
+    st_buf_add(b, "", 1); /* the object goes here */
     if (ev->previous) {
-        st_sim_buf_cstr(b, ",\"previous_attributes\":");
+        st_buf_adds(b, ",\"previous_attributes\":");
         st_sim_buf_json(b, ev->previous);
     }
-    st_sim_buf_cstr(b, "},\"livemode\":false,\"pending_webhooks\":");
+    st_buf_adds(b, "},\"livemode\":false,\"pending_webhooks\":");
     st_sim_buf_int(b, (json_int_t)n_subs);
-    st_sim_buf_cstr(b, ",\"request\":{\"id\":");
+    st_buf_adds(b, ",\"request\":{\"id\":");
     if (call && call->request_id)
         st_sim_buf_jstr(b, call->request_id, strlen(call->request_id));
     else
-        st_sim_buf_cstr(b, "null");
-    st_sim_buf_cstr(b, ",\"idempotency_key\":");
+        st_buf_adds(b, "null");
+    st_buf_adds(b, ",\"idempotency_key\":");
     if (idem)
         st_sim_buf_jstr(b, idem, strlen(idem));
     else
-        st_sim_buf_cstr(b, "null");
-    st_sim_buf_cstr(b, "},\"type\":");
+        st_buf_adds(b, "null");
+    st_buf_adds(b, "},\"type\":");
     st_sim_buf_jstr(b, type, strlen(type));
-    st_sim_buf_cstr(b, "}");
+    st_buf_adds(b, "}");
     char *frame = b->oom ? NULL : malloc(b->len + 1); /* exact size: the ring keeps it */
     if (frame)
         memcpy(frame, b->p, b->len + 1);

@@ -11,16 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "common/st_hex.h"
 
 /*
  * Percent-decode src[0..len) into a new NUL-terminated string ('+' is a
@@ -36,10 +27,10 @@ static char *pct_decode(const char *src, size_t len)
         char c = src[i];
         if (c == '+') {
             out[o++] = ' ';
-        } else if (c == '%' && i + 2 < len && hexval((unsigned char)src[i + 1]) >= 0 &&
-                   hexval((unsigned char)src[i + 2]) >= 0) {
-            out[o++] =
-                (char)(hexval((unsigned char)src[i + 1]) * 16 + hexval((unsigned char)src[i + 2]));
+        } else if (c == '%' && i + 2 < len && st_hex_digit((unsigned char)src[i + 1]) >= 0 &&
+                   st_hex_digit((unsigned char)src[i + 2]) >= 0) {
+            out[o++] = (char)(st_hex_digit((unsigned char)src[i + 1]) * 16 +
+                              st_hex_digit((unsigned char)src[i + 2]));
             i += 2;
         } else {
             out[o++] = c;

@@ -89,7 +89,7 @@ static void fetch_sha256(void)
 void st_sim_idem_fingerprint(const char *method, const char *path, const json_t *params, char *out,
                              size_t cap)
 {
-    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    st_buf_t own = {0}, *b = st_sim_buf_scratch();
     if (!b)
         b = &own;
     if (params)

@@ -9,39 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int st_sim_buf_reserve(st_sim_buf_t *b, size_t n)
-{
-    if (b->oom)
-        return -1;
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 2048; /* most objects fit: no realloc chain */
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n)
-{
-    if (st_sim_buf_reserve(b, n) < 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void st_sim_buf_cstr(st_sim_buf_t *b, const char *s)
-{
-    st_sim_buf_raw(b, s, strlen(s));
-}
-
 static int needs_escape(unsigned char c)
 {
     return c < 0x20 || c == '"' || c == '\\';
@@ -51,9 +18,9 @@ static const char hexdig[] = "0123456789ABCDEF"; /* as jansson writes them */
 
 /* Quoted, escaped: room for the worst case is made once, then bytes are
  * written straight into the buffer (this is the serialiser's inner loop). */
-void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n)
+void st_sim_buf_jstr(st_buf_t *b, const char *s, size_t n)
 {
-    if (st_sim_buf_reserve(b, 6 * n + 2) < 0)
+    if (st_buf_reserve(b, 6 * n + 2) != 0)
         return;
     char *o = b->p + b->len;
     *o++ = '"';
@@ -99,16 +66,16 @@ void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void append_real(st_sim_buf_t *b, double d)
+static void append_real(st_buf_t *b, double d)
 {
     char num[40];
     int n = snprintf(num, sizeof(num), "%.17g", d);
-    st_sim_buf_raw(b, num, (size_t)n);
+    st_buf_add(b, num, (size_t)n);
     if (!strpbrk(num, ".eEn")) /* keep it a real, as jansson does */
-        st_sim_buf_raw(b, ".0", 2);
+        st_buf_add(b, ".0", 2);
 }
 
-void st_sim_buf_int(st_sim_buf_t *b, json_int_t v)
+void st_sim_buf_int(st_buf_t *b, json_int_t v)
 {
     char num[24], *p = num + sizeof(num);
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
@@ -118,37 +85,37 @@ void st_sim_buf_int(st_sim_buf_t *b, json_int_t v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    st_sim_buf_raw(b, p, (size_t)(num + sizeof(num) - p));
+    st_buf_add(b, p, (size_t)(num + sizeof(num) - p));
 }
 
-void st_sim_buf_json(st_sim_buf_t *b, const json_t *v)
+void st_sim_buf_json(st_buf_t *b, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
         json_t *x;
         int first = 1;
-        st_sim_buf_raw(b, "{", 1);
+        st_buf_add(b, "{", 1);
         json_object_foreach((json_t *)v, k, x)
         {
             if (!first)
-                st_sim_buf_raw(b, ",", 1);
+                st_buf_add(b, ",", 1);
             first = 0;
             st_sim_buf_jstr(b, k, strlen(k));
-            st_sim_buf_raw(b, ":", 1);
+            st_buf_add(b, ":", 1);
             st_sim_buf_json(b, x);
         }
-        st_sim_buf_raw(b, "}", 1);
+        st_buf_add(b, "}", 1);
         break;
     }
     case JSON_ARRAY:
-        st_sim_buf_raw(b, "[", 1);
+        st_buf_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                st_sim_buf_raw(b, ",", 1);
+                st_buf_add(b, ",", 1);
             st_sim_buf_json(b, json_array_get(v, i));
         }
-        st_sim_buf_raw(b, "]", 1);
+        st_buf_add(b, "]", 1);
         break;
     case JSON_STRING:
         st_sim_buf_jstr(b, json_string_value(v), json_string_length(v));
@@ -160,13 +127,13 @@ void st_sim_buf_json(st_sim_buf_t *b, const json_t *v)
         append_real(b, json_real_value(v));
         break;
     case JSON_TRUE:
-        st_sim_buf_raw(b, "true", 4);
+        st_buf_add(b, "true", 4);
         break;
     case JSON_FALSE:
-        st_sim_buf_raw(b, "false", 5);
+        st_buf_add(b, "false", 5);
         break;
     case JSON_NULL:
-        st_sim_buf_raw(b, "null", 4);
+        st_buf_add(b, "null", 4);
         break;
     }
 }
@@ -177,7 +144,7 @@ static int cmp_keys(const void *a, const void *b)
 }
 
 /* An object's members in key order (keys sorted on the stack up to 32). */
-static void sorted_object(st_sim_buf_t *b, const json_t *v)
+static void sorted_object(st_buf_t *b, const json_t *v)
 {
     size_t n = json_object_size(v), i = 0;
     const char *stack[32], **keys = n <= 32 ? stack : malloc(n * sizeof(*keys));
@@ -189,69 +156,50 @@ static void sorted_object(st_sim_buf_t *b, const json_t *v)
     }
     json_object_foreach((json_t *)v, k, x) keys[i++] = k;
     qsort(keys, n, sizeof(*keys), cmp_keys);
-    st_sim_buf_raw(b, "{", 1);
+    st_buf_add(b, "{", 1);
     for (i = 0; i < n; i++) {
         if (i)
-            st_sim_buf_raw(b, ",", 1);
+            st_buf_add(b, ",", 1);
         st_sim_buf_jstr(b, keys[i], strlen(keys[i]));
-        st_sim_buf_raw(b, ":", 1);
+        st_buf_add(b, ":", 1);
         st_sim_buf_json_sorted(b, json_object_get(v, keys[i]));
     }
-    st_sim_buf_raw(b, "}", 1);
+    st_buf_add(b, "}", 1);
     if (keys != stack)
         free(keys);
 }
 
-void st_sim_buf_json_sorted(st_sim_buf_t *b, const json_t *v)
+void st_sim_buf_json_sorted(st_buf_t *b, const json_t *v)
 {
     if (json_is_object(v)) {
         sorted_object(b, v);
     } else if (json_is_array(v)) {
-        st_sim_buf_raw(b, "[", 1);
+        st_buf_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                st_sim_buf_raw(b, ",", 1);
+                st_buf_add(b, ",", 1);
             st_sim_buf_json_sorted(b, json_array_get(v, i));
         }
-        st_sim_buf_raw(b, "]", 1);
+        st_buf_add(b, "]", 1);
     } else {
         st_sim_buf_json(b, v);
     }
 }
 
-char *st_sim_buf_detach(st_sim_buf_t *b)
-{
-    char *p = b->oom ? NULL : b->p;
-    if (b->oom)
-        free(b->p);
-    if (p && b->len == 0)
-        p[0] = '\0';
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-    return p;
-}
-
-void st_sim_buf_release(st_sim_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 char *st_sim_json_dumps(const json_t *v)
 {
-    st_sim_buf_t b = {0};
+    st_buf_t b = {0};
+    st_buf_reserve(&b, 2048); /* most objects fit: no realloc chain */
     if (v)
         st_sim_buf_json(&b, v);
     else
-        st_sim_buf_raw(&b, "null", 4);
-    return st_sim_buf_detach(&b);
+        st_buf_add(&b, "null", 4);
+    return st_buf_detach(&b);
 }
 
 /* One scratch buffer per thread, freed when the thread ends. */
 typedef struct scratch {
-    st_sim_buf_t b;
+    st_buf_t b;
     int busy;
 } scratch_t;
 
@@ -262,7 +210,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *p)
 {
     scratch_t *s = p;
-    st_sim_buf_release(&s->b);
+    st_buf_release(&s->b);
 }
 
 static void scratch_init(void)
@@ -270,7 +218,7 @@ static void scratch_init(void)
     pthread_key_create(&scratch_key, scratch_free);
 }
 
-st_sim_buf_t *st_sim_buf_scratch(void)
+st_buf_t *st_sim_buf_scratch(void)
 {
     if (scratch.busy)
         return NULL;
@@ -286,23 +234,23 @@ st_sim_buf_t *st_sim_buf_scratch(void)
     return &scratch.b;
 }
 
-void st_sim_buf_scratch_done(st_sim_buf_t *b)
+void st_sim_buf_scratch_done(st_buf_t *b)
 {
     if (b == &scratch.b)
         scratch.busy = 0;
     else
-        st_sim_buf_release(b);
+        st_buf_release(b);
 }
 
 json_t *st_sim_json_string_of(const json_t *v)
 {
-    st_sim_buf_t own = {0}, *b = st_sim_buf_scratch();
+    st_buf_t own = {0}, *b = st_sim_buf_scratch();
     if (!b)
         b = &own;
     if (v)
         st_sim_buf_json(b, v);
     else
-        st_sim_buf_raw(b, "null", 4);
+        st_buf_add(b, "null", 4);
     json_t *s = b->oom ? NULL : json_stringn_nocheck(b->p, b->len);
     st_sim_buf_scratch_done(b);
     return s;

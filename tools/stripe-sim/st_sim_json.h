@@ -8,7 +8,7 @@
  * characters escaped) into a growing buffer with bulk copies.
  *
  * Ownership: st_sim_json_dumps returns malloc'd text the caller frees.
- * st_sim_buf_t owns its bytes until st_sim_buf_detach hands them over.
+ * Buffers are the common st_buf_t (common/st_buf.h).
  */
 #ifndef ST_SIM_JSON_H
 #define ST_SIM_JSON_H
@@ -16,24 +16,14 @@
 #include <jansson.h>
 #include <stddef.h>
 
-typedef struct st_sim_buf {
-    char *p;    /* bytes, NUL terminated when len > 0 (owned) */
-    size_t len; /* used */
-    size_t cap; /* allocated */
-    int oom;    /* an allocation failed; contents are unusable */
-} st_sim_buf_t;
+#include "common/st_buf.h"
 
-/* Room for n more bytes (and the NUL) in one allocation; -1 when out of memory. */
-int st_sim_buf_reserve(st_sim_buf_t *b, size_t n);
-void st_sim_buf_raw(st_sim_buf_t *b, const char *s, size_t n);
-void st_sim_buf_cstr(st_sim_buf_t *b, const char *s);
-void st_sim_buf_jstr(st_sim_buf_t *b, const char *s, size_t n); /* quoted, escaped */
-void st_sim_buf_int(st_sim_buf_t *b, json_int_t v);             /* decimal, no printf */
-void st_sim_buf_json(st_sim_buf_t *b, const json_t *v);
+/* Appenders for the common growable buffer (common/st_buf.h). */
+void st_sim_buf_jstr(st_buf_t *b, const char *s, size_t n); /* quoted, escaped */
+void st_sim_buf_int(st_buf_t *b, json_int_t v);             /* decimal, no printf */
+void st_sim_buf_json(st_buf_t *b, const json_t *v);
 /* The same with object keys sorted (jansson's JSON_SORT_KEYS | JSON_COMPACT). */
-void st_sim_buf_json_sorted(st_sim_buf_t *b, const json_t *v);
-char *st_sim_buf_detach(st_sim_buf_t *b); /* NULL after oom */
-void st_sim_buf_release(st_sim_buf_t *b);
+void st_sim_buf_json_sorted(st_buf_t *b, const json_t *v);
 
 /* Compact JSON text of v, or NULL when out of memory. */
 char *st_sim_json_dumps(const json_t *v);
@@ -48,7 +38,7 @@ json_t *st_sim_json_string_of(const json_t *v);
  * Hand it back with st_sim_buf_scratch_done, which releases any other
  * buffer. It lives until the thread ends.
  */
-st_sim_buf_t *st_sim_buf_scratch(void);
-void st_sim_buf_scratch_done(st_sim_buf_t *b);
+st_buf_t *st_sim_buf_scratch(void);
+void st_sim_buf_scratch_done(st_buf_t *b);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/st_hex.h"
+
 int st_sim_sign_v1(const char *secret, int64_t t, const char *payload, size_t len, char *hex,
                    size_t cap, st_err_t *err)
 {
@@ -29,9 +31,7 @@ int st_sim_sign_v1(const char *secret, int64_t t, const char *payload, size_t le
     free(msg);
     if (!ok)
         return st_err_set(err, ST_INTERNAL, "HMAC-SHA256 failed");
-    for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    hex[2 * mdlen] = '\0';
+    st_hex_encode(md, mdlen, hex);
     return 0;
 }
 

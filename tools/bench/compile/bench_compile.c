@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "st_flowc.h"
+#include "flowc/st_flowc.h"
 
 /* Append one generated state i (of n) to f. */
 static void gen_state(FILE *f, int i, int n)
