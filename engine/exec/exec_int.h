@@ -159,7 +159,7 @@ struct st_exec {
     st_act_runner_t *act;
     ev_timer renew_w, claim_w, grace_w, maint_w;
     int64_t node_id;
-    st_start_progs_t *progs;    /* the node's Program cache (cfg.programs or own) */
+    st_start_progs_t *progs;  /* the node's Program cache (cfg.programs or own) */
     int own_progs;            /* progs was made here */
     exec_prog_load_t *loads;  /* Program reads in flight */
     exec_inst_t *reload_head; /* instances waiting for exec_reload_later */
@@ -170,7 +170,7 @@ struct st_exec {
     int recovering;           /* task recovery in flight */
     int recover_again;        /* asked again while in flight */
     int recover_retry;        /* task recovery failed: retry each claim round */
-    int booted; /* st_exec_boot done */
+    int booted;               /* st_exec_boot done */
     int renewing, registering;
     int clock_polling, clock_again;
     exec_wload_t wl;

@@ -77,8 +77,8 @@ typedef struct st_http_cfg {
     unsigned threads;                         /* handler threads; 0: 4; max 64 */
     unsigned webhook_batch_max;               /* events per webhook commit; 0: 256 */
     st_metrics_t *metrics;                    /* NULL: the server makes its own */
-    st_start_progs_t *programs;                 /* the node's Program cache (borrowed,
-                                                 outlives the server); NULL: own one */
+    st_start_progs_t *programs;               /* the node's Program cache (borrowed,
+                                               outlives the server); NULL: own one */
     st_clock_kind_t clock;                    /* the node's clock; starts are stamped on it
                                                  (virtual: the database's virtual clock) */
     void (*log)(void *ctx, const char *line); /* one line, no secrets; NULL: none */

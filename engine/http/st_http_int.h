@@ -134,7 +134,7 @@ struct st_http_server {
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
     st_start_progs_t *progs; /* the node's Program cache (thread-safe) */
-    int own_progs;         /* progs was made here */
+    int own_progs;           /* progs was made here */
     st_start_at_t start_at;  /* the clock starts are stamped on */
 };
 

@@ -67,8 +67,8 @@ static int current_program(st_store_conn_t *c, st_start_progs_t *progs, const ch
 /* The core judges the inputs (st_core_inputs_check is what START runs),
  * then their plausibility; a fresh instance tells the state a start is
  * stored in (its first step runs on a node). */
-static int check_inputs(const st_core_program_t *prog, const st_start_req_t *req,
-                        uint32_t *initial, st_err_t *err)
+static int check_inputs(const st_core_program_t *prog, const st_start_req_t *req, uint32_t *initial,
+                        st_err_t *err)
 {
     int rc = st_core_inputs_check(prog, req->inputs, err);
     if (rc == 0)
@@ -107,8 +107,8 @@ static unsigned input_correlations(const st_core_program_t *prog, const json_t *
 }
 
 static int store_start(st_store_conn_t *c, const st_core_program_t *prog, uint32_t init,
-                       const st_start_req_t *req, st_start_out_t *out,
-                       st_store_started_t *started, st_err_t *err)
+                       const st_start_req_t *req, st_start_out_t *out, st_store_started_t *started,
+                       st_err_t *err)
 {
     size_t ncorr = st_core_program_correlation_count(prog);
     st_store_kv_t *kv = calloc(ncorr ? ncorr : 1, sizeof *kv);
@@ -206,7 +206,7 @@ static int start_with(st_store_conn_t *c, st_start_progs_t *progs, const st_star
 }
 
 int st_start(st_store_conn_t *c, st_start_progs_t *progs, const st_start_req_t *req,
-                 st_start_out_t *out, st_err_t *err)
+             st_start_out_t *out, st_err_t *err)
 {
     memset(out, 0, sizeof *out);
     if (!json_is_object(req->inputs)) {

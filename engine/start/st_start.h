@@ -51,7 +51,7 @@ typedef struct st_start_req {
     const char *flow;         /* starts its current version */
     const json_t *inputs;     /* an object; borrowed */
     const char *business_key; /* NULL: not idempotent */
-    st_start_at_t at;           /* see above; 0: ST_START_AT_NODES */
+    st_start_at_t at;         /* see above; 0: ST_START_AT_NODES */
     int64_t at_us;            /* ST_START_AT_GIVEN only: µs since the epoch */
 } st_start_req_t;
 
@@ -69,7 +69,7 @@ typedef struct st_start_out {
  * ST_CONFLICT (the instance the key names).
  */
 int st_start(st_store_conn_t *c, st_start_progs_t *progs, const st_start_req_t *req,
-                 st_start_out_t *out, st_err_t *err);
+             st_start_out_t *out, st_err_t *err);
 
 /* Parse start inputs given as JSON text (--input); NULL is {}. *out is a
  * new reference to an object, or ST_INVAL with a hint. */

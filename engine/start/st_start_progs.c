@@ -63,7 +63,7 @@ const st_start_prog_t *st_start_progs_find(st_start_progs_t *pc, const char *has
 }
 
 int st_start_progs_add(st_start_progs_t *pc, const char *hash, st_core_program_t *prog,
-                     const st_start_prog_t **out, st_err_t *err)
+                       const st_start_prog_t **out, st_err_t *err)
 {
     progs_node_t *fresh = calloc(1, sizeof *fresh);
     if (fresh == NULL) {
@@ -88,7 +88,7 @@ int st_start_progs_add(st_start_progs_t *pc, const char *hash, st_core_program_t
 }
 
 int st_start_progs_load(st_start_progs_t *pc, st_store_conn_t *c, const char *hash,
-                      const st_start_prog_t **out, st_err_t *err)
+                        const st_start_prog_t **out, st_err_t *err)
 {
     if ((*out = st_start_progs_find(pc, hash)) != NULL)
         return 0;

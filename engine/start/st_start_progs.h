@@ -48,7 +48,7 @@ const st_start_prog_t *st_start_progs_find(st_start_progs_t *pc, const char *has
  * *out gets the cached entry. ST_NOMEM when out of memory.
  */
 int st_start_progs_add(st_start_progs_t *pc, const char *hash, st_core_program_t *prog,
-                     const st_start_prog_t **out, st_err_t *err);
+                       const st_start_prog_t **out, st_err_t *err);
 
 /*
  * The cached Program, or load it from the store (blocking, on c) and add
@@ -57,6 +57,6 @@ int st_start_progs_add(st_start_progs_t *pc, const char *hash, st_core_program_t
  * passed on, with the hash named in the message.
  */
 int st_start_progs_load(st_start_progs_t *pc, st_store_conn_t *c, const char *hash,
-                      const st_start_prog_t **out, st_err_t *err);
+                        const st_start_prog_t **out, st_err_t *err);
 
 #endif

@@ -47,7 +47,7 @@
     X(CLOCK_OPEN)             \
     X(CLOCK_READ)             \
     X(CLOCK_ADVANCE)          \
-    X(CLOCK_REACHED) \
+    X(CLOCK_REACHED)          \
     X(ADMIN_SESSION)          \
     X(ADMIN_FIND)             \
     X(ADMIN_WAITING_PROGRAMS) \
@@ -63,7 +63,7 @@
     X(ADMIN_OLDEST_WAITING)   \
     X(ADMIN_LIVE_NODES)       \
     X(ADMIN_VERSIONS)         \
-    X(ADMIN_REPAIR) \
+    X(ADMIN_REPAIR)           \
     ST_STORE_Q_MAP_API(X)
 
 /* The flow API's and the webhooks' statements (st_store_api.c,

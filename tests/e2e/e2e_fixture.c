@@ -625,12 +625,11 @@ const char *e2e_start(e2e_t *e, const char *flow, const char *inputs_json)
     }
     st_err_t err;
     json_t *inputs = NULL;
-    ck_assert_msg(st_start_inputs_parse(inputs_json, &inputs, &err) == 0, "inputs: %s",
-                  err.msg);
+    ck_assert_msg(st_start_inputs_parse(inputs_json, &inputs, &err) == 0, "inputs: %s", err.msg);
     st_start_req_t req = {.flow = flow,
-                              .inputs = inputs,
-                              .at = ST_START_AT_GIVEN,
-                              .at_us = st_clock_now_us(st_exec_clock(e->x))};
+                          .inputs = inputs,
+                          .at = ST_START_AT_GIVEN,
+                          .at_us = st_clock_now_us(st_exec_clock(e->x))};
     int rc = st_start(e->ops, NULL, &req, &s, &err);
     json_decref(inputs);
     ck_assert_msg(rc == 0, "start %s: %s %s", flow, err.msg, err.detail);

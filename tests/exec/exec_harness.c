@@ -88,10 +88,10 @@ const char *h_start(harness_t *h, const char *flow, const char *inputs, const ch
     json_t *in = NULL;
     ck_assert_msg(st_start_inputs_parse(inputs, &in, &err) == 0, "inputs: %s", err.msg);
     st_start_req_t req = {.flow = flow,
-                              .inputs = in,
-                              .business_key = key,
-                              .at = ST_START_AT_GIVEN,
-                              .at_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
+                          .inputs = in,
+                          .business_key = key,
+                          .at = ST_START_AT_GIVEN,
+                          .at_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
     int rc = st_start(h->ops, NULL, &req, &s, &err);
     json_decref(in);
     ck_assert_msg(rc == 0, "start %s: %s %s", flow, err.msg, err.detail);

@@ -112,8 +112,7 @@ static int lib_start(const fx_t *f, const char *input, const char *key, st_start
     ck_assert_msg(c != NULL, "connect: %s", err->msg);
     json_t *inputs = json_loads(input, 0, NULL);
     ck_assert_ptr_nonnull(inputs);
-    st_start_req_t req = {
-        .flow = "wait_invoice", .inputs = inputs, .business_key = key, .at = at};
+    st_start_req_t req = {.flow = "wait_invoice", .inputs = inputs, .business_key = key, .at = at};
     int rc = st_start(c, NULL, &req, out, err);
     json_decref(inputs);
     st_store_conn_free(c);

@@ -206,15 +206,12 @@ START_TEST(an_instance_id_has_hyphens_only_where_a_uuid_has_them)
     ck_assert_int_eq(st_store_uuid_parse("0190ABCD-ef12-7abc-8def-0123456789ab", &u), 0);
     st_store_uuid_format(&u, back);
     ck_assert_str_eq(back, "0190abcd-ef12-7abc-8def-0123456789ab");
-    static const char *const bad[] = {"0190abcdef127abc8def0123456789ab","0190ab-cdef12-7abc-8def-0123456789ab",
-                                      "01-90abcdef127abc8def0123456789ab",
-                                      "-0190abcd-ef12-7abc-8def-0123456789ab",
-                                      "0190abcd-ef12-7abc-8def-0123456789ab-",
-                                      "0190abcd-ef12-7abc-8def-0123456789a",
-                                      "0190abcd-ef12-7abc-8def-0123456789abc",
-                                      "0190abcd-ef12-7abc-8def-0123456789ag",
-                                      "0190abcd+ef12-7abc-8def-0123456789ab",
-                                      ""};
+    static const char *const bad[] = {
+        "0190abcdef127abc8def0123456789ab",      "0190ab-cdef12-7abc-8def-0123456789ab",
+        "01-90abcdef127abc8def0123456789ab",     "-0190abcd-ef12-7abc-8def-0123456789ab",
+        "0190abcd-ef12-7abc-8def-0123456789ab-", "0190abcd-ef12-7abc-8def-0123456789a",
+        "0190abcd-ef12-7abc-8def-0123456789abc", "0190abcd-ef12-7abc-8def-0123456789ag",
+        "0190abcd+ef12-7abc-8def-0123456789ab",  ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(st_store_uuid_parse(bad[i], &u) != 0, "accepted %s", bad[i]);
 }

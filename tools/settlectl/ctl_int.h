@@ -7,9 +7,9 @@
  * down; every command is an entry of the table in settlectl.c (name,
  * usage, help, run function), one file per family.
  *
- * Layer: tools. Depends on libsettle (store, core program reader, ops),
- * the settlec library (compile, DOT, decline table), jansson. No SQL and
- * no libpq here.
+ * Layer: tools. Depends on the store, the core (program reader), start,
+ * ops, common and the compiler library engine/flowc (compile, DOT, decline
+ * table), jansson. No SQL and no libpq here.
  *
  * Invariants:
  *   * a DSN is printed only through st_dsn_redact;
@@ -51,13 +51,13 @@ enum {
 };
 
 typedef struct ctl {
-    const char *dsn;          /* from --dsn or $SETTLE_DSN (never printed unredacted) */
-    int json;                 /* --json: one JSON document on stdout */
-    int tty;                  /* stdout is a terminal (progress bars) */
-    struct ev_loop *loop;     /* the store connection's own loop */
-    st_store_conn_t *sc;      /* opened on first use by ctl_db */
-    char actor[192];          /* settlectl:<user>@<host>, written to history */
-    const char *prog;         /* argv[0] base name, for messages */
+    const char *dsn;      /* from --dsn or $SETTLE_DSN (never printed unredacted) */
+    int json;             /* --json: one JSON document on stdout */
+    int tty;              /* stdout is a terminal (progress bars) */
+    struct ev_loop *loop; /* the store connection's own loop */
+    st_store_conn_t *sc;  /* opened on first use by ctl_db */
+    char actor[192];      /* settlectl:<user>@<host>, written to history */
+    const char *prog;     /* argv[0] base name, for messages */
 } ctl_t;
 
 typedef struct ctl_cmd {

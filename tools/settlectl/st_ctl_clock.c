@@ -51,8 +51,8 @@ int ctl_cmd_clock(ctl_t *c, int argc, char **argv)
     int64_t us = 0;
     if (!show && !(strcmp(pos[0], "advance") == 0 && n == 2))
         return ctl_usage(c, "clock", "say `clock show` or `clock advance DURATION`");
-    if (!show && (st_ops_duration_parse(pos[1], &us, &err) != 0 ||
-                  st_input_advance_check(us, &err) != 0))
+    if (!show &&
+        (st_ops_duration_parse(pos[1], &us, &err) != 0 || st_input_advance_check(us, &err) != 0))
         return ctl_fail(c, CTL_EXIT_USAGE, &err);
     st_store_conn_t *sc = ctl_db(c);
     if (sc == NULL)
