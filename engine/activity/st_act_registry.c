@@ -246,6 +246,10 @@ static void finish_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void st_act_call_finish_later(st_act_call_t *call, int64_t delay_us)
 {
     ev_timer_stop(call->runner->loop, &call->timer);
+    /* libev counts from the loop's cached time, which can be older than
+     * the call's start: refresh it so a delay never ends early. */
+    if (delay_us > 0)
+        ev_now_update(call->runner->loop);
     ev_timer_set(&call->timer, delay_us > 0 ? (double)delay_us / 1e6 : 0., 0.);
     ev_timer_start(call->runner->loop, &call->timer);
 }

@@ -283,6 +283,7 @@ typedef struct rconn {
     int fd;
     char buf[BUF_CAP];
     size_t len;
+    struct rconn *prev, *next; /* open connections, freed at stop */
 } rconn_t;
 
 struct e2e_recv {
@@ -292,6 +293,7 @@ struct e2e_recv {
     atomic_size_t count;
     atomic_int stop;
     pthread_t th;
+    rconn_t *conns; /* the receiver thread's alone */
 };
 
 static const char OK[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -328,6 +330,12 @@ static void recv_close(e2e_recv_t *r, rconn_t *c)
 {
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        r->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
     free(c);
 }
 
@@ -347,6 +355,10 @@ static void *recv_main(void *arg)
                     continue;
                 }
                 c->fd = fd;
+                c->next = r->conns;
+                if (r->conns != NULL)
+                    r->conns->prev = c;
+                r->conns = c;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                 epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
                 continue;
@@ -364,6 +376,8 @@ static void *recv_main(void *arg)
                 recv_close(r, c);
         }
     }
+    while (r->conns != NULL)
+        recv_close(r, r->conns);
     return NULL;
 }
 
