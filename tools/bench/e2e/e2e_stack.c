@@ -15,9 +15,17 @@
 
 #include "e2e_http.h"
 
+/* The settled running now, stopped by e2e_die: a benchmark that fails
+ * must not leave a node stepping flows behind it. */
+static pid_t g_running;
+
 void e2e_die(const char *what, const char *why)
 {
     fprintf(stderr, "bench_e2e: %s: %s\n", what, why);
+    if (g_running > 0) {
+        kill(g_running, SIGKILL);
+        waitpid(g_running, NULL, 0);
+    }
     exit(1);
 }
 
@@ -121,12 +129,13 @@ void e2e_stack_run(e2e_stack_t *s)
         execv(s->settled, (char *const *)args);
         _exit(127);
     }
+    g_running = s->pid;
     for (double t0 = e2e_mono_s(); e2e_mono_s() - t0 < 30; usleep(5000)) {
         if (e2e_http_get_status(s->port, "/readyz") == 200)
             return;
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
+            s->pid = g_running = 0;
             e2e_die("settled run exited at start", s->log);
         }
     }
@@ -141,6 +150,7 @@ void e2e_stack_kill(e2e_stack_t *s, int sig)
     int st;
     waitpid(s->pid, &st, 0);
     s->pid = 0;
+    g_running = 0;
 }
 
 void e2e_stack_close(e2e_stack_t *s)
