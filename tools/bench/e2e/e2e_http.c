@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUF_CAP (64 * 1024)
+#define BUF_CAP  (64 * 1024)
+#define RBUF_MAX (64 * 1024 * 1024)
 
 int64_t e2e_wall_us(void)
 {
@@ -83,13 +84,14 @@ typedef struct conn {
     int busy;    /* a request is in flight */
     size_t item; /* which */
     int tries;   /* sends of this item */
-    char rbuf[BUF_CAP], wbuf[BUF_CAP];
-    size_t rlen, wlen, woff;
+    char *rbuf;  /* grows to fit the longest answer (batch answers are large) */
+    char *wbuf;  /* the pool's req_cap bytes */
+    size_t rcap, rlen, wlen, woff;
 } conn_t;
 
 typedef struct pool {
     int port, epfd;
-    size_t n, next, left;
+    size_t n, next, left, req_cap;
     e2e_http_make_fn make;
     e2e_http_answer_fn answer;
     void *ud;
@@ -129,7 +131,7 @@ static void conn_take(pool_t *p, conn_t *c)
         return;
     c->item = p->next++;
     c->tries = 1;
-    c->wlen = p->make(c->item, c->wbuf, sizeof c->wbuf, p->ud);
+    c->wlen = p->make(c->item, c->wbuf, p->req_cap, p->ud);
     c->woff = 0;
     c->busy = 1;
     conn_want(p, c, 1);
@@ -185,7 +187,16 @@ static void conn_write(pool_t *p, conn_t *c)
 static void conn_read(pool_t *p, conn_t *c)
 {
     for (;;) {
-        ssize_t r = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
+        if (c->rlen == c->rcap) {
+            char *grown = c->rcap < RBUF_MAX ? realloc(c->rbuf, c->rcap * 2) : NULL;
+            if (grown == NULL) {
+                conn_broken(p, c);
+                return;
+            }
+            c->rbuf = grown;
+            c->rcap *= 2;
+        }
+        ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (r <= 0 || !c->busy) {
@@ -194,11 +205,8 @@ static void conn_read(pool_t *p, conn_t *c)
         }
         c->rlen += (size_t)r;
         size_t at, blen, mlen = message_len(c->rbuf, c->rlen, &at, &blen);
-        if (mlen == 0) {
-            if (c->rlen == sizeof c->rbuf)
-                conn_broken(p, c);
+        if (mlen == 0)
             continue;
-        }
         int status = c->rlen > 12 ? atoi(c->rbuf + 9) : 0;
         c->rlen = 0;
         conn_finish(p, c, status, c->rbuf + at, blen);
@@ -208,17 +216,50 @@ static void conn_read(pool_t *p, conn_t *c)
     }
 }
 
-int e2e_http_run(int port, unsigned conns, size_t n, e2e_http_make_fn make,
+static void conns_free(conn_t *cs, unsigned conns)
+{
+    for (unsigned i = 0; cs != NULL && i < conns; i++) {
+        if (cs[i].fd >= 0)
+            close(cs[i].fd);
+        free(cs[i].rbuf);
+        free(cs[i].wbuf);
+    }
+    free(cs);
+}
+
+static conn_t *conns_alloc(unsigned conns, size_t req_cap)
+{
+    conn_t *cs = calloc(conns, sizeof *cs);
+    for (unsigned i = 0; cs != NULL && i < conns; i++) {
+        cs[i].fd = -1;
+        cs[i].rcap = BUF_CAP;
+        cs[i].rbuf = malloc(BUF_CAP);
+        cs[i].wbuf = malloc(req_cap);
+        if (cs[i].rbuf == NULL || cs[i].wbuf == NULL) {
+            conns_free(cs, conns);
+            return NULL;
+        }
+    }
+    return cs;
+}
+
+int e2e_http_run(int port, unsigned conns, size_t n, size_t req_cap, e2e_http_make_fn make,
                  e2e_http_answer_fn answer, void *ud, e2e_http_stats_t *st)
 {
     memset(st, 0, sizeof *st);
-    pool_t p = {
-        .port = port, .n = n, .left = n, .make = make, .answer = answer, .ud = ud, .st = st};
+    pool_t p = {.port = port,
+                .n = n,
+                .left = n,
+                .req_cap = req_cap,
+                .make = make,
+                .answer = answer,
+                .ud = ud,
+                .st = st};
     p.epfd = epoll_create1(0);
-    conn_t *cs = calloc(conns, sizeof *cs);
+    conn_t *cs = conns_alloc(conns, req_cap);
     if (cs == NULL || p.epfd < 0) {
         fprintf(stderr, "bench_e2e: no memory for %u connections\n", conns);
-        free(cs);
+        conns_free(cs, conns);
         return -1;
     }
     double t0 = e2e_mono_s();
@@ -230,7 +271,7 @@ int e2e_http_run(int port, unsigned conns, size_t n, e2e_http_make_fn make,
         }
     if (open == 0) {
         fprintf(stderr, "bench_e2e: cannot connect to 127.0.0.1:%d\n", port);
-        free(cs);
+        conns_free(cs, conns);
         close(p.epfd);
         return -1;
     }
@@ -248,10 +289,7 @@ int e2e_http_run(int port, unsigned conns, size_t n, e2e_http_make_fn make,
         }
     }
     st->seconds = e2e_mono_s() - t0;
-    for (unsigned i = 0; i < conns; i++)
-        if (cs[i].fd >= 0)
-            close(cs[i].fd);
-    free(cs);
+    conns_free(cs, conns);
     close(p.epfd);
     return 0;
 }

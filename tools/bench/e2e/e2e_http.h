@@ -34,9 +34,11 @@ typedef struct e2e_http_stats {
 
 /* Send requests 0..n-1 to 127.0.0.1:port over `conns` keep-alive
  * connections, one request in flight on each; return when all are
- * answered. 0, or -1 with a message on stderr when no connection could be
- * made at all. */
-int e2e_http_run(int port, unsigned conns, size_t n, e2e_http_make_fn make,
+ * answered. A request is at most req_cap bytes; answers of any size up to
+ * 64 MiB are read. make(i) runs when a connection is free for request i,
+ * so a caller may pace requests by blocking in it. 0, or -1 with a message
+ * on stderr when no connection could be made at all. */
+int e2e_http_run(int port, unsigned conns, size_t n, size_t req_cap, e2e_http_make_fn make,
                  e2e_http_answer_fn answer, void *ud, e2e_http_stats_t *st);
 
 /* One GET; the status, or 0 when nothing answered. */

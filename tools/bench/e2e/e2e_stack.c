@@ -73,15 +73,10 @@ static void run_settled(e2e_stack_t *s, const char *const *args)
     }
 }
 
-void e2e_stack_fresh(e2e_stack_t *s, const char *base)
+/* Connect to the stack's database, migrated by the binary under test. */
+static void stack_open(e2e_stack_t *s)
 {
-    char sql[256];
     const char *name = s->dbname;
-    snprintf(s->dbname, sizeof s->dbname, "%s_%d", base, (int)getpid());
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    admin_sql(s->admin_dsn, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-    admin_sql(s->admin_dsn, sql);
     snprintf(s->dsn, sizeof s->dsn, "%s dbname=%s", s->admin_dsn, name);
     snprintf(s->log, sizeof s->log, "/tmp/bench_e2e_%s.log", name);
     unlink(s->log);
@@ -92,6 +87,60 @@ void e2e_stack_fresh(e2e_stack_t *s, const char *base)
         e2e_die("cannot connect to the benchmark database", PQerrorMessage(s->db));
     if (s->port == 0)
         s->port = e2e_free_port();
+}
+
+void e2e_stack_fresh(e2e_stack_t *s, const char *base)
+{
+    char sql[256];
+    snprintf(s->dbname, sizeof s->dbname, "%s_%d", base, (int)getpid());
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->dbname);
+    admin_sql(s->admin_dsn, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", s->dbname);
+    admin_sql(s->admin_dsn, sql);
+    s->keep = 0;
+    stack_open(s);
+}
+
+/* The comment on database `name`, "" when it has none or does not exist. */
+static void db_comment(const char *admin_dsn, const char *name, char *out, size_t cap)
+{
+    PGconn *c = PQconnectdb(admin_dsn);
+    if (PQstatus(c) != CONNECTION_OK)
+        e2e_die("cannot connect to the benchmark cluster", PQerrorMessage(c));
+    const char *params[] = {name};
+    PGresult *r = PQexecParams(c,
+                               "SELECT coalesce(shobj_description(oid, 'pg_database'), '') "
+                               "FROM pg_database WHERE datname = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        e2e_die("reading a database's comment", PQresultErrorMessage(r));
+    snprintf(out, cap, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+int e2e_stack_kept(e2e_stack_t *s, const char *name, const char *mark)
+{
+    char sql[256], comment[256];
+    snprintf(s->dbname, sizeof s->dbname, "%s", name);
+    db_comment(s->admin_dsn, name, comment, sizeof comment);
+    int reuse = strcmp(comment, mark) == 0;
+    if (!reuse) {
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+        admin_sql(s->admin_dsn, sql);
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+        admin_sql(s->admin_dsn, sql);
+    }
+    s->keep = 1;
+    stack_open(s);
+    return reuse;
+}
+
+void e2e_stack_mark(e2e_stack_t *s, const char *mark)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "COMMENT ON DATABASE %s IS '%s'", s->dbname, mark);
+    admin_sql(s->admin_dsn, sql);
 }
 
 void e2e_stack_deploy(e2e_stack_t *s, const char *file_name, const char *src)
@@ -112,6 +161,10 @@ void e2e_stack_run(e2e_stack_t *s)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", s->port);
     const char *args[64] = {s->settled, "run", "--http", addr};
     size_t n = 4;
+    if (s->node != NULL) {
+        args[n++] = "--node";
+        args[n++] = s->node;
+    }
     for (size_t i = 0; s->run_args != NULL && s->run_args[i] != NULL && n < 63; i++)
         args[n++] = s->run_args[i];
     args[n] = NULL;
@@ -158,9 +211,11 @@ void e2e_stack_close(e2e_stack_t *s)
     e2e_stack_kill(s, SIGTERM);
     PQfinish(s->db);
     s->db = NULL;
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->dbname);
-    admin_sql(s->admin_dsn, sql);
+    if (!s->keep) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->dbname);
+        admin_sql(s->admin_dsn, sql);
+    }
     unlink(s->log);
 }
 
@@ -172,4 +227,14 @@ double e2e_scalar(e2e_stack_t *s, const char *sql)
     double v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? strtod(PQgetvalue(r, 0, 0), NULL) : 0;
     PQclear(r);
     return v;
+}
+
+long long e2e_exec(e2e_stack_t *s, const char *sql)
+{
+    PGresult *r = PQexec(s->db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        e2e_die(sql, PQresultErrorMessage(r));
+    long long n = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return n;
 }
