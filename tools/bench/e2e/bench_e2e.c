@@ -84,19 +84,19 @@ static const struct {
 
 static void usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: bench_e2e [--settled PATH] [--dsn ADMIN_DSN] [--smoke]\n"
-        "                 [--phase throughput|batch|light|wake|recovery|all]...\n"
-        "                 [--flows N] [--steps K] [--clients C] [--batch-size B]\n"
-        "                 [--batch-clients C] [--light N] [--sleepers M] [--sleep-max S]\n"
-        "                 [--asleep N] [--in-flight R] [--kill-after MS] [--node NAME]\n"
-        "                 [--run-arg ARG]... [--seed S]\n"
-        "defaults: 20000 flows x 5 steps, 50 clients, batches of 1000 from 4 clients,\n"
-        "1000 light flows, 5000 sleepers for 1-10 s, 0 asleep, 10000 in flight killed\n"
-        "200 ms after their starts, node bench-e2e. ADMIN_DSN defaults to $SETTLE_BENCH_DSN, then\n"
-        "$SETTLE_TEST_DSN; the bench makes and drops databases there, and keeps one\n"
-        "per --asleep N and binary (settle_e2e_asleep<N>_<hash>).\n");
+    fprintf(stderr,
+            "usage: bench_e2e [--settled PATH] [--dsn ADMIN_DSN] [--smoke]\n"
+            "                 [--phase throughput|batch|light|wake|recovery|all]...\n"
+            "                 [--flows N] [--steps K] [--clients C] [--batch-size B]\n"
+            "                 [--batch-clients C] [--light N] [--sleepers M] [--sleep-max S]\n"
+            "                 [--asleep N] [--in-flight R] [--kill-after MS] [--node NAME]\n"
+            "                 [--run-arg ARG]... [--seed S]\n"
+            "defaults: 20000 flows x 5 steps, 50 clients, batches of 1000 from 4 clients,\n"
+            "1000 light flows, 5000 sleepers for 1-10 s, 0 asleep, 10000 in flight killed\n"
+            "200 ms after their starts, node bench-e2e-<pid>. ADMIN_DSN defaults to "
+            "$SETTLE_BENCH_DSN, then\n"
+            "$SETTLE_TEST_DSN; the bench makes and drops databases there, and keeps one\n"
+            "per --asleep N and binary (settle_e2e_asleep<N>_<hash>).\n");
     exit(2);
 }
 
@@ -230,9 +230,9 @@ int main(int argc, char **argv)
                     .sleep_max_s = 10,
                     .in_flight = 10000,
                     .kill_after_ms = 200,
-                    .node = "bench-e2e",
                     .seed = 1};
     parse(argc, argv, &o);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it comes, also in a file */
     if (o.dsn == NULL)
         o.dsn = getenv("SETTLE_BENCH_DSN");
     if (o.dsn == NULL)
@@ -244,7 +244,13 @@ int main(int argc, char **argv)
     if (o.phases == 0)
         o.phases = phase_bit("all");
     signal(SIGPIPE, SIG_IGN);
-    e2e_stack_t st = {.settled = o.settled, .admin_dsn = o.dsn, .run_args = o.run_args};
+    char node[64];
+    if (o.node == NULL) { /* unique, so concurrent benchmarks never share an identity */
+        snprintf(node, sizeof node, "bench-e2e-%d", (int)getpid());
+        o.node = node;
+    }
+    e2e_stack_t st = {
+        .settled = o.settled, .admin_dsn = o.dsn, .run_args = o.run_args, .node = o.node};
     if (o.phases & PH_THROUGHPUT)
         e2e_phase_load(&st, &o, 0);
     if (o.phases & PH_BATCH)

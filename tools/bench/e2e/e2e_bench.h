@@ -30,7 +30,7 @@ typedef struct e2e_opts {
     unsigned clients, batch_clients;
     unsigned kill_after_ms;
     unsigned sleep_max_s; /* sleepers sleep 1..sleep_max_s seconds */
-    const char *node;
+    const char *node;     /* `settled run --node` in every phase */
     const char *run_args[32];
     unsigned seed;
     int keep_asleep; /* keep the database of --asleep for the next run */

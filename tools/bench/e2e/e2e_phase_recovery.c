@@ -56,7 +56,6 @@ void e2e_phase_recovery(e2e_stack_t *st, const e2e_opts_t *o)
     size_t r = o->in_flight, k = o->steps;
     e2e_stack_fresh(st, "settle_e2e_rec");
     e2e_stack_deploy(st, "e2e.flow", E2E_FLOW_STEPS);
-    st->node = o->node;
     e2e_stack_run(st);
     int batch = e2e_batch_supported(st->port);
     e2e_starts_t s = {.body = body_rec,
@@ -101,6 +100,5 @@ void e2e_phase_recovery(e2e_stack_t *st, const e2e_opts_t *o)
     e2e_figure("recovery_all_done_ms", all * 1e3);
     e2e_figure("recovery_task_reruns", reruns);
     e2e_figure("recovery_duplicates", dups);
-    st->node = NULL;
     e2e_stack_close(st);
 }

@@ -108,6 +108,9 @@ static void on_answer(size_t r, int status, const char *body, size_t len, void *
     e2e_starts_t *s = run->s;
     size_t first, end;
     request_span(s, run->n, r, &first, &end);
+    int64_t now = e2e_wall_us();
+    for (size_t i = first; s->answered_us != NULL && i < end; i++)
+        s->answered_us[i] = now;
     if (status != 200 && status != 201) {
         note_bad(s, status, body, len);
         return;

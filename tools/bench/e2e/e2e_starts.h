@@ -24,9 +24,10 @@ typedef int (*e2e_body_fn)(size_t i, char *buf, size_t cap, void *ctx);
 typedef struct e2e_starts {
     e2e_body_fn body;
     void *ctx;
-    unsigned clients; /* keep-alive connections */
-    size_t per_batch; /* 0: single starts; else items per batch request */
-    int64_t *sent_us; /* optional, n entries: when flow i's request was sent */
+    unsigned clients;     /* keep-alive connections */
+    size_t per_batch;     /* 0: single starts; else items per batch request */
+    int64_t *sent_us;     /* optional, n entries: when flow i's request was sent */
+    int64_t *answered_us; /* optional, n entries: when it was answered */
     /* filled in: */
     size_t ok, bad, requests;
     int bad_status;
