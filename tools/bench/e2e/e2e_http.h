@@ -1,7 +1,6 @@
 /*
  * e2e_http.h — the end-to-end benchmark's HTTP: a keep-alive client pool
- * that sends a numbered series of requests, and a receiver that notes when
- * each numbered path first arrives.
+ * that sends a numbered series of requests.
  *
  * Benchmark code, built to cost little CPU next to the engine it measures:
  * raw non-blocking sockets on one epoll set, answers parsed only for the
@@ -43,18 +42,6 @@ int e2e_http_run(int port, unsigned conns, size_t n, size_t req_cap, e2e_http_ma
 
 /* One GET; the status, or 0 when nothing answered. */
 int e2e_http_get_status(int port, const char *path);
-
-/* The receiver: a thread serving 127.0.0.1 on a free port that answers
- * 200 {} to every request and, for a path /w/<i> with i < n, stores the
- * wall time (µs) of its first arrival in first_us[i]. */
-typedef struct e2e_recv e2e_recv_t;
-
-e2e_recv_t *e2e_recv_start(size_t n);
-int e2e_recv_port(const e2e_recv_t *r);
-/* Arrival time of path /w/<i>, 0 while it has not come. */
-int64_t e2e_recv_first_us(const e2e_recv_t *r, size_t i);
-size_t e2e_recv_count(const e2e_recv_t *r);
-void e2e_recv_stop(e2e_recv_t *r);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int e2e_free_port(void);

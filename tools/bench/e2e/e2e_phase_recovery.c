@@ -33,8 +33,9 @@ static int body_rec(size_t i, char *buf, size_t cap, void *ctx)
 static const char ENDED[] =
     "SELECT count(*) FROM instances WHERE flow = 'e2e' AND status NOT IN ('running', 'waiting')";
 
-/* Re-runs and unabsorbed duplicates of test.echo calls; dies when the store
- * holds fewer task rows than steps taken (nothing to count from). */
+/* Re-runs and unabsorbed duplicates of test.echo calls, counted from the
+ * task rows and attempt records the store keeps; says so when it keeps
+ * fewer task rows than steps were taken. */
 static void duplicates(e2e_stack_t *st, size_t want_tasks, double *reruns, double *dups)
 {
     double tasks = e2e_scalar(st, "SELECT count(*) FROM tasks WHERE activity = 'test.echo'");

@@ -51,8 +51,11 @@ static size_t make_request(size_t r, char *buf, size_t cap, void *ud)
         len += (size_t)snprintf(body, room, "{\"items\":[");
     for (size_t i = first; i < end; i++) {
         if (room - len < ITEM_CAP)
-            return 0;
-        len += (size_t)s->body(i, body + len, ITEM_CAP, s->ctx);
+            e2e_die("starts", "a batch does not fit its request buffer");
+        int item = s->body(i, body + len, ITEM_CAP, s->ctx);
+        if (item <= 0 || item >= ITEM_CAP)
+            e2e_die("starts", "a start body does not fit in 1 KiB");
+        len += (size_t)item;
         if (s->per_batch && i + 1 < end)
             body[len++] = ',';
     }
@@ -62,7 +65,7 @@ static size_t make_request(size_t r, char *buf, size_t cap, void *ud)
     size_t hlen = request_head(head, sizeof head,
                                s->per_batch ? "/v1/instances/batch" : "/v1/instances", len);
     if (hlen == 0)
-        return 0;
+        e2e_die("starts", "a request head does not fit");
     memmove(buf + hlen, body, len);
     memcpy(buf, head, hlen);
     int64_t now = e2e_wall_us(); /* the request goes out as this returns */
