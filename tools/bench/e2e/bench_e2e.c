@@ -90,13 +90,13 @@ static void usage(void)
             "                 [--flows N] [--steps K] [--clients C] [--batch-size B]\n"
             "                 [--batch-clients C] [--light N] [--sleepers M] [--sleep-max S]\n"
             "                 [--asleep N] [--in-flight R] [--kill-after MS] [--node NAME]\n"
-            "                 [--run-arg ARG]... [--seed S]\n"
+            "                 [--run-arg ARG]... [--seed S] [--patience SECONDS]\n"
             "defaults: 20000 flows x 5 steps, 50 clients, batches of 1000 from 4 clients,\n"
             "1000 light flows, 5000 sleepers for 1-10 s, 0 asleep, 10000 in flight killed\n"
-            "200 ms after their starts, node bench-e2e-<pid>. ADMIN_DSN defaults to "
-            "$SETTLE_BENCH_DSN, then\n"
-            "$SETTLE_TEST_DSN; the bench makes and drops databases there, and keeps one\n"
-            "per --asleep N and binary (settle_e2e_asleep<N>_<hash>).\n");
+            "200 ms after their starts, node bench-e2e-<pid>. ADMIN_DSN defaults to\n"
+            "$SETTLE_BENCH_DSN, then $SETTLE_TEST_DSN; the bench makes and drops databases\n"
+            "there, and keeps one per --asleep N and binary (settle_e2e_asleep<N>_<hash>).\n"
+            "--patience S gives up waiting for flows after S seconds (default: by size).\n");
     exit(2);
 }
 
@@ -139,16 +139,14 @@ static void smoke(e2e_opts_t *o, unsigned *nargs)
 
 static void parse(int argc, char **argv, e2e_opts_t *o)
 {
-    static const struct option longs[] = {{"settled", 1, 0, 'b'},    {"dsn", 1, 0, 'd'},
-                                          {"phase", 1, 0, 'p'},      {"flows", 1, 0, 'n'},
-                                          {"steps", 1, 0, 'k'},      {"clients", 1, 0, 'c'},
-                                          {"batch-size", 1, 0, 'B'}, {"batch-clients", 1, 0, 'C'},
-                                          {"light", 1, 0, 'l'},      {"sleepers", 1, 0, 'm'},
-                                          {"asleep", 1, 0, 'A'},     {"in-flight", 1, 0, 'r'},
-                                          {"kill-after", 1, 0, 'K'}, {"node", 1, 0, 'N'},
-                                          {"run-arg", 1, 0, 'a'},    {"seed", 1, 0, 's'},
-                                          {"smoke", 0, 0, 'S'},      {"sleep-max", 1, 0, 'M'},
-                                          {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"settled", 1, 0, 'b'},    {"dsn", 1, 0, 'd'},           {"phase", 1, 0, 'p'},
+        {"flows", 1, 0, 'n'},      {"steps", 1, 0, 'k'},         {"clients", 1, 0, 'c'},
+        {"batch-size", 1, 0, 'B'}, {"batch-clients", 1, 0, 'C'}, {"light", 1, 0, 'l'},
+        {"sleepers", 1, 0, 'm'},   {"asleep", 1, 0, 'A'},        {"in-flight", 1, 0, 'r'},
+        {"kill-after", 1, 0, 'K'}, {"node", 1, 0, 'N'},          {"run-arg", 1, 0, 'a'},
+        {"seed", 1, 0, 's'},       {"smoke", 0, 0, 'S'},         {"sleep-max", 1, 0, 'M'},
+        {"patience", 1, 0, 'P'},   {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
     unsigned nargs = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -184,6 +182,9 @@ static void parse(int argc, char **argv, e2e_opts_t *o)
             break;
         case 'm':
             o->sleepers = count_arg(optarg, 1);
+            break;
+        case 'P':
+            e2e_patience_s = (double)count_arg(optarg, 1);
             break;
         case 'M':
             o->sleep_max_s = (unsigned)count_arg(optarg, 1);

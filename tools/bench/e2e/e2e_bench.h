@@ -56,6 +56,9 @@ void e2e_asleep_fill(e2e_stack_t *st, size_t n);
 void e2e_figure(const char *name, double value);
 /* p-th percentile (0..100) of v[0..n-1], which it sorts; n > 0. */
 double e2e_pct(int64_t *v, size_t n, double p);
+/* When > 0, every wait for flows gives up after this many seconds
+ * (--patience) instead of its own limit. */
+extern double e2e_patience_s;
 /* Wait until the number `sql` selects reaches want; dies after limit_s. */
 void e2e_wait_count(e2e_stack_t *st, const char *sql, double want, double limit_s,
                     const char *what);

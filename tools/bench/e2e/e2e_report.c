@@ -36,8 +36,12 @@ double e2e_pct(int64_t *v, size_t n, double p)
     return (double)v[at < n ? at : n - 1];
 }
 
+double e2e_patience_s;
+
 void e2e_wait_count(e2e_stack_t *st, const char *sql, double want, double limit_s, const char *what)
 {
+    if (e2e_patience_s > 0)
+        limit_s = e2e_patience_s;
     for (double t0 = e2e_mono_s(); e2e_scalar(st, sql) < want; usleep(10000))
         if (e2e_mono_s() - t0 > limit_s)
             e2e_die(what, "did not happen in time (is settled running? see its log)");
