@@ -11,7 +11,9 @@
  * records them: re-runs of a test.echo task (same idempotency key, which a
  * remote service absorbs) and logical calls made twice under different keys
  * (the same flow's test.echo for the same i in two task rows: a duplicate no
- * key absorbs; must be 0).
+ * key absorbs; must be 0). Re-runs are counted from attempt records
+ * (task_attempts.attempt > 1): a run cut off by the kill before its record
+ * committed leaves none, so this is a lower bound of the calls made twice.
  */
 #include <signal.h>
 #include <stdio.h>
