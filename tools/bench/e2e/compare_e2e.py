@@ -65,10 +65,13 @@ def main():
             print(f"round {r + 1} {b}: {shown}", flush=True)
             for n in notes:
                 print(f"  ({n})", flush=True)
-    print(f"\nmedians over {args.rounds} alternating rounds "
-          f"(ratio: each binary's median / {args.binaries[0]}'s):")
+    print(f"\nmedians over {args.rounds} alternating rounds; in brackets each median "
+          f"over binary 1's:")
+    for i, b in enumerate(args.binaries, 1):
+        print(f"  binary {i}: {b}")
     width = max(len(n) for n in names)
-    print(f"  {'figure':{width}}  " + "  ".join(f"{b[-40:]:>40}" for b in args.binaries))
+    print(f"  {'figure':{width}}" + "".join(f"{'binary ' + str(i):>22}"
+                                        for i in range(1, len(args.binaries) + 1)))
     for n in names:
         meds = []
         for b in args.binaries:
@@ -77,13 +80,12 @@ def main():
         cells = []
         for m in meds:
             if m is None:
-                cells.append(f"{'-':>40}")
+                cells.append(f"{'-':>22}")
             elif meds[0]:
-                cells.append(f"{m:>30.1f} ({m / meds[0]:5.2f}x)")
+                cells.append(f"{m:>12.1f} ({m / meds[0]:5.2f}x)")
             else:
-                cells.append(f"{m:>40.1f}")
-        print(f"  {n:{width}}  " + "  ".join(cells))
-
+                cells.append(f"{m:>22.1f}")
+        print(f"  {n:{width}}" + "".join(cells))
 
 if __name__ == "__main__":
     main()
