@@ -53,6 +53,16 @@ void exec_log(st_exec_t *x, const char *fmt, ...)
     x->cfg.log(x->cfg.log_ctx, line);
 }
 
+void exec_log_err(st_exec_t *x, const char *what, const st_err_t *err)
+{
+    if (err == NULL || err->msg[0] == '\0')
+        exec_log(x, "%s: unknown error", what);
+    else if (err->detail[0] != '\0')
+        exec_log(x, "%s: %s (%s)", what, err->msg, err->detail);
+    else
+        exec_log(x, "%s: %s", what, err->msg);
+}
+
 static void apply_defaults(st_exec_cfg_t *c)
 {
     if (c->lease_ttl_ms <= 0)
@@ -93,6 +103,7 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->loop = loop;
     x->cfg = *cfg;
     apply_defaults(&x->cfg);
+    exec_recover_init(x);
     x->dsn = strdup(cfg->dsn);
     if (x->dsn == NULL) {
         /* Never go on without it: libpq would take "" for its defaults. */
@@ -217,50 +228,6 @@ static void adopt(st_exec_t *x, st_store_instances_t *rows)
     }
 }
 
-static void on_recovered(int rc, const st_err_t *err, st_store_tasks_t *tasks, void *ud)
-{
-    st_exec_t *x = ud;
-    if (x->freeing)
-        return;
-    x->recovering = 0;
-    if (rc != 0) {
-        exec_log(x, "task recovery failed (tried again each claim round): %s", err->msg);
-        x->recover_retry = 1;
-        return;
-    }
-    x->recover_retry = 0;
-    for (size_t i = 0; i < tasks->n; i++) {
-        exec_inst_t *in = exec_inst_find(x, &tasks->v[i].instance);
-        /* Only tasks this node does not already know: a task it dispatched
-         * (task.id set) is running or has its result on the way. */
-        if (in != NULL && in->core != NULL && !in->dead && in->core->status == ST_CORE_RUNNING &&
-            in->core->task_seq == tasks->v[i].seq && in->task.id == 0 && !in->task.inflight &&
-            in->ck == NULL && in->qhead == NULL)
-            exec_task_recover(x, in, &tasks->v[i]);
-    }
-    if (x->recover_again)
-        exec_recover_tasks(x);
-}
-
-/* Re-dispatch tasks written but not finished (after a crash, a takeover or
- * a re-read). A request while a round is out runs one more round after it,
- * so an instance taken up meanwhile is never missed. */
-void exec_recover_tasks(st_exec_t *x)
-{
-    st_err_t err;
-    if (x->recovering) {
-        x->recover_again = 1;
-        return;
-    }
-    x->recover_again = 0;
-    if (st_store_tasks_recover_async(x->ctl, x->node_id, on_recovered, x, &err) != 0) {
-        exec_log(x, "task recovery failed (tried again each claim round): %s", err.msg);
-        x->recover_retry = 1;
-        return;
-    }
-    x->recovering = 1;
-}
-
 /* Run the next claim round at the loop's next turn. */
 static void claim_again_soon(st_exec_t *x)
 {
@@ -294,8 +261,7 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         claim_page(x);
         return;
     }
-    if (x->claim_total > 0)
-        exec_recover_tasks(x);
+    exec_recover_tasks(x); /* the page's instances that have a task to run */
     if (x->claim_pending) {
         x->claim_pending = 0;
         claim_again_soon(x);
@@ -362,6 +328,7 @@ static void lose_everything(st_exec_t *x)
      * again; re-register as a new node and claim afresh. Pending re-reads
      * are moot, and their list must not point at the instances freed
      * below. */
+    exec_recover_forget_all(x);
     while (x->reload_head != NULL) {
         exec_inst_t *in = x->reload_head;
         x->reload_head = in->reload_next;
@@ -728,6 +695,7 @@ void st_exec_free(st_exec_t *x)
         ev_timer_stop(x->loop, &x->claim_w);
         ev_timer_stop(x->loop, &x->grace_w);
         ev_timer_stop(x->loop, &x->maint_w);
+        exec_recover_stop(x);
     }
     /* Callbacks still owed (checkpoints, attempts) fire inside these frees
      * and must find their instances alive: free the producers first. */

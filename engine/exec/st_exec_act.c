@@ -99,7 +99,7 @@ static void on_result(const st_act_result_t *res, void *user)
         exec_log(x, "out of memory taking the result of task %lld (recovered later)",
                  (long long)t->id);
         exec_task_clear(t);
-        x->recover_retry = 1;
+        exec_recover_want(x, in, 0);
         return;
     }
     exec_deliver(x, in, ev);
@@ -176,7 +176,7 @@ void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *st)
     if (t->activity == NULL) {
         exec_log(x, "out of memory recovering task %lld (tried again)", (long long)st->id);
         exec_task_clear(t);
-        x->recover_retry = 1;
+        exec_recover_want(x, in, 0);
         return;
     }
     t->args = st->args_json ? json_loads(st->args_json, 0, &jerr) : NULL;

@@ -268,7 +268,7 @@ static void ready(st_exec_t *x, exec_inst_t *in)
         exec_timer_set_wake(x, in, in->core->wake_at_us);
     if (in->core->status == ST_CORE_RUNNING && in->core->seq > 0 && !in->task.inflight) {
         exec_task_clear(&in->task);
-        exec_recover_tasks(x);
+        exec_recover_want(x, in, 1);
     }
     exec_kick(x, in);
 }

@@ -384,7 +384,7 @@ static void apply(st_exec_t *x, exec_inst_t *in, exec_ckpt_t *c)
                 exec_log(x, "out of memory dispatching task %lld (recovered later)",
                          (long long)in->task.id);
                 exec_task_clear(&in->task);
-                x->recover_retry = 1;
+                exec_recover_want(x, in, 0);
                 break;
             }
             in->task.args = json_incref(cmd->args);
