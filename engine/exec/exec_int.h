@@ -278,5 +278,9 @@ void exec_log(st_exec_t *x, const char *fmt, ...) __attribute__((format(printf, 
 /* "what: <err's message> (<detail>)": a failed statement's line names the
  * statement, PostgreSQL's message and its SQLSTATE (st_store_db_error). */
 void exec_log_err(st_exec_t *x, const char *what, const st_err_t *err);
+/* Completion of a write nobody waits for (ud: the executor): logs a
+ * failure. ST_CONFLICT (the row moved on, e.g. a task already finished) is
+ * an expected outcome and not logged. */
+void exec_store_done(int rc, const st_err_t *err, void *ud);
 
 #endif

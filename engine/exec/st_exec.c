@@ -53,6 +53,23 @@ void exec_log(st_exec_t *x, const char *fmt, ...)
     x->cfg.log(x->cfg.log_ctx, line);
 }
 
+/* A checkpoint batch's transaction failed: say why, once per batch. */
+static void on_batch_error(const st_err_t *err, size_t n, int retried_alone, void *ud)
+{
+    st_exec_t *x = ud;
+    char what[128];
+    snprintf(what, sizeof what, "checkpoint batch of %zu failed (%s)", n,
+             retried_alone ? "each retried alone" : "its instances are re-read");
+    exec_log_err(x, what, err);
+}
+
+void exec_store_done(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (rc != 0 && rc != ST_CONFLICT && !x->freeing)
+        exec_log_err(ud, "a store write failed", err);
+}
+
 void exec_log_err(st_exec_t *x, const char *what, const st_err_t *err)
 {
     if (err == NULL || err->msg[0] == '\0')
@@ -183,6 +200,8 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     }
     x->cfg.batch.more_conns = x->more;
     x->cfg.batch.n_more = x->n_more;
+    x->cfg.batch.on_batch_error = on_batch_error;
+    x->cfg.batch.on_batch_error_ud = x;
     x->batch = st_store_batch_new(x->hot, &x->cfg.batch, err);
     if (x->batch == NULL)
         return err ? err->code : ST_DB;
@@ -249,7 +268,7 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         return;
     x->claiming = 0;
     if (rc != 0) {
-        exec_log(x, "claiming work failed: %s", err->msg);
+        exec_log_err(x, "claiming work failed", err);
         return;
     }
     if (x->shutting_down)
@@ -273,7 +292,7 @@ static void claim_page(st_exec_t *x)
     st_err_t err;
     if (st_store_lease_claim_async(x->ctl, x->node_id, x->cfg.claim_limit, on_claimed, x, &err) !=
         0) {
-        exec_log(x, "claiming work failed: %s", err.msg);
+        exec_log_err(x, "claiming work failed", &err);
         return;
     }
     x->claiming = 1;

@@ -35,7 +35,7 @@ static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_resu
     };
     /* Asynchronous on the audit connection (see connect_all): an audit
      * record must never stall the loop or the checkpoints. */
-    if (st_store_task_attempt_record_async(x->aux, &a, NULL, NULL, &err) != 0)
+    if (st_store_task_attempt_record_async(x->aux, &a, exec_store_done, x, &err) != 0)
         exec_log(x, "recording attempt %u of task %lld failed: %s", res->attempt, (long long)t->id,
                  err.msg);
 }
@@ -86,8 +86,8 @@ static void on_result(const st_act_result_t *res, void *user)
     int64_t not_before = 0;
     if (st_act_next_attempt(&t->policy, res, now, exec_random(x), &not_before)) {
         st_err_t err;
-        if (st_store_task_reschedule_async(x->aux, t->id, not_before, res->message, NULL, NULL,
-                                           &err) != 0)
+        if (st_store_task_reschedule_async(x->aux, t->id, not_before, res->message, exec_store_done,
+                                           x, &err) != 0)
             exec_log(x, "rescheduling task %lld failed: %s", (long long)t->id, err.msg);
         exec_timer_set_retry(x, in, not_before);
         return;

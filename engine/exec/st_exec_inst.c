@@ -456,12 +456,12 @@ static void on_loaded(int rc, const st_err_t *err, st_store_instances_t *rows, v
         exec_inst_release_if_idle(x, in);
         return;
     }
-    if (rc == ST_IO || rc == ST_DB) {
-        exec_log(x, "reading an instance failed (tried again): %s", err->msg);
+    if (rc != 0) { /* whatever the statement's error: never forget it for that */
+        exec_log_err(x, "reading an instance failed (tried again)", err);
         exec_reload_later(x, in);
         return;
     }
-    if (rc != 0 || rows->n == 0 || rows->v[0].owner_node != x->node_id) {
+    if (rows->n == 0 || rows->v[0].owner_node != x->node_id) {
         /* Not ours (or gone): its owner reacts to the same notification. */
         exec_inst_forget(x, in);
         return;

@@ -484,8 +484,8 @@ static exec_ev_t *signal_pick(st_exec_t *x, exec_inst_t *in, const st_store_sign
         if (!wanted)
             continue;
         if (cancel && in->core->cancel_requested) {
-            if (st_store_signal_discard_async(x->ctl, s->id, &in->id, in->core->seq, NULL, NULL,
-                                              &err) != 0)
+            if (st_store_signal_discard_async(x->ctl, s->id, &in->id, in->core->seq,
+                                              exec_store_done, x, &err) != 0)
                 exec_log(x, "discarding a repeated cancel failed: %s", err.msg);
             continue;
         }

@@ -325,6 +325,14 @@ typedef struct st_store_batch_cfg {
      * batcher. Checkpoints of one instance still commit in submit order. */
     st_store_conn_t *const *more_conns;
     unsigned n_more;
+    /* Optional: told once per failed batch transaction (the statement
+     * failed, e.g. a deadlock or a bad value, or the connection was lost)
+     * with the error, which names the statement, PostgreSQL's message and
+     * SQLSTATE, and the number of checkpoints it held; retried_alone: each
+     * of them is now retried in a transaction of its own. For logging;
+     * the checkpoints' callbacks still report each outcome. */
+    void (*on_batch_error)(const st_err_t *err, size_t n, int retried_alone, void *ud);
+    void *on_batch_error_ud;
 } st_store_batch_cfg_t;
 
 typedef struct st_store_batch_stats {

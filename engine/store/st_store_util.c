@@ -264,9 +264,12 @@ int st_store_db_error(st_err_t *err, const PGresult *r, const char *name)
     if (code == ST_CONFLICT)
         st_err_hint(err, "a concurrent transaction conflicted and this one was rolled back; it "
                          "is safe to retry");
+    else if (state && strcmp(state, "55P03") == 0)
+        st_err_hint(err, "a row lock was not granted within lock_timeout (set for the database "
+                         "or role?); the transaction was rolled back");
     else if (state && strcmp(state, "57014") == 0)
-        st_err_hint(err, "the statement was cancelled (statement_timeout or lock_timeout of the "
-                         "database role?); it was rolled back");
+        st_err_hint(err, "the statement was cancelled (statement_timeout of the database or "
+                         "role?); the transaction was rolled back");
     else
         st_err_hint(err, "see the PostgreSQL server log at this time for the statement's context");
     return code;
