@@ -167,10 +167,13 @@ struct st_exec {
     int claiming;             /* a claim page is in flight */
     int claim_pending;        /* work was announced during a round: one more */
     size_t claim_total;       /* rows claimed in this round */
-    int recovering;           /* task recovery in flight */
-    int recover_again;        /* asked again while in flight */
+    int recovering;           /* task recovery in flight (st_exec_recover.c) */
     int recover_retry;        /* task recovery failed: retry each claim round */
-    int booted;               /* st_exec_boot done */
+    st_store_uuid_t *rec_ids; /* instances whose open tasks to recover */
+    size_t rec_n, rec_cap;
+    size_t rec_inflight; /* the first rec_inflight ids are in flight */
+    ev_timer recover_w;  /* sends the list at the loop's next turn */
+    int booted;          /* st_exec_boot done */
     int renewing, registering;
     int clock_polling, clock_again;
     exec_wload_t wl;
@@ -227,7 +230,16 @@ void exec_kick(st_exec_t *x, exec_inst_t *in);
 void exec_reload_later(st_exec_t *x, exec_inst_t *in);
 /* Look for stored signals the instance waits for (asynchronously). */
 void exec_signals_poll(st_exec_t *x, exec_inst_t *in);
-/* Ask for a task recovery round (coalesced while one is in flight). */
+
+/* st_exec_recover.c — task recovery of instances just taken */
+void exec_recover_init(st_exec_t *x);
+void exec_recover_stop(st_exec_t *x); /* stops its timer and frees the list */
+/* The node lost its lease: the listed instances are no longer its own. */
+void exec_recover_forget_all(st_exec_t *x);
+/* Recover in's open task: at the loop's next turn (soon), or at the next
+ * claim round (after a shortage of memory). */
+void exec_recover_want(st_exec_t *x, const exec_inst_t *in, int soon);
+/* Send what is listed now (coalesced while a round is in flight). */
 void exec_recover_tasks(st_exec_t *x);
 
 /* st_exec_act.c — activities */
@@ -263,5 +275,12 @@ void exec_crash_point(st_exec_t *x, const char *point);
 int64_t exec_now(st_exec_t *x);
 uint64_t exec_random(st_exec_t *x);
 void exec_log(st_exec_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "what: <err's message> (<detail>)": a failed statement's line names the
+ * statement, PostgreSQL's message and its SQLSTATE (st_store_db_error). */
+void exec_log_err(st_exec_t *x, const char *what, const st_err_t *err);
+/* Completion of a write nobody waits for (ud: the executor): logs a
+ * failure. ST_CONFLICT (the row moved on, e.g. a task already finished) is
+ * an expected outcome and not logged. */
+void exec_store_done(int rc, const st_err_t *err, void *ud);
 
 #endif

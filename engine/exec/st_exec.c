@@ -53,6 +53,33 @@ void exec_log(st_exec_t *x, const char *fmt, ...)
     x->cfg.log(x->cfg.log_ctx, line);
 }
 
+/* A checkpoint batch's transaction failed: say why, once per batch. */
+static void on_batch_error(const st_err_t *err, size_t n, int retried_alone, void *ud)
+{
+    st_exec_t *x = ud;
+    char what[128];
+    snprintf(what, sizeof what, "checkpoint batch of %zu failed (%s)", n,
+             retried_alone ? "each retried alone" : "its instances are re-read");
+    exec_log_err(x, what, err);
+}
+
+void exec_store_done(int rc, const st_err_t *err, void *ud)
+{
+    st_exec_t *x = ud;
+    if (rc != 0 && rc != ST_CONFLICT && !x->freeing)
+        exec_log_err(ud, "a store write failed", err);
+}
+
+void exec_log_err(st_exec_t *x, const char *what, const st_err_t *err)
+{
+    if (err == NULL || err->msg[0] == '\0')
+        exec_log(x, "%s: unknown error", what);
+    else if (err->detail[0] != '\0')
+        exec_log(x, "%s: %s (%s)", what, err->msg, err->detail);
+    else
+        exec_log(x, "%s: %s", what, err->msg);
+}
+
 static void apply_defaults(st_exec_cfg_t *c)
 {
     if (c->lease_ttl_ms <= 0)
@@ -93,6 +120,7 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->loop = loop;
     x->cfg = *cfg;
     apply_defaults(&x->cfg);
+    exec_recover_init(x);
     x->dsn = strdup(cfg->dsn);
     if (x->dsn == NULL) {
         /* Never go on without it: libpq would take "" for its defaults. */
@@ -172,6 +200,8 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     }
     x->cfg.batch.more_conns = x->more;
     x->cfg.batch.n_more = x->n_more;
+    x->cfg.batch.on_batch_error = on_batch_error;
+    x->cfg.batch.on_batch_error_ud = x;
     x->batch = st_store_batch_new(x->hot, &x->cfg.batch, err);
     if (x->batch == NULL)
         return err ? err->code : ST_DB;
@@ -217,50 +247,6 @@ static void adopt(st_exec_t *x, st_store_instances_t *rows)
     }
 }
 
-static void on_recovered(int rc, const st_err_t *err, st_store_tasks_t *tasks, void *ud)
-{
-    st_exec_t *x = ud;
-    if (x->freeing)
-        return;
-    x->recovering = 0;
-    if (rc != 0) {
-        exec_log(x, "task recovery failed (tried again each claim round): %s", err->msg);
-        x->recover_retry = 1;
-        return;
-    }
-    x->recover_retry = 0;
-    for (size_t i = 0; i < tasks->n; i++) {
-        exec_inst_t *in = exec_inst_find(x, &tasks->v[i].instance);
-        /* Only tasks this node does not already know: a task it dispatched
-         * (task.id set) is running or has its result on the way. */
-        if (in != NULL && in->core != NULL && !in->dead && in->core->status == ST_CORE_RUNNING &&
-            in->core->task_seq == tasks->v[i].seq && in->task.id == 0 && !in->task.inflight &&
-            in->ck == NULL && in->qhead == NULL)
-            exec_task_recover(x, in, &tasks->v[i]);
-    }
-    if (x->recover_again)
-        exec_recover_tasks(x);
-}
-
-/* Re-dispatch tasks written but not finished (after a crash, a takeover or
- * a re-read). A request while a round is out runs one more round after it,
- * so an instance taken up meanwhile is never missed. */
-void exec_recover_tasks(st_exec_t *x)
-{
-    st_err_t err;
-    if (x->recovering) {
-        x->recover_again = 1;
-        return;
-    }
-    x->recover_again = 0;
-    if (st_store_tasks_recover_async(x->ctl, x->node_id, on_recovered, x, &err) != 0) {
-        exec_log(x, "task recovery failed (tried again each claim round): %s", err.msg);
-        x->recover_retry = 1;
-        return;
-    }
-    x->recovering = 1;
-}
-
 /* Run the next claim round at the loop's next turn. */
 static void claim_again_soon(st_exec_t *x)
 {
@@ -282,7 +268,7 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         return;
     x->claiming = 0;
     if (rc != 0) {
-        exec_log(x, "claiming work failed: %s", err->msg);
+        exec_log_err(x, "claiming work failed", err);
         return;
     }
     if (x->shutting_down)
@@ -294,8 +280,7 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         claim_page(x);
         return;
     }
-    if (x->claim_total > 0)
-        exec_recover_tasks(x);
+    exec_recover_tasks(x); /* the page's instances that have a task to run */
     if (x->claim_pending) {
         x->claim_pending = 0;
         claim_again_soon(x);
@@ -307,7 +292,7 @@ static void claim_page(st_exec_t *x)
     st_err_t err;
     if (st_store_lease_claim_async(x->ctl, x->node_id, x->cfg.claim_limit, on_claimed, x, &err) !=
         0) {
-        exec_log(x, "claiming work failed: %s", err.msg);
+        exec_log_err(x, "claiming work failed", &err);
         return;
     }
     x->claiming = 1;
@@ -362,6 +347,7 @@ static void lose_everything(st_exec_t *x)
      * again; re-register as a new node and claim afresh. Pending re-reads
      * are moot, and their list must not point at the instances freed
      * below. */
+    exec_recover_forget_all(x);
     while (x->reload_head != NULL) {
         exec_inst_t *in = x->reload_head;
         x->reload_head = in->reload_next;
@@ -728,6 +714,7 @@ void st_exec_free(st_exec_t *x)
         ev_timer_stop(x->loop, &x->claim_w);
         ev_timer_stop(x->loop, &x->grace_w);
         ev_timer_stop(x->loop, &x->maint_w);
+        exec_recover_stop(x);
     }
     /* Callbacks still owed (checkpoints, attempts) fire inside these frees
      * and must find their instances alive: free the producers first. */

@@ -35,7 +35,7 @@ static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_resu
     };
     /* Asynchronous on the audit connection (see connect_all): an audit
      * record must never stall the loop or the checkpoints. */
-    if (st_store_task_attempt_record_async(x->aux, &a, NULL, NULL, &err) != 0)
+    if (st_store_task_attempt_record_async(x->aux, &a, exec_store_done, x, &err) != 0)
         exec_log(x, "recording attempt %u of task %lld failed: %s", res->attempt, (long long)t->id,
                  err.msg);
 }
@@ -86,8 +86,8 @@ static void on_result(const st_act_result_t *res, void *user)
     int64_t not_before = 0;
     if (st_act_next_attempt(&t->policy, res, now, exec_random(x), &not_before)) {
         st_err_t err;
-        if (st_store_task_reschedule_async(x->aux, t->id, not_before, res->message, NULL, NULL,
-                                           &err) != 0)
+        if (st_store_task_reschedule_async(x->aux, t->id, not_before, res->message, exec_store_done,
+                                           x, &err) != 0)
             exec_log(x, "rescheduling task %lld failed: %s", (long long)t->id, err.msg);
         exec_timer_set_retry(x, in, not_before);
         return;
@@ -99,7 +99,7 @@ static void on_result(const st_act_result_t *res, void *user)
         exec_log(x, "out of memory taking the result of task %lld (recovered later)",
                  (long long)t->id);
         exec_task_clear(t);
-        x->recover_retry = 1;
+        exec_recover_want(x, in, 0);
         return;
     }
     exec_deliver(x, in, ev);
@@ -176,7 +176,7 @@ void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *st)
     if (t->activity == NULL) {
         exec_log(x, "out of memory recovering task %lld (tried again)", (long long)st->id);
         exec_task_clear(t);
-        x->recover_retry = 1;
+        exec_recover_want(x, in, 0);
         return;
     }
     t->args = st->args_json ? json_loads(st->args_json, 0, &jerr) : NULL;

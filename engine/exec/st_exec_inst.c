@@ -268,7 +268,7 @@ static void ready(st_exec_t *x, exec_inst_t *in)
         exec_timer_set_wake(x, in, in->core->wake_at_us);
     if (in->core->status == ST_CORE_RUNNING && in->core->seq > 0 && !in->task.inflight) {
         exec_task_clear(&in->task);
-        exec_recover_tasks(x);
+        exec_recover_want(x, in, 1);
     }
     exec_kick(x, in);
 }
@@ -456,12 +456,12 @@ static void on_loaded(int rc, const st_err_t *err, st_store_instances_t *rows, v
         exec_inst_release_if_idle(x, in);
         return;
     }
-    if (rc == ST_IO || rc == ST_DB) {
-        exec_log(x, "reading an instance failed (tried again): %s", err->msg);
+    if (rc != 0) { /* whatever the statement's error: never forget it for that */
+        exec_log_err(x, "reading an instance failed (tried again)", err);
         exec_reload_later(x, in);
         return;
     }
-    if (rc != 0 || rows->n == 0 || rows->v[0].owner_node != x->node_id) {
+    if (rows->n == 0 || rows->v[0].owner_node != x->node_id) {
         /* Not ours (or gone): its owner reacts to the same notification. */
         exec_inst_forget(x, in);
         return;

@@ -384,7 +384,7 @@ static void apply(st_exec_t *x, exec_inst_t *in, exec_ckpt_t *c)
                 exec_log(x, "out of memory dispatching task %lld (recovered later)",
                          (long long)in->task.id);
                 exec_task_clear(&in->task);
-                x->recover_retry = 1;
+                exec_recover_want(x, in, 0);
                 break;
             }
             in->task.args = json_incref(cmd->args);
@@ -484,8 +484,8 @@ static exec_ev_t *signal_pick(st_exec_t *x, exec_inst_t *in, const st_store_sign
         if (!wanted)
             continue;
         if (cancel && in->core->cancel_requested) {
-            if (st_store_signal_discard_async(x->ctl, s->id, &in->id, in->core->seq, NULL, NULL,
-                                              &err) != 0)
+            if (st_store_signal_discard_async(x->ctl, s->id, &in->id, in->core->seq,
+                                              exec_store_done, x, &err) != 0)
                 exec_log(x, "discarding a repeated cancel failed: %s", err.msg);
             continue;
         }

@@ -325,6 +325,14 @@ typedef struct st_store_batch_cfg {
      * batcher. Checkpoints of one instance still commit in submit order. */
     st_store_conn_t *const *more_conns;
     unsigned n_more;
+    /* Optional: told once per failed batch transaction (the statement
+     * failed, e.g. a deadlock or a bad value, or the connection was lost)
+     * with the error, which names the statement, PostgreSQL's message and
+     * SQLSTATE, and the number of checkpoints it held; retried_alone: each
+     * of them is now retried in a transaction of its own. For logging;
+     * the checkpoints' callbacks still report each outcome. */
+    void (*on_batch_error)(const st_err_t *err, size_t n, int retried_alone, void *ud);
+    void *on_batch_error_ud;
 } st_store_batch_cfg_t;
 
 typedef struct st_store_batch_stats {
@@ -459,11 +467,19 @@ int st_store_task_finish(st_store_conn_t *c, const st_store_task_done_t *d, st_e
 
 /* ---- recovery and timers ------------------------------------------------------ */
 
-/* Tasks of node_id's instances written but not finished (pending, or
- * running when their runner died): running ones go back to pending with
- * the same idempotency key and are returned with the pending ones. */
-int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, st_store_tasks_t *out,
-                           st_err_t *err);
+/* The most instances one task recovery names. */
+#define ST_STORE_RECOVER_MAX 1000
+
+/* Tasks written but not finished (pending, or running when their runner
+ * died) of those of the n instances `ids` (at most ST_STORE_RECOVER_MAX)
+ * that are live and owned by node_id: running ones go back to pending with
+ * the same idempotency key and are returned with the pending ones. Name
+ * only instances the node has just taken (claimed or re-read), never one
+ * whose task it is running. Locks the instance rows before their tasks,
+ * each in id order, like every statement that locks both, so it waits for
+ * a checkpoint of one of them but never deadlocks with one. */
+int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *ids,
+                           size_t n, st_store_tasks_t *out, st_err_t *err);
 
 typedef struct st_store_wake {
     st_store_uuid_t instance;
@@ -609,9 +625,9 @@ typedef void (*st_store_program_cb)(int rc, const st_err_t *err, st_store_progra
 int st_store_program_load_async(st_store_conn_t *c, const char *hash, st_store_program_cb cb,
                                 void *ud, st_err_t *err);
 
-/* As st_store_tasks_recover. */
-int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_tasks_cb cb,
-                                 void *ud, st_err_t *err);
+/* As st_store_tasks_recover; ids are copied before it returns. */
+int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *ids,
+                                 size_t n, st_store_tasks_cb cb, void *ud, st_err_t *err);
 
 /* As st_store_signal_discard (cb may be NULL). */
 int st_store_signal_discard_async(st_store_conn_t *c, int64_t signal_id,

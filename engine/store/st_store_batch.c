@@ -24,7 +24,10 @@
  *     statement returns the ordinals it applied, so a conflict fails only
  *     its own checkpoint. If the statement itself fails (a malformed value
  *     in one checkpoint), each checkpoint of the batch is retried alone so
- *     the bad one fails and the others commit.
+ *     the bad one fails and the others commit;
+ *   * a failed transaction is never silent: cfg.on_batch_error hears of it
+ *     (the connection's error names the statement and carries
+ *     PostgreSQL's message and SQLSTATE).
  */
 #include "store/st_store_int.h"
 
@@ -268,7 +271,10 @@ static void batch_done(st_store_op_t *op, int rc, const st_err_t *err)
     size_t n = bo->n;
     /* The slot stays busy while callbacks run: a callback that submits
      * only queues, so bo->v is not reused under this loop. */
-    if (rc < 0 && rc != ST_IO && rc != ST_STATE && n > 1) {
+    int alone = rc < 0 && rc != ST_IO && rc != ST_STATE && n > 1;
+    if (rc < 0 && rc != ST_STATE && b->cfg.on_batch_error)
+        b->cfg.on_batch_error(err, n, alone, b->cfg.on_batch_error_ud);
+    if (alone) {
         /* one bad value failed the statement: retry each alone, in order */
         for (size_t i = n; i-- > 0;) {
             bo->v[i]->next_ = b->solo_head;

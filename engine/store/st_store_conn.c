@@ -123,12 +123,46 @@ static void fail_list(st_store_op_t *list, int code, const char *msg, const char
  * text PostgreSQL logs. */
 #define ABORT_SQL "SELECT 'settle: operation failed while queuing; rolled back'::int"
 
+_Static_assert(ST_STORE_Q_COUNT < 255, "statement ids fit the op's statement log");
+
+/* The op whose send runs on this thread: st_store_send notes its
+ * statements there. */
+static _Thread_local st_store_op_t *sending;
+
+void st_store_conn_note_stmt(st_store_q_t q)
+{
+    st_store_op_t *op = sending;
+    if (op == NULL)
+        return;
+    unsigned i = op->nq++;
+    if (i < ST_STORE_OP_QLOG) {
+        op->qlog[i] = (unsigned char)q;
+    } else {
+        if (i > ST_STORE_OP_QLOG && op->qtail != (unsigned char)q)
+            op->qtail_mixed = 1;
+        op->qtail = (unsigned char)q;
+    }
+}
+
+const char *st_store_op_stmt_name(const st_store_op_t *op, unsigned index)
+{
+    if (index >= op->nq)
+        return NULL;
+    if (index < ST_STORE_OP_QLOG)
+        return st_store_stmts[op->qlog[index]].name;
+    return op->qtail_mixed ? NULL : st_store_stmts[op->qtail].name;
+}
+
 /* Queue op's statements and its Sync; op joins fly even if sending failed,
  * so that conn_lost finishes it. Returns -1 when the connection broke. */
 static int send_op(st_store_conn_t *c, st_store_op_t *op)
 {
     q_push(&c->fly_head, &c->fly_tail, op);
+    op->nq = 0;
+    op->qtail_mixed = 0;
+    sending = op;
     int rc = op->send ? op->send(op, c->pg, &op->err) : 0;
+    sending = NULL;
     if (rc < 0 && op->rc == 0)
         op->rc = rc;
     if (rc < 0 && !PQsendQueryParams(c->pg, ABORT_SQL, 0, NULL, NULL, NULL, NULL, 0))
@@ -178,11 +212,13 @@ static void on_result(st_store_op_t *op, PGresult *r)
         break;
     case PGRES_PIPELINE_ABORTED:
         if (op->rc == 0)
-            op->rc = st_err_set(&op->err, ST_DB, "statement skipped after an earlier error");
+            op->rc = st_err_set(
+                &op->err, ST_DB, "statement %s skipped after an earlier error",
+                st_store_op_stmt_name(op, op->index) ? st_store_op_stmt_name(op, op->index) : "?");
         break;
     default:
         if (op->rc == 0)
-            op->rc = st_store_db_error(&op->err, r, "statement");
+            op->rc = st_store_db_error(&op->err, r, st_store_op_stmt_name(op, op->index));
         break;
     }
     op->index++;
@@ -292,8 +328,9 @@ static void conn_lost(st_store_conn_t *c, int code, const char *why)
     size_t n = strlen(detail);
     if (n && detail[n - 1] == '\n')
         detail[n - 1] = '\0';
-    if (code != ST_IO && c->last_err.detail[0]) /* prepare failed: keep its cause */
-        snprintf(detail, sizeof detail, "%s", c->last_err.detail);
+    if (code != ST_IO && c->last_err.msg[0]) /* prepare failed: keep its cause */
+        snprintf(detail, sizeof detail, "%s%s%s", c->last_err.msg,
+                 c->last_err.detail[0] ? "; " : "", c->last_err.detail);
     st_err_set(&c->last_err, code, "%s", why);
     st_err_detail(&c->last_err, "%s", detail);
     io_watch(c, -1, 0);
@@ -558,7 +595,7 @@ int st_store_exec_seq(st_store_conn_t *c, const st_store_q_t *qs, const st_store
     seq_ctx_t x = {qs, ps, n, fn, ctx};
     st_store_op_t op = {.send = seq_send, .result = seq_result, .ud = &x};
     int rc = st_store_conn_run(c, &op, err);
-    if (rc < 0)
+    if (rc < 0 && err && !strstr(err->msg, st_store_stmts[qs[n - 1]].name))
         st_err_prefix(err, "%s", st_store_stmts[qs[n - 1]].name);
     return rc;
 }

@@ -26,6 +26,8 @@
 
 typedef struct st_store_op st_store_op_t;
 
+#define ST_STORE_OP_QLOG 32
+
 struct st_store_op {
     /* Queue the statements (no Sync). Negative: the op fails with err. */
     int (*send)(st_store_op_t *op, PGconn *pg, st_err_t *err);
@@ -39,10 +41,24 @@ struct st_store_op {
     /* owned by the connection while submitted */
     st_store_op_t *next;
     unsigned index; /* results seen so far */
-    int rc;         /* first error, 0 if none */
-    int finished;   /* set before done runs */
+    /* the statements sent, by index, so that an error names its statement
+     * (st_store_op_stmt_name): the first ST_STORE_OP_QLOG, then the last
+     * one when all later ones were the same statement */
+    unsigned nq;
+    unsigned char qlog[ST_STORE_OP_QLOG];
+    unsigned char qtail;
+    unsigned char qtail_mixed;
+    int rc;       /* first error, 0 if none */
+    int finished; /* set before done runs */
     st_err_t err;
 };
+
+/* The prepared statement's name ("st_CHECKPOINT") of op's statement
+ * `index`, or NULL when it is not known (not sent through st_store_send). */
+const char *st_store_op_stmt_name(const st_store_op_t *op, unsigned index);
+/* Called by st_store_send for each statement it queued: noted on the op
+ * whose send runs on this thread (none outside a send: nothing noted). */
+void st_store_conn_note_stmt(st_store_q_t q);
 
 /* Queue op; done (or finished) follows exactly once. */
 void st_store_conn_submit(st_store_conn_t *c, st_store_op_t *op);
@@ -131,7 +147,10 @@ int st_store_corr_lock_params(st_store_params_t *p, st_store_arr_t *keys, st_sto
 
 /* ---- result helpers ------------------------------------------------------- */
 
-int st_store_db_error(st_err_t *err, const PGresult *r, const char *what);
+/* A failed result as an error: "statement <name> failed: <PostgreSQL's
+ * primary message> (SQLSTATE <code>)", its DETAIL as detail unless the
+ * SQLSTATE class (22, 23) echoes values. name NULL: "a statement". */
+int st_store_db_error(st_err_t *err, const PGresult *r, const char *name);
 char *st_store_get_str(const PGresult *r, int row, int col);    /* strdup or NULL */
 int64_t st_store_get_i64(const PGresult *r, int row, int col);  /* NULL: 0 */
 int64_t st_store_get_time(const PGresult *r, int row, int col); /* NULL: NO_TIME */

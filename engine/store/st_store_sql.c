@@ -10,7 +10,20 @@
  *     row (FOR UPDATE) before writing, so a stale writer writes nothing;
  *   * flow_counts changes in the same statement as the status it counts;
  *   * claims use FOR UPDATE SKIP LOCKED and re-check ownership on the
- *     locked row version, so two nodes never own one instance.
+ *     locked row version, so two nodes never own one instance;
+ *   * lock order, so that no two statements wait for each other in a
+ *     cycle: a statement that locks rows of several tables locks instance
+ *     rows first, then task rows, then signal rows, then flow_counts rows,
+ *     and rows of one table in id (resp. (flow, status)) order. CHECKPOINT
+ *     locks its instances (`locked`, ORDER BY id) before it writes their
+ *     tasks; TASKS_RECOVER locks the named instances (ORDER BY id) before
+ *     their tasks (ORDER BY id); the repair (st_store_admin_sql.h) locks
+ *     its one instance before its tasks; NODE_DISOWN takes the node's
+ *     instances in id order. A task row is written without its instance's
+ *     lock only by one-row statements (TASK_RESCHEDULE, TASK_FINISH, the
+ *     attempt record's key share), which hold no other row while they
+ *     wait. Statements that never wait for a row (SKIP LOCKED: LEASE_CLAIM,
+ *     TASKS_CLAIM_DUE, the archive) are outside the order.
  */
 #include "store/st_store_sql.h"
 #include "store/st_store_admin_sql.h"
@@ -199,8 +212,12 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "UPDATE nodes SET lease_until = clock_timestamp() + $2::int * interval '1 millisecond'"
       " WHERE id = $1 AND stopped_at IS NULL AND lease_until > clock_timestamp() RETURNING 1"),
 
-    Q(NODE_DISOWN, "UPDATE instances SET owner_node = NULL"
-                   " WHERE owner_node = $1 AND status IN ('running', 'waiting')"),
+    /* in id order (the lock order of the file header) */
+    Q(NODE_DISOWN, "WITH mine AS (SELECT id FROM instances"
+                   "  WHERE owner_node = $1 AND status IN ('running', 'waiting')"
+                   "  ORDER BY id FOR NO KEY UPDATE)"
+                   " UPDATE instances i SET owner_node = NULL FROM mine"
+                   "  WHERE i.id = mine.id AND i.owner_node = $1"),
 
     Q(NODE_STOP, "UPDATE nodes SET stopped_at = clock_timestamp(), lease_until = clock_timestamp()"
                  " WHERE id = $1"),
@@ -312,11 +329,20 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                    " result = $4::jsonb, updated_at = now()"
                    " WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1"),
 
-    /* $1 node: unfinished tasks of its instances, running ones reset */
-    Q(TASKS_RECOVER, "WITH mine AS ("
-                     "  SELECT t.id FROM tasks t JOIN instances i ON i.id = t.instance_id"
-                     "   WHERE t.status IN ('pending', 'running') AND i.owner_node = $1"
+    /* $1 node $2 instance ids: unfinished tasks of those of the instances
+     * that are live and still the node's, running ones reset. The lock
+     * order of the file header: the instance rows first, in id order (a
+     * checkpoint of one of them finishes before, or waits), then their
+     * task rows in id order. `inst` is materialised and `mine` sorted, so
+     * every instance lock is taken before the first task lock. */
+    Q(TASKS_RECOVER, "WITH inst AS MATERIALIZED ("
+                     "  SELECT i.id FROM instances i"
+                     "   WHERE i.id = ANY ($2::uuid[]) AND i.owner_node = $1"
                      "     AND i.status IN ('running', 'waiting')"
+                     "   ORDER BY i.id FOR NO KEY UPDATE OF i),"
+                     " mine AS ("
+                     "  SELECT t.id FROM tasks t JOIN inst ON inst.id = t.instance_id"
+                     "   WHERE t.status IN ('pending', 'running')"
                      "   ORDER BY t.id FOR UPDATE OF t)"
                      " UPDATE tasks t SET status = 'pending',"
                      "   attempt = greatest(t.attempt, (SELECT max(a.attempt) FROM task_attempts a"

@@ -214,14 +214,36 @@ int st_store_task_finish_async(st_store_conn_t *c, const st_store_task_done_t *d
     return st_store_exec1_async(c, ST_STORE_Q_TASK_FINISH, &p, ST_CONFLICT, msg, cb, ud, err);
 }
 
-int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, st_store_tasks_t *out,
-                           st_err_t *err)
+/* Parameters of TASKS_RECOVER; the id list's literal lives in ids, which
+ * the caller releases after sending. */
+static int recover_params(st_store_params_t *p, st_store_arr_t *ids, int64_t node_id,
+                          const st_store_uuid_t *v, size_t n, st_err_t *err)
+{
+    st_store_arr_begin(ids); /* released by the caller whatever happens */
+    if (n > ST_STORE_RECOVER_MAX)
+        return st_err_set(err, ST_INVAL, "task recovery names %zu instances (at most %d)", n,
+                          ST_STORE_RECOVER_MAX);
+    for (size_t i = 0; i < n; i++)
+        st_store_arr_uuid(ids, &v[i]);
+    const char *lit = st_store_arr_end(ids);
+    if (!lit)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    st_store_p_init(p);
+    st_store_p_i64(p, node_id);
+    st_store_p_text(p, lit);
+    return 0;
+}
+
+int st_store_tasks_recover(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *ids,
+                           size_t n, st_store_tasks_t *out, st_err_t *err)
 {
     memset(out, 0, sizeof *out);
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, node_id);
-    int rc = st_store_exec1(c, ST_STORE_Q_TASKS_RECOVER, &p, task_rows, out, err);
+    st_store_arr_t arr = {0};
+    int rc = recover_params(&p, &arr, node_id, ids, n, err);
+    if (rc == 0)
+        rc = st_store_exec1(c, ST_STORE_Q_TASKS_RECOVER, &p, task_rows, out, err);
+    st_store_arr_release(&arr);
     if (rc < 0)
         st_store_tasks_free(out);
     return rc;
@@ -316,14 +338,17 @@ int st_store_wakes_page_async(st_store_conn_t *c, int64_t node_id, int64_t horiz
                                      ud, err);
 }
 
-int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, st_store_tasks_cb cb,
-                                 void *ud, st_err_t *err)
+int st_store_tasks_recover_async(st_store_conn_t *c, int64_t node_id, const st_store_uuid_t *ids,
+                                 size_t n, st_store_tasks_cb cb, void *ud, st_err_t *err)
 {
     st_store_params_t p;
-    st_store_p_init(&p);
-    st_store_p_i64(&p, node_id);
-    return st_store_exec1_read_async(c, ST_STORE_Q_TASKS_RECOVER, &p, &tasks_spec,
-                                     (st_store_any_cb)cb, ud, err);
+    st_store_arr_t arr = {0};
+    int rc = recover_params(&p, &arr, node_id, ids, n, err);
+    if (rc == 0) /* the parameters are copied: the literal can go */
+        rc = st_store_exec1_read_async(c, ST_STORE_Q_TASKS_RECOVER, &p, &tasks_spec,
+                                       (st_store_any_cb)cb, ud, err);
+    st_store_arr_release(&arr);
+    return rc;
 }
 
 /* ---- operator read (settlectl; declared in st_store_admin.h) ---------------------- */

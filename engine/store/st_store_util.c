@@ -152,6 +152,7 @@ int st_store_send(PGconn *pg, st_store_q_t q, const st_store_params_t *p, st_err
         st_err_detail(err, "%s", PQerrorMessage(pg));
         return ST_IO;
     }
+    st_store_conn_note_stmt(q);
     return 0;
 }
 
@@ -231,21 +232,46 @@ void st_store_arr_release(st_store_arr_t *a)
 
 /* ---- results ----------------------------------------------------------------- */
 
-int st_store_db_error(st_err_t *err, const PGresult *r, const char *what)
+/* PostgreSQL's text for a field without its trailing newline. */
+static int pg_field_len(const char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        n--;
+    return (int)n;
+}
+
+int st_store_db_error(st_err_t *err, const PGresult *r, const char *name)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *det = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
     int code = ST_DB;
     if (state && strcmp(state, "23503") == 0)
         code = ST_NOTFOUND; /* foreign key: the referenced row is missing */
     else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         code = ST_CONFLICT; /* serialization failure / deadlock: retry */
-    st_err_set(err, code, "%s failed", what);
-    if (r) {
-        const char *msg = PQresultErrorMessage(r);
-        size_t n = strlen(msg);
-        st_err_detail(err, "%.*s%s%s", (int)(n && msg[n - 1] == '\n' ? n - 1 : n), msg,
-                      state ? " SQLSTATE " : "", state ? state : "");
-    }
+    if (!msg && r)          /* no fields: a client-side failure, libpq's text */
+        msg = PQresultErrorMessage(r);
+    if (!msg || !msg[0])
+        msg = "no message from the server";
+    st_err_set(err, code, "%s%s failed: %.*s (SQLSTATE %s)", name ? "statement " : "",
+               name ? name : "a statement", pg_field_len(msg), msg, state ? state : "none");
+    /* Classes 22 (data exception) and 23 (integrity) put values in the
+     * detail ("Key (business_key)=(...)"): never logged. */
+    if (det && det[0] && !(state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)))
+        st_err_detail(err, "%.*s", pg_field_len(det), det);
+    if (code == ST_CONFLICT)
+        st_err_hint(err, "a concurrent transaction conflicted and this one was rolled back; it "
+                         "is safe to retry");
+    else if (state && strcmp(state, "55P03") == 0)
+        st_err_hint(err, "a row lock was not granted within lock_timeout (set for the database "
+                         "or role?); the transaction was rolled back");
+    else if (state && strcmp(state, "57014") == 0)
+        st_err_hint(err, "the statement was cancelled (statement_timeout of the database or "
+                         "role?); the transaction was rolled back");
+    else
+        st_err_hint(err, "see the PostgreSQL server log at this time for the statement's context");
     return code;
 }
 

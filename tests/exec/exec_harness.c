@@ -44,6 +44,37 @@ void h_deploy(harness_t *h, const char *name, const char *src)
     free(diags);
 }
 
+/* Keeps the executor's log lines (as many as fit). */
+static void h_log(void *ctx, const char *line)
+{
+    harness_t *h = ctx;
+    size_t n = strlen(line);
+    if (h->log_len + n + 2 > sizeof h->log)
+        return;
+    memcpy(h->log + h->log_len, line, n);
+    h->log_len += n;
+    h->log[h->log_len++] = '\n';
+    h->log[h->log_len] = '\0';
+}
+
+int h_logged(const harness_t *h, const char *const *parts)
+{
+    const char *line = h->log;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%.*s", (int)len, line);
+        int all = 1;
+        for (const char *const *p = parts; *p && all; p++)
+            all = strstr(buf, *p) != NULL;
+        if (all)
+            return 1;
+        line += len + (end != NULL);
+    }
+    return 0;
+}
+
 void h_exec_start(harness_t *h, int virtual_clock, const char *crash_at)
 {
     st_exec_cfg_t cfg;
@@ -54,6 +85,8 @@ void h_exec_start(harness_t *h, int virtual_clock, const char *crash_at)
     cfg.virtual_start_us = 1767225600LL * 1000000; /* 2026-01-01T00:00:00Z */
     cfg.claim_interval_ms = 50;
     cfg.crash_at = crash_at;
+    cfg.log = h_log;
+    cfg.log_ctx = h;
     if (h->metrics == NULL)
         h->metrics = st_metrics_new();
     cfg.metrics = h->metrics;

@@ -22,6 +22,8 @@ typedef struct harness {
     st_store_conn_t *ops;     /* deploy / start / signals */
     ev_timer tick;            /* keeps ev_run(ONCE) from blocking forever */
     st_metrics_t *metrics;    /* the registry the executor feeds */
+    char log[32768];          /* the executor's log lines, '\n'-separated */
+    size_t log_len;
 } harness_t;
 
 /* Fresh database, migrated; no executor yet. */
@@ -36,6 +38,9 @@ void h_exec_stop(harness_t *h, int graceful);
 const char *h_start(harness_t *h, const char *flow, const char *inputs, const char *key);
 /* Store a signal for an instance. */
 void h_signal(harness_t *h, const char *id, const char *name, const char *payload);
+/* The executor's log lines so far contain all of the given strings on one
+ * line (NULL-terminated list); returns 1 if some line does. */
+int h_logged(const harness_t *h, const char *const *parts);
 /* Integer result of a one-value query. */
 long long h_scalar(harness_t *h, const char *sql);
 /* Text result of a one-value query (static buffer). */

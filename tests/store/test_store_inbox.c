@@ -155,7 +155,7 @@ START_TEST(task_lifecycle_and_recovery)
     ck_assert_int_eq(due.v[0].attempt, 2);
     st_store_tasks_free(&due);
     /* the node dies while the task runs; recovery hands it back, same key */
-    ck_assert_int_eq(st_store_tasks_recover(f.c, f.node, &due, &err), 0);
+    ck_assert_int_eq(st_store_tasks_recover(f.c, f.node, &id, 1, &due, &err), 0);
     ck_assert_uint_eq(due.n, 1);
     ck_assert_int_eq(due.v[0].status, ST_STORE_TASK_PENDING);
     ck_assert_str_eq(due.v[0].idempotency_key, "settle_i_1");
@@ -164,7 +164,7 @@ START_TEST(task_lifecycle_and_recovery)
     ck_assert_int_eq(st_store_task_finish(f.c, &d, &err), 0);
     ck_assert_int_eq(st_store_task_finish(f.c, &d, &err), ST_CONFLICT);
     ck_assert_int_eq(st_store_task_reschedule(f.c, task, t0, "x", &err), ST_CONFLICT);
-    ck_assert_int_eq(st_store_tasks_recover(f.c, f.node, &due, &err), 0);
+    ck_assert_int_eq(st_store_tasks_recover(f.c, f.node, &id, 1, &due, &err), 0);
     ck_assert_uint_eq(due.n, 0);
     st_store_tasks_free(&due);
     st_store_batch_free(b);

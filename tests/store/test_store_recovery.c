@@ -53,7 +53,7 @@ START_TEST(takeover_recovers_tasks_and_wakes_once)
             epoch1 = got.v[i].lease_epoch;
     }
     st_store_instances_free(&got);
-    ck_assert_int_eq(st_store_tasks_recover(f.c, fresh, &due, &err), 0);
+    ck_assert_int_eq(st_store_tasks_recover(f.c, fresh, id, 3, &due, &err), 0);
     ck_assert_uint_eq(due.n, 1);
     ck_assert_str_eq(due.v[0].idempotency_key, "settle_r_1");
     ck_assert_int_eq(due.v[0].attempt, 1);
