@@ -24,6 +24,7 @@
  * Routes (docs/http-api.md, engine/http/openapi.json):
  *   POST /webhooks/stripe              Stripe-Signature verified, deduped
  *   POST /v1/instances                 start (Idempotency-Key = business key)
+ *   POST /v1/instances/batch           up to 1000 starts, a result per item
  *   GET  /v1/instances                 list (filters, cursor pagination)
  *   GET  /v1/instances/{id}            one instance
  *   POST /v1/instances/{id}/signals    send a signal
@@ -51,6 +52,7 @@
 #include "timer/st_clock.h"
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
+#define ST_HTTP_BATCH_LIMIT        (4u * 1024 * 1024) /* POST /v1/instances/batch */
 #define ST_HTTP_THREADS_DEFAULT    4
 #define ST_HTTP_THREADS_MAX        64 /* each thread holds a database connection */
 
