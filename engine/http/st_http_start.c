@@ -28,9 +28,12 @@
 
 #define BATCH_MAX 1000
 
-/* The view of an instance this start has just written. */
-static json_t *new_view(const st_start_req_t *req, const st_start_out_t *out)
+/* The view of an instance this start has just written (its vars as
+ * stored: time inputs in microseconds). */
+static json_t *new_view(st_http_server_t *s, const st_start_req_t *req, const st_start_out_t *out)
 {
+    const st_start_prog_t *prog = st_start_progs_find(s->progs, out->hash);
+    json_t *vars = prog ? st_core_inputs_stored(prog->p, req->inputs) : NULL;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(out->id));
     json_object_set_new(o, "flow", json_string(req->flow));
@@ -38,7 +41,7 @@ static json_t *new_view(const st_start_req_t *req, const st_start_out_t *out)
     json_object_set_new(o, "state", out->state ? json_string(out->state) : json_null());
     json_object_set_new(o, "status", json_string("running"));
     json_object_set_new(o, "seq", json_integer(0));
-    json_object_set_new(o, "vars", json_deep_copy(req->inputs));
+    json_object_set_new(o, "vars", vars ? vars : json_deep_copy(req->inputs));
     json_object_set_new(o, "wake_at", json_null());
     json_object_set_new(o, "wait_reason", json_null());
     json_object_set_new(o, "business_key",
@@ -69,7 +72,7 @@ json_t *st_http_start_answer(st_http_server_t *s, st_http_db_t *db, const st_sta
             view = st_http_instance_view(db ? db : own, out->id, &rc, &e);
         st_http_pool_put(&s->pool, own);
     } else if (rc == 0) {
-        view = new_view(req, out);
+        view = new_view(s, req, out);
     }
     if (rc == 0) {
         json_object_set_new(view, "existing", json_boolean(out->existing));

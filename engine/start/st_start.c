@@ -200,7 +200,9 @@ static int item_prepare(st_store_conn_t *c, st_start_progs_t *progs, const st_st
         return rc;
     size_t ncorr = st_core_program_correlation_count(it->prog->p);
     it->kv = calloc(ncorr ? ncorr : 1, sizeof *it->kv);
-    it->vars = json_dumps(req->inputs, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *stored = st_core_inputs_stored(it->prog->p, req->inputs); /* times as µs */
+    it->vars = stored ? json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(stored);
     if (!it->kv || !it->vars)
         return st_err_set(err, ST_NOMEM, "out of memory starting %s", req->flow);
     it->nkv = input_correlations(it->prog->p, req->inputs, it->kv);
