@@ -217,6 +217,24 @@ static void announce_http(const http_opt_t *h, const st_http_keys_t *keys, st_ht
         warn_no_tokens();
 }
 
+static int64_t exec_owner(void *x)
+{
+    return st_exec_owner(x);
+}
+
+static void exec_adopt(void *x, const char (*ids)[37], size_t n)
+{
+    st_exec_adopt(x, ids, n);
+}
+
+/* Starts made through this node's API are owned by this node and go to
+ * its executor in-process (no NOTIFY, no claim round). */
+static int hand_starts_to_executor(st_http_server_t *srv, st_exec_t *x, st_err_t *err)
+{
+    st_http_handoff_t h = {.owner = exec_owner, .adopt = exec_adopt, .ctx = x};
+    return st_http_server_set_handoff(srv, &h, err);
+}
+
 /* Everything `settled run` was told, checked before any work starts. */
 typedef struct run_opts {
     st_exec_cfg_t cfg;
@@ -379,6 +397,8 @@ static int cmd_run(int argc, char **argv)
         ev_signal_start(loop, &intr);
         rc = st_exec_start(p.x, &err) == 0 ? 0 : 1;
     }
+    if (rc == 0 && p.srv != NULL)
+        rc = hand_starts_to_executor(p.srv, p.x, &err) == 0 ? 0 : 1;
     if (rc != 0) {
         report(&err);
         run_release(&p);

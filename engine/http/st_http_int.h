@@ -134,11 +134,12 @@ struct st_http_server {
     st_http_wh_batch_t wh;
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    st_start_progs_t *progs;  /* the node's Program cache (thread-safe) */
-    int own_progs;            /* progs was made here */
-    st_start_at_t start_at;   /* the clock starts are stamped on */
-    st_start_batch_t *starts; /* the start committer (group commit) */
-    char *start_dsn;          /* its connection's DSN */
+    st_start_progs_t *progs;              /* the node's Program cache (thread-safe) */
+    int own_progs;                        /* progs was made here */
+    st_start_at_t start_at;               /* the clock starts are stamped on */
+    st_start_batch_t *starts;             /* the start committer (group commit) */
+    _Atomic(st_http_handoff_t *) handoff; /* the executor's hand-off (NULL: none) */
+    char *start_dsn;                      /* its connection's DSN */
 };
 
 #define ST_HTTP_MAX_PARAMS 2
@@ -290,6 +291,11 @@ int st_http_check_id(const char *text, st_http_resp_t *resp);
 /* The instance as the API's JSON object (new reference), or NULL with
  * *rc = ST_NOTFOUND or the store's error. */
 json_t *st_http_instance_view(st_http_db_t *db, const char *id, int *rc, st_err_t *err);
+
+/* The owner a start gives its instance (0: none) and the hand-off of the
+ * committed instances it owns (st_http_start.c). */
+int64_t st_http_start_owner(st_http_server_t *s);
+void st_http_start_handoff(st_http_server_t *s, const st_start_out_t *outs, size_t n);
 
 /* The embedded openapi.json (generated at build time). */
 extern const char st_http_openapi_json[];

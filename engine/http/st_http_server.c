@@ -478,6 +478,7 @@ void st_http_server_free(st_http_server_t *s)
     if (s->pool.slots != NULL)
         st_http_pool_release(&s->pool);
     free(s->start_dsn);
+    free(atomic_load(&s->handoff));
     if (s->own_progs)
         st_start_progs_free(s->progs);
     for (unsigned i = 0; i < s->n_secrets; i++) {
@@ -491,6 +492,20 @@ void st_http_server_free(st_http_server_t *s)
     if (s->own_metrics)
         st_metrics_free(s->metrics);
     free(s);
+}
+
+int st_http_server_set_handoff(st_http_server_t *s, const st_http_handoff_t *h, st_err_t *err)
+{
+    st_http_handoff_t *copy = malloc(sizeof *copy);
+    if (copy == NULL)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    *copy = *h;
+    st_http_handoff_t *none = NULL;
+    if (!atomic_compare_exchange_strong(&s->handoff, &none, copy)) {
+        free(copy);
+        return st_err_set(err, ST_STATE, "the start hand-off is already set");
+    }
+    return 0;
 }
 
 uint16_t st_http_server_port(const st_http_server_t *s)

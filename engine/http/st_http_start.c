@@ -96,11 +96,34 @@ json_t *st_http_start_answer(st_http_server_t *s, st_http_db_t *db, const st_sta
     return error_body("unavailable", &e, "the database is unavailable; retry later");
 }
 
-/* Committer thread: the start is final; let libmicrohttpd call us again. */
+int64_t st_http_start_owner(st_http_server_t *s)
+{
+    st_http_handoff_t *h = atomic_load(&s->handoff);
+    return h != NULL ? h->owner(h->ctx) : 0;
+}
+
+void st_http_start_handoff(st_http_server_t *s, const st_start_out_t *outs, size_t n)
+{
+    st_http_handoff_t *h = atomic_load(&s->handoff);
+    if (h == NULL)
+        return;
+    char(*ids)[37] = malloc(n * sizeof *ids);
+    size_t k = 0;
+    for (size_t i = 0; ids != NULL && i < n; i++)
+        if (outs[i].owned)
+            memcpy(ids[k++], outs[i].id, sizeof ids[0]);
+    if (k > 0)
+        h->adopt(h->ctx, (const char(*)[37])ids, k);
+    free(ids); /* out of memory: the owned rows reach the node by the lease claim */
+}
+
+/* Committer thread: the start is final; hand an instance this node owns
+ * to its executor, then let libmicrohttpd call us again. */
 static void job_done(st_start_job_t *job, void *ud)
 {
-    (void)job;
     st_http_req_t *req = ud;
+    if (job->rc == 0 && job->out.owned)
+        st_http_start_handoff(req->srv, &job->out, 1);
     MHD_resume_connection(req->conn);
 }
 
@@ -126,8 +149,11 @@ void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp)
         st_http_resp_error(resp, 503, "unavailable", "retry later", "out of memory");
         return;
     }
-    job->req = (st_start_req_t){
-        .flow = flow, .inputs = inputs, .business_key = key, .at = req->srv->start_at};
+    job->req = (st_start_req_t){.flow = flow,
+                                .inputs = inputs,
+                                .business_key = key,
+                                .at = req->srv->start_at,
+                                .owner_node = st_http_start_owner(req->srv)};
     job->cb = job_done;
     job->ud = req;
     req->sjob = job;
@@ -216,8 +242,12 @@ static void batch_run(st_http_req_t *req, st_start_req_t *reqs, json_t **answers
         }
     if (whole == 0)
         whole = st_http_pool_get(&req->srv->pool, &db, &err);
-    if (whole == 0 && m > 0)
-        st_start_many(db->store, req->srv->progs, go, m, outs, rc, errs, &err);
+    int64_t owner = st_http_start_owner(req->srv);
+    for (size_t k = 0; k < m; k++)
+        go[k].owner_node = owner;
+    if (whole == 0 && m > 0 &&
+        st_start_many(db->store, req->srv->progs, go, m, outs, rc, errs, &err) == 0)
+        st_http_start_handoff(req->srv, outs, m);
     for (size_t k = 0; k < m || (whole != 0 && k < n); k++) {
         size_t i = whole ? k : idx[k];
         if (answers[i] != NULL)
