@@ -273,12 +273,12 @@
     "   FROM locked l WHERE $19::boolean AND t.instance_id = l.id AND t.status = 'running')," \
     " cnt AS ("                                                                               \
     "  INSERT INTO flow_counts (flow, status, shard, n)"                                      \
-    "  SELECT flow, st, settle_count_shard(), d FROM ("                                                             \
+    "  SELECT flow, st, settle_count_shard(), d FROM ("                                       \
     "    SELECT l.flow, l.old_status AS st, -1 AS d FROM locked l"                            \
     "     WHERE l.old_status <> $9::settle_status"                                            \
     "    UNION ALL SELECT l.flow, $9::settle_status, 1 FROM locked l"                         \
     "     WHERE l.old_status <> $9::settle_status) x ORDER BY st"                             \
-    "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"             \
+    "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"      \
     " note AS (SELECT pg_notify('settle_work', '') FROM locked WHERE $22::boolean)"           \
     " SELECT (SELECT lease_epoch FROM upd), (SELECT id FROM sig),"                            \
     "  (SELECT count(*) FROM note) FROM locked"
