@@ -87,6 +87,11 @@ json_t *st_core_value_to_json(const st_core_value_t *v);
 /* Decode a JSON value of type t into an owned value; `what` names it in errors. */
 int st_core_value_from_json(st_core_type_t t, const json_t *j, const char *what,
                             st_core_value_t *out, st_err_t *err);
+/* A `time` given as RFC 3339 text ("2026-12-24T10:00:00Z",
+ * "2026-12-24T11:00:00+01:00", fractional seconds to the microsecond) as
+ * microseconds since the epoch; ST_INVAL naming `what`, with a hint that
+ * shows both accepted forms. (st_core_value_from_json takes either form.) */
+int st_core_time_parse(const char *text, const char *what, int64_t *us, st_err_t *err);
 /* true when c is a 3-letter lower-case currency code. */
 bool st_core_currency_ok(const char *c);
 
@@ -228,6 +233,10 @@ int st_core_instance_from_json(const st_core_program_t *p, const json_t *j,
  * ST_INVAL with a message naming the input otherwise.
  */
 int st_core_inputs_check(const st_core_program_t *p, const json_t *inputs, st_err_t *err);
+/* A copy of inputs (new reference; NULL when out of memory) as a start
+ * stores them: each `time` input given as RFC 3339 text becomes integer
+ * microseconds, everything else is unchanged. Call after the check. */
+json_t *st_core_inputs_stored(const st_core_program_t *p, const json_t *inputs);
 
 /* --------------------------------------------------------------- events */
 

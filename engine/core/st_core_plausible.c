@@ -17,8 +17,11 @@ static int plausible_value(st_core_type_t t, const char *name, const json_t *v, 
                                     json_string_value(json_object_get(v, "currency")), err);
     if (t == ST_CORE_T_DURATION)
         return st_input_duration_check(name, json_integer_value(v), err);
-    if (t == ST_CORE_T_TIME)
-        return st_input_time_check(name, json_integer_value(v), err);
+    if (t == ST_CORE_T_TIME) { /* integer or RFC 3339 text, decoded as the core does */
+        st_core_value_t tv;
+        int rc = st_core_value_from_json(t, v, name, &tv, err);
+        return rc != 0 ? rc : st_input_time_check(name, tv.i, err);
+    }
     return 0;
 }
 

@@ -123,7 +123,9 @@ static int wrong_type(const json_t *j, st_core_type_t t, const char *what, st_er
     const char *want = t == ST_CORE_T_MONEY    ? "an object {\"minor\":N,\"currency\":\"eur\"}"
                        : t == ST_CORE_T_STRING ? "a string"
                        : t == ST_CORE_T_BOOL   ? "a boolean"
-                                               : "an integer";
+                       : t == ST_CORE_T_TIME
+                           ? "integer microseconds since the epoch or an RFC 3339 string"
+                           : "an integer";
     st_err_set(err, ST_INVAL, "%s: expected %s for type %s, got %s", what, want,
                st_core_type_name(t), j ? json_kind(j) : "nothing");
     return ST_INVAL;
@@ -152,9 +154,19 @@ int st_core_value_from_json(st_core_type_t t, const json_t *j, const char *what,
     if (j == NULL)
         return wrong_type(j, t, what, err);
     switch (t) {
+    case ST_CORE_T_TIME: /* integer microseconds or RFC 3339 text, as a user writes it */
+        if (json_is_string(j)) {
+            int rc = st_core_time_parse(json_string_value(j), what, &out->i, err);
+            if (rc != 0)
+                return rc;
+        } else if (json_is_integer(j)) {
+            out->i = (int64_t)json_integer_value(j);
+        } else {
+            return wrong_type(j, t, what, err);
+        }
+        break;
     case ST_CORE_T_INT:
     case ST_CORE_T_DURATION:
-    case ST_CORE_T_TIME:
         if (!json_is_integer(j))
             return wrong_type(j, t, what, err);
         out->i = (int64_t)json_integer_value(j);

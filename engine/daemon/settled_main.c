@@ -52,6 +52,7 @@ static void usage(FILE *out)
         "      --lease-ttl-ms N        node lease (default 10000)\n"
         "      --history-days N        drop history partitions older than N days (default: keep)\n"
         "      --http [ADDR:]PORT      serve webhooks, the flow API and /metrics (port 0: any)\n"
+        "      --http-threads N        HTTP handler threads, 1 to 64 (default 4)\n"
         "      --webhook-tolerance S   accepted signature age in seconds (default 300)\n"
         "                              secrets: SETTLE_WEBHOOK_SECRETS[_FILE], tokens:\n"
         "                              SETTLE_API_TOKENS[_FILE] (see docs/http-api.md)\n"
@@ -129,6 +130,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 typedef struct http_opt {
     char addr[64];
     uint16_t port;
+    unsigned threads; /* --http-threads; 0: the server's default */
 } http_opt_t;
 
 static int parse_http(const char *spec, http_opt_t *out)
@@ -174,12 +176,32 @@ static st_http_server_t *start_http(const http_opt_t *h, const st_http_keys_t *k
         .tolerance_s = tolerance_s,
         .tokens = keys->tokens,
         .n_tokens = keys->n_tokens,
+        .threads = h->threads,
         .metrics = ec->metrics,
         .programs = ec->programs,
         .clock = ec->clock,
         .log = log_line,
     };
     return st_http_server_new(&hc, err);
+}
+
+/* No API token: every call of the flow API will be refused. Said loudly,
+ * on stderr, with the way to add one (never a token itself). */
+static void warn_no_tokens(void)
+{
+    fputs("\n"
+          "************************************************************************\n"
+          "WARNING: no API token is configured: every call to the flow API\n"
+          "(/v1/instances...) will be refused with 401 Unauthorized.\n"
+          "Add a token and restart settled, either in the environment:\n"
+          "    SETTLE_API_TOKENS='TOKEN:write,OTHER:read' settled run --http ...\n"
+          "or in a file, one TOKEN[:read|:write] per line:\n"
+          "    SETTLE_API_TOKENS_FILE=/etc/settle/api-tokens settled run --http ...\n"
+          "Clients then send 'Authorization: Bearer TOKEN' (docs/http-api.md).\n"
+          "************************************************************************\n"
+          "\n",
+          stderr);
+    fflush(stderr);
 }
 
 /* Said once the node runs: whoever waits for this line (scripts, tests)
@@ -191,6 +213,26 @@ static void announce_http(const http_opt_t *h, const st_http_keys_t *keys, st_ht
     if (keys->n_secrets == 0)
         log_line(NULL, "no webhook secret configured: /webhooks/stripe answers 503 "
                        "(set SETTLE_WEBHOOK_SECRETS)");
+    if (keys->n_tokens == 0)
+        warn_no_tokens();
+}
+
+static int64_t exec_owner(void *x)
+{
+    return st_exec_owner(x);
+}
+
+static void exec_adopt(void *x, const char (*ids)[37], size_t n)
+{
+    st_exec_adopt(x, ids, n);
+}
+
+/* Starts made through this node's API are owned by this node and go to
+ * its executor in-process (no NOTIFY, no claim round). */
+static int hand_starts_to_executor(st_http_server_t *srv, st_exec_t *x, st_err_t *err)
+{
+    st_http_handoff_t h = {.owner = exec_owner, .adopt = exec_adopt, .ctx = x};
+    return st_http_server_set_handoff(srv, &h, err);
 }
 
 /* Everything `settled run` was told, checked before any work starts. */
@@ -214,6 +256,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
                                          {"http", required_argument, NULL, 'H'},
                                          {"history-days", required_argument, NULL, 'R'},
                                          {"webhook-tolerance", required_argument, NULL, 'W'},
+                                         {"http-threads", required_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     st_exec_cfg_t *cfg = &o->cfg;
@@ -229,6 +272,9 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
             if (parse_http(optarg, &o->http) != 0)
                 return 2;
             o->http_on = 1;
+            break;
+        case 'T':
+            o->http.threads = (unsigned)parse_num("--http-threads", optarg, 1, ST_HTTP_THREADS_MAX);
             break;
         case 'W':
             o->webhook_tolerance = parse_num("--webhook-tolerance", optarg, 1, 366L * 86400);
@@ -270,6 +316,11 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
                 "error: settled run takes no arguments, got '%s'\n"
                 "  hint: see settled --help\n",
                 argv[optind]);
+        return 2;
+    }
+    if (o->http.threads != 0 && !o->http_on) {
+        fprintf(stderr, "error: --http-threads needs --http\n"
+                        "  hint: e.g. settled run --http 8080 --http-threads 8\n");
         return 2;
     }
     cfg->dsn = dsn_or_die(flag);
@@ -346,6 +397,8 @@ static int cmd_run(int argc, char **argv)
         ev_signal_start(loop, &intr);
         rc = st_exec_start(p.x, &err) == 0 ? 0 : 1;
     }
+    if (rc == 0 && p.srv != NULL)
+        rc = hand_starts_to_executor(p.srv, p.x, &err) == 0 ? 0 : 1;
     if (rc != 0) {
         report(&err);
         run_release(&p);

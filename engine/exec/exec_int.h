@@ -190,7 +190,15 @@ struct st_exec {
     ev_timer metrics_w; /* samples gauges once a second */
     ev_check batch_w;   /* turns batcher totals into batch sizes */
     uint64_t seen_batches, seen_ckpts;
+    struct exec_adopt *adopt; /* starts of this node handed over (st_exec_adopt.c) */
 };
+
+/* st_exec_adopt.c — instances started on this node, handed over in-process */
+typedef struct exec_adopt exec_adopt_t;
+int exec_adopt_init(st_exec_t *x, st_err_t *err);
+void exec_adopt_start(st_exec_t *x);                  /* loop: accept hand-offs */
+void exec_adopt_owner(st_exec_t *x, int64_t node_id); /* offer node_id (0: none) */
+void exec_adopt_free(st_exec_t *x);
 
 /* st_exec_inst.c — the instance table; Programs through the shared cache */
 exec_inst_t *exec_inst_find(st_exec_t *x, const st_store_uuid_t *id);

@@ -274,6 +274,7 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
     if (x->shutting_down)
         return; /* the release un-owns them */
     size_t n = rows->n;
+    x->stats.claimed += n;
     adopt(x, rows);
     x->claim_total += n;
     if (n >= x->cfg.claim_limit) {
@@ -346,8 +347,9 @@ static void lose_everything(st_exec_t *x)
     /* Our lease lapsed: others may own our instances now. Never write them
      * again; re-register as a new node and claim afresh. Pending re-reads
      * are moot, and their list must not point at the instances freed
-     * below. */
+     * below. Starts stop naming the old node id. */
     exec_recover_forget_all(x);
+    exec_adopt_owner(x, 0);
     while (x->reload_head != NULL) {
         exec_inst_t *in = x->reload_head;
         x->reload_head = in->reload_next;
@@ -379,6 +381,7 @@ static void on_registered(int rc, const st_err_t *err, int64_t id, void *ud)
     }
     x->node_id = id;
     x->stats.node_id = id;
+    exec_adopt_owner(x, id);
     exec_log(x, "registered again as node %lld", (long long)id);
     claim_again_soon(x);
 }
@@ -620,9 +623,12 @@ int st_exec_start(st_exec_t *x, st_err_t *err)
         rc = start_listen(x, err); /* first on ctl: before the first claim */
     if (rc == 0)
         rc = exec_metrics_init(x, err);
+    if (rc == 0)
+        rc = exec_adopt_init(x, err);
     if (rc != 0)
         return rc;
     x->stats.node_id = x->node_id;
+    exec_adopt_start(x);
     exec_log(x, "node %lld (%s) started, %s clock", (long long)x->node_id, x->node_name,
              st_clock_kind_name(x->clock.kind));
     double claim = x->cfg.claim_interval_ms / 1000.0;
@@ -686,6 +692,7 @@ void st_exec_shutdown(st_exec_t *x)
     if (x->shutting_down)
         return;
     x->shutting_down = 1;
+    exec_adopt_owner(x, 0);
     exec_log(x, "shutting down: no new work; waiting up to %u ms for activities in flight",
              x->cfg.shutdown_grace_ms);
     ev_timer_stop(x->loop, &x->claim_w);
@@ -709,6 +716,7 @@ void st_exec_free(st_exec_t *x)
         return;
     x->freeing = 1;
     exec_metrics_stop(x);
+    exec_adopt_free(x);
     if (x->loop != NULL) {
         ev_timer_stop(x->loop, &x->renew_w);
         ev_timer_stop(x->loop, &x->claim_w);

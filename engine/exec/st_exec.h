@@ -80,6 +80,8 @@ typedef struct st_exec_stats {
     uint64_t in_memory;    /* instances held in memory now */
     uint64_t batches;      /* checkpoint transactions sent (group commits) */
     int64_t node_id;       /* this node's row in `nodes` */
+    uint64_t claimed;      /* instances taken by claim rounds */
+    uint64_t adopted;      /* instances handed over by this node's starts */
 } st_exec_stats_t;
 
 int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out, st_err_t *err);
@@ -117,6 +119,18 @@ void st_exec_free(st_exec_t *x);
 int st_exec_advance(st_exec_t *x, int64_t delta_us, st_err_t *err);
 
 void st_exec_get_stats(const st_exec_t *x, st_exec_stats_t *out);
+
+/*
+ * Hand-off of this node's own starts (thread-safe, any thread). A start
+ * that gives its new instance the owner st_exec_owner() returns (lease
+ * epoch 1) and then passes its id to st_exec_adopt is taken up by this
+ * executor at once, without a claim round. st_exec_owner is 0 while the
+ * node cannot take instances (not running yet, registering again, shutting
+ * down): start unowned then, for the claim path. An id handed over that
+ * this node does not own is checked by its first checkpoint and dropped.
+ */
+int64_t st_exec_owner(st_exec_t *x);
+void st_exec_adopt(st_exec_t *x, const char (*ids)[37], size_t n);
 
 /* The clock the executor runs on (borrowed). */
 st_clock_t *st_exec_clock(st_exec_t *x);

@@ -24,6 +24,7 @@
  * Routes (docs/http-api.md, engine/http/openapi.json):
  *   POST /webhooks/stripe              Stripe-Signature verified, deduped
  *   POST /v1/instances                 start (Idempotency-Key = business key)
+ *   POST /v1/instances/batch           up to 1000 starts, a result per item
  *   GET  /v1/instances                 list (filters, cursor pagination)
  *   GET  /v1/instances/{id}            one instance
  *   POST /v1/instances/{id}/signals    send a signal
@@ -51,6 +52,7 @@
 #include "timer/st_clock.h"
 
 #define ST_HTTP_BODY_LIMIT_DEFAULT (1024 * 1024)
+#define ST_HTTP_BATCH_LIMIT        (4u * 1024 * 1024) /* POST /v1/instances/batch */
 #define ST_HTTP_THREADS_DEFAULT    4
 #define ST_HTTP_THREADS_MAX        64 /* each thread holds a database connection */
 
@@ -99,6 +101,22 @@ void st_http_server_free(st_http_server_t *s);
 
 /* The port actually bound (useful when cfg->port was 0). */
 uint16_t st_http_server_port(const st_http_server_t *s);
+/*
+ * Hand the node's own starts to its executor (settled run: the executor's
+ * st_exec_owner / st_exec_adopt; http never links the executor). From this
+ * call on, a start through the API gives its new instance the owner
+ * owner(ctx) returns (0: none, the start stays unowned) and, once
+ * committed, passes the ids of the instances it owns to adopt(ctx, ids, n)
+ * (from a server thread). Call at most once, after the executor runs; the
+ * ctx must outlive the server.
+ */
+typedef struct st_http_handoff {
+    int64_t (*owner)(void *ctx);
+    void (*adopt)(void *ctx, const char (*ids)[37], size_t n);
+    void *ctx;
+} st_http_handoff_t;
+int st_http_server_set_handoff(st_http_server_t *s, const st_http_handoff_t *h, st_err_t *err);
+
 /* The registry /metrics renders (the configured one or the server's). */
 st_metrics_t *st_http_server_metrics(st_http_server_t *s);
 

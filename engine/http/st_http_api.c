@@ -2,9 +2,12 @@
  * st_http_api.c — the flow API's writes: POST /v1/instances (start),
  * POST /v1/instances/{id}/signals and POST /v1/instances/{id}/cancel.
  *
- * Layer: http (handlers). Depends on st_http_start.c (start), the store
+ * Layer: http (handlers). Depends on the store
  * (st_store_signal_send_live stores a signal unless the instance is
  * finished, in one statement), jansson.
+ *
+ * The starts themselves (POST /v1/instances and /v1/instances/batch) are in
+ * st_http_start.c; this file checks a start request's arguments.
  *
  * The engine is never called: a start stores an instance row, a signal or
  * a cancel stores a signals row; the database NOTIFYs the executor. A
@@ -90,55 +93,6 @@ int st_http_start_args(json_t *body, const char *idem, const char **flow, json_t
         return ST_INVAL;
     }
     return 0;
-}
-
-static void start_failed(st_http_resp_t *resp, int rc, const st_err_t *err)
-{
-    if (rc == ST_NOTFOUND)
-        st_http_resp_err(resp, 404, "not_found", err, "check the flow name");
-    else if (rc == ST_INVAL)
-        st_http_resp_err(resp, 422, "invalid_inputs", err,
-                         "send exactly the flow's inputs with the declared types");
-    else if (rc == ST_CONFLICT)
-        st_http_resp_err(resp, 409, "conflict", err, "use a new key");
-    else
-        st_http_resp_db(resp, err);
-}
-
-void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp)
-{
-    json_t *body = st_http_body_object(req, resp);
-    if (body == NULL)
-        return;
-    const char *flow = NULL, *key = NULL;
-    json_t *inputs = NULL;
-    if (st_http_start_args(body, st_http_req_header(req, "Idempotency-Key"), &flow, &inputs, &key,
-                           resp) != 0) {
-        json_decref(body);
-        return;
-    }
-    json_t *empty = inputs ? NULL : json_object();
-    st_http_db_t *db = NULL;
-    st_err_t err;
-    st_err_clear(&err);
-    int rc = st_http_pool_get(&req->srv->pool, &db, &err);
-    st_http_started_t started;
-    if (rc == 0)
-        rc = st_http_start(req->srv, db, flow, inputs ? inputs : empty, key, &started, &err);
-    json_t *view = NULL;
-    if (rc == 0)
-        view = st_http_instance_view(db, started.id, &rc, &err);
-    st_http_pool_put(&req->srv->pool, db);
-    json_decref(empty);
-    if (rc != 0) {
-        start_failed(resp, rc, &err);
-        json_decref(body);
-        return;
-    }
-    json_object_set_new(view, "existing", json_boolean(started.existing));
-    snprintf(resp->location, sizeof resp->location, "/v1/instances/%s", started.id);
-    st_http_resp_json(resp, started.existing ? 200 : 201, view);
-    json_decref(body);
 }
 
 /* Store signal `name` for the instance in req->params[0]; answers 202/404/409. */

@@ -24,6 +24,7 @@
 
 #include "http/st_http.h"
 #include "start/st_start.h"
+#include "start/st_start_batch.h"
 #include "store/st_store.h"
 #include "store/st_store_webhook.h"
 
@@ -133,9 +134,12 @@ struct st_http_server {
     st_http_wh_batch_t wh;
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    st_start_progs_t *progs; /* the node's Program cache (thread-safe) */
-    int own_progs;           /* progs was made here */
-    st_start_at_t start_at;  /* the clock starts are stamped on */
+    st_start_progs_t *progs;              /* the node's Program cache (thread-safe) */
+    int own_progs;                        /* progs was made here */
+    st_start_at_t start_at;               /* the clock starts are stamped on */
+    st_start_batch_t *starts;             /* the start committer (group commit) */
+    _Atomic(st_http_handoff_t *) handoff; /* the executor's hand-off (NULL: none) */
+    char *start_dsn;                      /* its connection's DSN */
 };
 
 #define ST_HTTP_MAX_PARAMS 2
@@ -151,6 +155,8 @@ typedef struct st_http_req {
     int responded;                          /* a response is already queued */
     st_http_wh_job_t *job;                  /* webhook being committed (connection suspended) */
     json_t *event;                          /* the parsed event the job points into */
+    st_start_job_t *sjob;                   /* start being committed (connection suspended) */
+    json_t *sbody;                          /* the parsed start body sjob points into */
     const char *params[ST_HTTP_MAX_PARAMS]; /* path parameters, in order */
     char param_buf[256];                    /* storage for params */
     const char *route;                      /* route name for metrics */
@@ -236,6 +242,16 @@ int st_http_wh_event_parse(const char *body, size_t len, json_t **ev, st_http_wh
 /* The answer to a webhook whose job has completed (after resume). */
 void st_http_webhook_finish(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_start(st_http_req_t *req, st_http_resp_t *resp);
+/* The answer to a start whose job has completed (after resume). */
+void st_http_start_finish(st_http_req_t *req, st_http_resp_t *resp);
+void st_http_h_start_batch(st_http_req_t *req, st_http_resp_t *resp);
+/* The answer a start gets (201/200 with the instance, or the error the
+ * single endpoint gives), as {"status", "instance"|"error"} pieces: the
+ * status and a new reference to the body. db (NULL: none lent) reads an
+ * existing instance's view. */
+json_t *st_http_start_answer(st_http_server_t *s, st_http_db_t *db, const st_start_req_t *req,
+                             int rc, const st_err_t *err, const st_start_out_t *out,
+                             unsigned *status);
 void st_http_h_get(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_list(st_http_req_t *req, st_http_resp_t *resp);
 void st_http_h_signal(st_http_req_t *req, st_http_resp_t *resp);
@@ -276,19 +292,10 @@ int st_http_check_id(const char *text, st_http_resp_t *resp);
  * *rc = ST_NOTFOUND or the store's error. */
 json_t *st_http_instance_view(st_http_db_t *db, const char *id, int *rc, st_err_t *err);
 
-/* ---- flow start (st_http_start.c) ---------------------------------------- */
-
-typedef struct st_http_started {
-    char id[37];
-    int existing;
-} st_http_started_t;
-
-/* st_start on the slot's store connection, with the server's Program
- * cache and clock: ST_NOTFOUND (no such flow), ST_INVAL (inputs do not
- * fit; err has the core's message), ST_CONFLICT (the business key names an
- * instance started with other inputs), ST_DB. */
-int st_http_start(st_http_server_t *s, st_http_db_t *db, const char *flow, json_t *inputs,
-                  const char *business_key, st_http_started_t *out, st_err_t *err);
+/* The owner a start gives its instance (0: none) and the hand-off of the
+ * committed instances it owns (st_http_start.c). */
+int64_t st_http_start_owner(st_http_server_t *s);
+void st_http_start_handoff(st_http_server_t *s, const st_start_out_t *outs, size_t n);
 
 /* The embedded openapi.json (generated at build time). */
 extern const char st_http_openapi_json[];

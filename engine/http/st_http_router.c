@@ -20,6 +20,8 @@
 static const st_http_route_t routes[] = {
     {"POST", "/webhooks/stripe", "webhooks.stripe", 0, 1, st_http_h_webhook},
     {"POST", "/v1/instances", "instances.start", ST_HTTP_ROLE_WRITE, 1, st_http_h_start},
+    {"POST", "/v1/instances/batch", "instances.start_batch", ST_HTTP_ROLE_WRITE, 1,
+     st_http_h_start_batch},
     {"GET", "/v1/instances", "instances.list", ST_HTTP_ROLE_READ, 1, st_http_h_list},
     {"GET", "/v1/instances/{id}", "instances.get", ST_HTTP_ROLE_READ, 1, st_http_h_get},
     {"POST", "/v1/instances/{id}/signals", "instances.signal", ST_HTTP_ROLE_WRITE, 1,

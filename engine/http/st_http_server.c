@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <ev.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
@@ -67,11 +68,22 @@ const char *st_http_req_query(const st_http_req_t *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The body limit of a request: the configured one, and at least
+ * ST_HTTP_BATCH_LIMIT for the batch start (up to 1000 start requests). */
+static size_t body_limit(const st_http_server_t *s, const char *path)
+{
+    if (strcmp(path, "/v1/instances/batch") == 0 && s->body_limit < ST_HTTP_BATCH_LIMIT)
+        return ST_HTTP_BATCH_LIMIT;
+    return s->body_limit;
+}
+
 static void too_large(st_http_req_t *req, st_http_resp_t *resp)
 {
     st_http_resp_error(resp, 413, "payload_too_large",
-                       "send a smaller body; the limit is set by the server's configuration",
-                       "the request body is larger than %zu bytes", req->srv->body_limit);
+                       "send a smaller body (a batch: fewer items); the limit is set by the "
+                       "server's configuration",
+                       "the request body is larger than %zu bytes",
+                       body_limit(req->srv, req->path));
 }
 
 static void dispatch(st_http_req_t *req, st_http_resp_t *resp)
@@ -126,7 +138,7 @@ static enum MHD_Result send_resp(st_http_req_t *req, st_http_resp_t *resp)
 /* Append an upload chunk, or drop it once the limit is passed. */
 static void take_chunk(st_http_req_t *req, const char *data, size_t n)
 {
-    size_t limit = req->srv->body_limit;
+    size_t limit = body_limit(req->srv, req->path);
     if (req->too_large)
         return;
     if (req->len + n > limit) {
@@ -177,7 +189,7 @@ static enum MHD_Result begin(st_http_server_t *s, struct MHD_Connection *conn, c
         req->responded = 1;
         return send_resp(req, &resp);
     }
-    if (cl != NULL && strtoull(cl, NULL, 10) > s->body_limit) {
+    if (cl != NULL && strtoull(cl, NULL, 10) > body_limit(s, url)) {
         /* Refuse before reading: libmicrohttpd answers instead of sending
          * "100 Continue" and closes the connection afterwards. */
         st_http_resp_t resp = {0};
@@ -207,6 +219,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     st_http_resp_t resp = {0};
+    if (req->sjob != NULL && atomic_load(&req->sjob->done)) {
+        st_http_start_finish(req, &resp); /* resumed after the commit */
+        return send_resp(req, &resp);
+    }
+    if (req->sjob != NULL)
+        return MHD_YES; /* suspended, waiting for the commit */
     if (req->job != NULL && atomic_load(&req->job->done)) {
         st_http_webhook_finish(req, &resp); /* resumed after the commit */
         return send_resp(req, &resp);
@@ -216,6 +234,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     dispatch(req, &resp);
     if (resp.status == 0 && req->job != NULL && req->event != NULL)
         return MHD_YES; /* the webhook handler queued the event and suspended */
+    if (resp.status == 0 && req->sjob != NULL)
+        return MHD_YES; /* the start handler queued the start and suspended */
     if (resp.status == 0)
         st_http_resp_error(&resp, 500, "internal", "report this as a bug",
                            "the handler gave no response");
@@ -229,6 +249,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req != NULL) {
         free(req->job);
         json_decref(req->event);
+        free(req->sjob);
+        json_decref(req->sbody);
         free(req->body);
         free(req);
     }
@@ -329,6 +351,44 @@ static int start_mhd(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *er
     return 0;
 }
 
+/* The start committer's connection: made on its thread, on a loop of its own. */
+static st_store_conn_t *start_connect(void *ctx, st_err_t *err)
+{
+    st_http_server_t *s = ctx;
+    struct ev_loop *loop = ev_loop_new(0);
+    if (loop == NULL) {
+        st_err_set(err, ST_NOMEM, "cannot create an event loop");
+        return NULL;
+    }
+    st_store_conn_cfg_t cfg = {.dsn = s->start_dsn};
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, err);
+    if (c == NULL)
+        ev_loop_destroy(loop);
+    return c;
+}
+
+static void start_disconnect(void *ctx, st_store_conn_t *c)
+{
+    (void)ctx;
+    struct ev_loop *loop = st_store_conn_loop(c);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+}
+
+static int start_batcher(st_http_server_t *s, const char *dsn, st_err_t *err)
+{
+    if ((s->start_dsn = strdup(dsn)) == NULL)
+        return st_err_set(err, ST_NOMEM, "no memory for the start committer");
+    st_start_batch_cfg_t bc = {
+        .progs = s->progs,
+        .connect = start_connect,
+        .disconnect = start_disconnect,
+        .ctx = s,
+    };
+    s->starts = st_start_batch_new(&bc, err);
+    return s->starts ? 0 : err->code;
+}
+
 static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
 {
     if (cfg->dsn == NULL || cfg->dsn[0] == '\0')
@@ -365,6 +425,8 @@ static int setup(st_http_server_t *s, const st_http_cfg_t *cfg, st_err_t *err)
     s->wh.batch_size = s->std.webhook_batch;
     if (rc == 0)
         rc = st_http_wh_batch_start(&s->wh, err);
+    if (rc == 0)
+        rc = start_batcher(s, cfg->dsn, err);
     if (rc == 0)
         rc = start_mhd(s, cfg, err);
     return rc;
@@ -407,12 +469,16 @@ void st_http_server_free(st_http_server_t *s)
         MHD_quiesce_daemon(s->mhd);
     if (s->wh.dsn != NULL)
         st_http_wh_batch_stop(&s->wh);
+    st_start_batch_free(s->starts); /* answers every suspended start */
+    s->starts = NULL;
     if (s->mhd != NULL)
         MHD_stop_daemon(s->mhd);
     if (s->wh.dsn != NULL)
         st_http_wh_batch_release(&s->wh);
     if (s->pool.slots != NULL)
         st_http_pool_release(&s->pool);
+    free(s->start_dsn);
+    free(atomic_load(&s->handoff));
     if (s->own_progs)
         st_start_progs_free(s->progs);
     for (unsigned i = 0; i < s->n_secrets; i++) {
@@ -426,6 +492,20 @@ void st_http_server_free(st_http_server_t *s)
     if (s->own_metrics)
         st_metrics_free(s->metrics);
     free(s);
+}
+
+int st_http_server_set_handoff(st_http_server_t *s, const st_http_handoff_t *h, st_err_t *err)
+{
+    st_http_handoff_t *copy = malloc(sizeof *copy);
+    if (copy == NULL)
+        return st_err_set(err, ST_NOMEM, "out of memory");
+    *copy = *h;
+    st_http_handoff_t *none = NULL;
+    if (!atomic_compare_exchange_strong(&s->handoff, &none, copy)) {
+        free(copy);
+        return st_err_set(err, ST_STATE, "the start hand-off is already set");
+    }
+    return 0;
 }
 
 uint16_t st_http_server_port(const st_http_server_t *s)

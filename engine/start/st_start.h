@@ -53,6 +53,8 @@ typedef struct st_start_req {
     const char *business_key; /* NULL: not idempotent */
     st_start_at_t at;         /* see above; 0: ST_START_AT_NODES */
     int64_t at_us;            /* ST_START_AT_GIVEN only: µs since the epoch */
+    int64_t owner_node;       /* 0: unowned (any node claims it); else that node
+                                 owns the new instance (lease epoch 1) */
 } st_start_req_t;
 
 typedef struct st_start_out {
@@ -60,6 +62,10 @@ typedef struct st_start_out {
     int existing;  /* 1: the business key already named this instance */
     char hash[65]; /* the Program version it runs */
     int64_t at_us; /* the time the start was stamped with (a new instance) */
+    /* The initial state's name of a new instance, borrowed from the given
+     * Program cache (NULL when the call made its own cache). */
+    const char *state;
+    int owned; /* 1: a new instance owned by req->owner_node */
 } st_start_out_t;
 
 /*
@@ -70,6 +76,20 @@ typedef struct st_start_out {
  */
 int st_start(st_store_conn_t *c, st_start_progs_t *progs, const st_start_req_t *req,
              st_start_out_t *out, st_err_t *err);
+
+/*
+ * Start n flows at once (group commit): each item follows every rule of
+ * st_start (its own checks, its own result), and all the items that pass
+ * their checks are written in one transaction. Items may name different
+ * flows; two items with the same business key of one flow start one
+ * instance (the later one answers existing, or ST_CONFLICT for other
+ * inputs). rc[i] (0 or the code st_start would return) and errs[i] answer
+ * reqs[i]; outs[i] as st_start's out. Returns 0, or the code of a failure
+ * of the whole call (the database; then every item not finished carries
+ * it, err says it once).
+ */
+int st_start_many(st_store_conn_t *c, st_start_progs_t *progs, const st_start_req_t *reqs, size_t n,
+                  st_start_out_t *outs, int *rc, st_err_t *errs, st_err_t *err);
 
 /* Parse start inputs given as JSON text (--input); NULL is {}. *out is a
  * new reference to an object, or ST_INVAL with a hint. */

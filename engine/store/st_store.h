@@ -217,18 +217,24 @@ typedef struct st_store_start {
      * virtual clock that stands still gives wall time here, so ids still
      * follow the order the starts arrived in. */
     int64_t id_time_us;
+    /* 1: start only while program_hash is the flow's current version;
+     * otherwise nothing is written and st_store_started_t.stale is 1 (the
+     * caller validated against that version and must look again). */
+    int check_hash;
 } st_store_start_t;
 
 typedef struct st_store_started {
     st_store_uuid_t id;
     int existing;        /* 1: the business key already had this instance */
     int64_t lease_epoch; /* the instance's epoch after the call */
+    int stale;           /* check_hash only: the flow has another current version */
 } st_store_started_t;
 
 /*
  * Start n instances in one transaction; out[i] answers in[i]. An instance
  * starts with seq 0, a "start" history row and its flow_counts increment.
- * A business key already used for the flow returns the first instance.
+ * A business key already used for the flow returns the first instance
+ * (also when an earlier item of the same call used it).
  */
 int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n,
                         st_store_started_t *out, st_err_t *err);

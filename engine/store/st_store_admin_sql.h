@@ -3,7 +3,7 @@
  * listings, reports, repairs), included by st_store_sql.c into the one
  * statement table (the ADMIN_* block at its end).
  *
- * Layer: store (internal). Depends on schema 0001..0007.
+ * Layer: store (internal). Depends on schema 0001..0008.
  *
  * Invariants: every value is a parameter; "now" for the flows' logic is
  * the virtual clock when one ran (settle_clock), else the database clock;
@@ -272,13 +272,13 @@
     "  UPDATE tasks t SET status = 'pending', updated_at = now()"                             \
     "   FROM locked l WHERE $19::boolean AND t.instance_id = l.id AND t.status = 'running')," \
     " cnt AS ("                                                                               \
-    "  INSERT INTO flow_counts (flow, status, n)"                                             \
-    "  SELECT flow, st, d FROM ("                                                             \
+    "  INSERT INTO flow_counts (flow, status, shard, n)"                                      \
+    "  SELECT flow, st, settle_count_shard(), d FROM ("                                       \
     "    SELECT l.flow, l.old_status AS st, -1 AS d FROM locked l"                            \
     "     WHERE l.old_status <> $9::settle_status"                                            \
     "    UNION ALL SELECT l.flow, $9::settle_status, 1 FROM locked l"                         \
     "     WHERE l.old_status <> $9::settle_status) x ORDER BY st"                             \
-    "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n),"             \
+    "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"      \
     " note AS (SELECT pg_notify('settle_work', '') FROM locked WHERE $22::boolean)"           \
     " SELECT (SELECT lease_epoch FROM upd), (SELECT id FROM sig),"                            \
     "  (SELECT count(*) FROM note) FROM locked"

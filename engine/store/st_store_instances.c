@@ -4,8 +4,12 @@
  * Layer: store. Depends on st_store_conn, st_store_util, libpq.
  *
  * Invariants:
- *   * a start writes the instance (seq 0), its "start" history row, its
- *     correlations and the flow_counts increment in one statement;
+ *   * starts write their instances (seq 0), "start" history rows,
+ *     correlations and flow_counts increments (the session's shard) in one
+ *     statement (START over parallel arrays), after one CORR_LOCK of all
+ *     their correlation pairs, in one transaction;
+ *   * a start with check_hash writes nothing unless its program hash is
+ *     still the flow's current one (stale = 1 then);
  *   * start is idempotent by (flow, business_key): the unique index decides,
  *     and a start that lost the race to a concurrent one (so its snapshot
  *     cannot see the winner yet) is re-run alone until it sees it.
@@ -17,91 +21,130 @@
 
 #define START_RETRIES 5
 
+/* The parallel arrays of START ($1..$13) and of its correlations ($14..$16). */
+enum {
+    A_ID,
+    A_FLOW,
+    A_HASH,
+    A_STATE,
+    A_SNAME,
+    A_STATUS,
+    A_VARS,
+    A_KEY,
+    A_OWNER,
+    A_WAKE,
+    A_NOW,
+    A_ACTOR,
+    A_CHECKED,
+    A_CORD,
+    A_CKEY,
+    A_CVAL,
+    A_COUNT
+};
+
 typedef struct start_op {
     const st_store_start_t *in;
     const st_store_uuid_t *ids;
     st_store_started_t *out;
     unsigned char *again; /* 1: no row came back yet, (re-)run it */
-    size_t *order;        /* order[k]: the start whose result is k-th this round */
+    size_t *order;        /* order[k]: the start sent as ordinal k + 1 this round */
     size_t n, nsent;
+    int locked; /* a CORR_LOCK result comes first this round */
 } start_op_t;
 
-/* Send the start (after CORR_LOCK when it brings correlation keys, which
- * may take over parked signals); returns how many statements were sent. */
-static int send_one_start(PGconn *pg, const st_store_start_t *s, const st_store_uuid_t *id,
-                          st_err_t *err)
+static void add_start(st_store_arr_t *a, const st_store_start_t *s, const st_store_uuid_t *id,
+                      size_t ord)
 {
-    st_store_arr_t keys = {0}, vals = {0};
-    st_store_params_t lock, p;
-    int rc = st_store_corr_lock_params(&lock, &keys, &vals, s->correlations, s->ncorrelations);
-    int sent = 0;
-    if (rc < 0) {
-        rc = st_err_set(err, ST_NOMEM, "out of memory");
-    } else if (s->ncorrelations &&
-               (rc = st_store_send(pg, ST_STORE_Q_CORR_LOCK, &lock, err)) == 0) {
-        sent++;
+    st_store_arr_uuid(&a[A_ID], id);
+    st_store_arr_text(&a[A_FLOW], s->flow);
+    st_store_arr_text(&a[A_HASH], s->program_hash);
+    st_store_arr_i64(&a[A_STATE], s->state);
+    st_store_arr_text(&a[A_SNAME], s->state_name);
+    st_store_arr_text(&a[A_STATUS], st_store_status_name(s->status));
+    st_store_arr_text(&a[A_VARS], s->vars_json);
+    st_store_arr_text(&a[A_KEY], s->business_key);
+    if (s->owner_node)
+        st_store_arr_i64(&a[A_OWNER], s->owner_node);
+    else
+        st_store_arr_text(&a[A_OWNER], NULL);
+    st_store_arr_time(&a[A_WAKE], s->wake_at_us);
+    st_store_arr_i64(&a[A_NOW], s->now_us);
+    st_store_arr_text(&a[A_ACTOR], s->actor);
+    st_store_arr_text(&a[A_CHECKED], s->check_hash && s->program_hash ? "t" : "f");
+    for (unsigned k = 0; k < s->ncorrelations; k++) {
+        st_store_arr_i64(&a[A_CORD], (int64_t)ord);
+        st_store_arr_text(&a[A_CKEY], s->correlations[k].key);
+        st_store_arr_text(&a[A_CVAL], s->correlations[k].value);
     }
-    if (rc == 0) {
-        st_store_p_init(&p);
-        st_store_p_uuid(&p, id);
-        st_store_p_text(&p, s->flow);
-        st_store_p_text(&p, s->program_hash);
-        st_store_p_i64(&p, s->state);
-        st_store_p_text(&p, s->state_name);
-        st_store_p_text(&p, st_store_status_name(s->status));
-        st_store_p_text(&p, s->vars_json);
-        st_store_p_text(&p, s->business_key);
-        if (s->owner_node)
-            st_store_p_i64(&p, s->owner_node);
-        else
-            st_store_p_text(&p, NULL);
-        st_store_p_time(&p, s->wake_at_us);
-        st_store_p_i64(&p, s->now_us);
-        st_store_p_text(&p, s->actor);
-        st_store_p_text(&p, lock.v[0]); /* the same key and value arrays */
-        st_store_p_text(&p, lock.v[1]);
-        rc = st_store_send(pg, ST_STORE_Q_START, &p, err);
-        sent++;
-    }
-    st_store_arr_release(&keys);
-    st_store_arr_release(&vals);
-    return rc < 0 ? rc : sent;
 }
 
-#define NOT_A_START ((size_t)-1) /* order[] entry of a CORR_LOCK result */
+/* CORR_LOCK on every correlation pair sent (it may take over parked
+ * signals; sent first, as a statement of its own), then one START. */
+static int send_starts(PGconn *pg, start_op_t *x, st_store_arr_t *a, st_err_t *err)
+{
+    st_store_params_t p;
+    int pairs = a[A_CKEY].count > 0;
+    st_store_p_init(&p);
+    for (int i = 0; i < A_COUNT; i++) {
+        const char *lit = st_store_arr_end(&a[i]);
+        if (lit == NULL)
+            return st_err_set(err, ST_NOMEM, "out of memory");
+        st_store_p_text(&p, lit);
+    }
+    if (pairs) {
+        st_store_params_t lock;
+        st_store_p_init(&lock);
+        st_store_p_text(&lock, p.v[A_CKEY]);
+        st_store_p_text(&lock, p.v[A_CVAL]);
+        int rc = st_store_send(pg, ST_STORE_Q_CORR_LOCK, &lock, err);
+        if (rc != 0)
+            return rc;
+        x->locked = 1;
+    }
+    return st_store_send(pg, ST_STORE_Q_START, &p, err);
+}
 
 static int start_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
 {
     start_op_t *x = op->ud;
+    st_store_arr_t a[A_COUNT];
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < A_COUNT; i++)
+        st_store_arr_begin(&a[i]);
     x->nsent = 0;
+    x->locked = 0;
     for (size_t i = 0; i < x->n; i++) {
         if (!x->again[i])
             continue;
-        int sent = send_one_start(pg, &x->in[i], &x->ids[i], err);
-        if (sent < 0)
-            return sent;
-        if (sent == 2)
-            x->order[x->nsent++] = NOT_A_START;
         x->order[x->nsent++] = i;
+        add_start(a, &x->in[i], &x->ids[i], x->nsent);
     }
-    return 0;
+    int rc = send_starts(pg, x, a, err);
+    for (int i = 0; i < A_COUNT; i++)
+        st_store_arr_release(&a[i]);
+    return rc;
 }
 
 static int start_result(st_store_op_t *op, const PGresult *r, unsigned index, st_err_t *err)
 {
     start_op_t *x = op->ud;
-    if (index >= x->nsent)
-        return st_err_set(err, ST_INTERNAL, "unexpected start result %u", index);
-    size_t i = x->order[index];
-    if (i == NOT_A_START)
-        return 0;
-    if (PQntuples(r) == 0)
-        return 0; /* stays marked: re-run */
-    x->again[i] = 0;
-    st_store_get_uuid(r, 0, 0, &x->out[i].id);
-    x->out[i].existing = PQgetvalue(r, 0, 1)[0] == 't';
-    x->out[i].lease_epoch = st_store_get_i64(r, 0, 2);
-    return 0;
+    if (index != (x->locked ? 1u : 0u))
+        return index == 0 ? 0 : st_err_set(err, ST_INTERNAL, "unexpected start result %u", index);
+    for (int row = 0; row < PQntuples(r); row++) {
+        int64_t ord = st_store_get_i64(r, row, 0);
+        if (ord < 1 || (size_t)ord > x->nsent)
+            return st_err_set(err, ST_INTERNAL, "start answered for item %lld", (long long)ord);
+        size_t i = x->order[ord - 1];
+        st_store_started_t *o = &x->out[i];
+        x->again[i] = 0;
+        o->stale = PQgetvalue(r, row, 4)[0] == 't';
+        if (o->stale)
+            continue;
+        st_store_get_uuid(r, row, 1, &o->id);
+        o->existing = PQgetvalue(r, row, 2)[0] == 't';
+        o->lease_epoch = st_store_get_i64(r, row, 3);
+    }
+    return 0; /* items without a row stay marked: re-run */
 }
 
 static int start_check(const st_store_start_t *s, st_err_t *err)
@@ -118,16 +161,17 @@ int st_store_start_many(st_store_conn_t *c, const st_store_start_t *in, size_t n
         return 0;
     st_store_uuid_t *ids = calloc(n, sizeof *ids);
     unsigned char *again = calloc(n, 1);
-    size_t *order = calloc(2 * n, sizeof *order); /* a lock and a start each */
+    size_t *order = calloc(n, sizeof *order);
     int rc = (ids && again && order) ? 0 : st_err_set(err, ST_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
         rc = start_check(&in[i], err);
         if (rc == 0)
             rc = st_store_uuid_v7(&ids[i],
                                   (in[i].id_time_us ? in[i].id_time_us : in[i].now_us) / 1000, err);
         again[i] = 1;
     }
-    start_op_t x = {in, ids, out, again, order, n, 0};
+    start_op_t x = {in, ids, out, again, order, n, 0, 0};
     for (int round = 0; rc == 0 && round < START_RETRIES; round++) {
         st_store_op_t op = {.send = start_send, .result = start_result, .ud = &x};
         rc = st_store_conn_run(c, &op, err);

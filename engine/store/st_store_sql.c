@@ -8,7 +8,8 @@
  *     into timestamptz by settle_ts() and back by settle_us();
  *   * instance writers check seq, lease_epoch and owner_node and lock the
  *     row (FOR UPDATE) before writing, so a stale writer writes nothing;
- *   * flow_counts changes in the same statement as the status it counts;
+ *   * flow_counts changes in the same statement as the status it counts, in
+ *     the writing session's shard (settle_count_shard(), 0008); readers sum;
  *   * claims use FOR UPDATE SKIP LOCKED and re-check ownership on the
  *     locked row version, so two nodes never own one instance;
  *   * lock order, so that no two statements wait for each other in a
@@ -87,45 +88,69 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(PROGRAM_LOAD, "SELECT hash, name, format_version, source_name, source, program"
                     " FROM programs WHERE hash = $1"),
 
-    /* $1 id $2 flow $3 hash|NULL $4 state $5 state_name $6 status $7 vars
-     * $8 business_key $9 owner|NULL $10 wake_us $11 now_us $12 actor
-     * $13 correlation keys $14 correlation values.
-     * Returns (id, existing, lease_epoch); no row when a concurrent start
-     * with the same key committed after this statement's snapshot. */
+    /* Starts n instances, one per element of the parallel arrays $1..$13
+     * (WITH ORDINALITY: ord 1..n): $1 id $2 flow $3 hash|NULL (current)
+     * $4 state $5 state_name $6 status $7 vars $8 business_key $9 owner|NULL
+     * $10 wake_us $11 now_us $12 actor $13 checked (insert only while the
+     * hash is the flow's current one); correlations in $14 ord $15 key
+     * $16 value. Returns (ord, id, existing, lease_epoch, stale): a started
+     * row, the instance an existing business key names, or a checked item
+     * whose hash is no longer current (stale, nothing written). No row for
+     * an item whose key a concurrent start (or an earlier item of the same
+     * call) took after this statement's snapshot: run it again. Counts go
+     * to the session's shard, one row per (flow, status). */
     Q(START,
-      "WITH ins AS ("
+      "WITH c AS ("
+      "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[],"
+      "    $6::settle_status[], $7::jsonb[], $8::text[], $9::bigint[], $10::bigint[],"
+      "    $11::bigint[], $12::text[], $13::boolean[])"
+      "  WITH ORDINALITY AS c(id, flow, hash, state, state_name, status, vars, bkey, owner,"
+      "    wake_us, now_us, actor, checked, ord)),"
+      " v AS ("
+      "  SELECT c.*, f.current_hash AS cur, (c.checked AND f.current_hash IS DISTINCT FROM c.hash)"
+      "    AS stale FROM c LEFT JOIN flows f ON f.name = c.flow),"
+      " ins AS ("
       "  INSERT INTO instances (id, flow, program_hash, state, state_name, status, vars, seq,"
       "    wake_at, business_key, owner_node, lease_epoch, created_at, updated_at)"
-      "  SELECT $1::uuid, $2::text,"
-      "    COALESCE($3::text, (SELECT current_hash FROM flows WHERE name = $2::text)),"
-      "    $4, $5::text, $6::settle_status, COALESCE($7::jsonb, '{}'::jsonb), 0, settle_ts($10),"
-      "    $8::text, $9::bigint, CASE WHEN $9::bigint IS NULL THEN 0 ELSE 1 END,"
-      "    settle_ts($11), settle_ts($11)"
+      "  SELECT id, flow, COALESCE(hash, cur), state, state_name, status,"
+      "    COALESCE(vars, '{}'::jsonb), 0, settle_ts(wake_us), bkey, owner,"
+      "    CASE WHEN owner IS NULL THEN 0 ELSE 1 END, settle_ts(now_us), settle_ts(now_us)"
+      "   FROM v WHERE NOT stale ORDER BY ord"
       "  ON CONFLICT (flow, business_key) WHERE business_key IS NOT NULL DO NOTHING"
       "  RETURNING id, lease_epoch, flow, status),"
+      " done AS (SELECT v.*, ins.lease_epoch FROM v JOIN ins USING (id)),"
       " cnt AS ("
-      "  INSERT INTO flow_counts (flow, status, n) SELECT flow, status, 1 FROM ins"
-      "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + 1),"
+      "  INSERT INTO flow_counts (flow, status, shard, n)"
+      "  SELECT flow, status, settle_count_shard(), count(*) FROM ins"
+      "   GROUP BY flow, status ORDER BY flow, status"
+      "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"
       " hist AS ("
       "  INSERT INTO history (instance_id, seq, at, kind, to_state, actor)"
-      "  SELECT id, 0, settle_ts($11), 'start', $5::text, COALESCE($12::text, 'api') FROM ins),"
+      "  SELECT id, 0, settle_ts(now_us), 'start', state_name, COALESCE(actor, 'api') FROM done),"
+      " pairs AS ("
+      "  SELECT d.id, d.ord, p.k, p.v FROM unnest($14::bigint[], $15::text[], $16::text[])"
+      "   AS p(ord, k, v) JOIN done d ON d.ord = p.ord),"
       " corr AS ("
-      "  INSERT INTO correlations (key, value, instance_id)"
-      "  SELECT k, v, ins.id FROM ins, unnest($13::text[], $14::text[]) AS c(k, v)"
+      "  INSERT INTO correlations (key, value, instance_id) SELECT k, v, id FROM pairs"
       "  ON CONFLICT DO NOTHING),"
       " adopt AS ("
-      "  UPDATE signals s SET instance_id = ins.id"
-      "   FROM ins, unnest($13::text[], $14::text[]) AS c(k, v)"
-      "   WHERE s.instance_id IS NULL AND s.corr_key = c.k AND s.corr_value = c.v)"
-      " SELECT id, false, lease_epoch FROM ins"
+      "  UPDATE signals s SET instance_id = x.id"
+      "   FROM (SELECT DISTINCT ON (k, v) k, v, id FROM pairs ORDER BY k, v, ord) x"
+      "   WHERE s.instance_id IS NULL AND s.corr_key = x.k AND s.corr_value = x.v)"
+      " SELECT ord, id, false, lease_epoch, false FROM done"
       " UNION ALL"
-      " SELECT id, true, lease_epoch FROM instances"
-      "  WHERE $8::text IS NOT NULL AND flow = $2::text AND business_key = $8::text"
-      "    AND NOT EXISTS (SELECT 1 FROM ins)"),
+      " SELECT v.ord, i.id, true, i.lease_epoch, false FROM v"
+      "  JOIN instances i ON i.flow = v.flow AND i.business_key = v.bkey"
+      "  WHERE v.bkey IS NOT NULL AND NOT v.stale AND NOT EXISTS (SELECT 1 FROM ins"
+      "    WHERE ins.id = v.id)"
+      " UNION ALL"
+      " SELECT ord, NULL, false, NULL, true FROM v WHERE stale"),
 
     Q(INSTANCE_LOAD, "SELECT " ST_STORE_INSTANCE_COLS " FROM instances i WHERE i.id = $1"),
 
-    Q(FLOW_COUNT, "SELECT n FROM flow_counts WHERE flow = $1 AND status = $2::settle_status"),
+    /* Counts are sharded (0008_count_shards): a count is the sum of its shards. */
+    Q(FLOW_COUNT, "SELECT coalesce(sum(n), 0) FROM flow_counts"
+                  " WHERE flow = $1 AND status = $2::settle_status"),
 
     /* One row per checkpoint in parallel arrays ($1..$23, $33: the
      * finished task's attempt count, $34: in the cancel path), history rows in $24..$29 and
@@ -192,13 +217,13 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    attempt = greatest(t.attempt, l.done_attempt)"
       "   FROM locked l WHERE l.done_task IS NOT NULL AND t.id = l.done_task),"
       " cnt AS ("
-      "  INSERT INTO flow_counts (flow, status, n)"
-      "  SELECT flow, st, sum(d) FROM ("
+      "  INSERT INTO flow_counts (flow, status, shard, n)"
+      "  SELECT flow, st, settle_count_shard(), sum(d) FROM ("
       "    SELECT flow, old_status AS st, -1 AS d FROM locked WHERE status <> old_status"
       "    UNION ALL"
       "    SELECT flow, status, 1 FROM locked WHERE status <> old_status) x"
       "   GROUP BY flow, st ORDER BY flow, st"
-      "  ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + excluded.n)"
+      "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n)"
       " SELECT ord, NULL::uuid, NULL::bigint FROM upd"
       " UNION ALL SELECT NULL, instance_id, id FROM task"),
 
@@ -367,7 +392,8 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(CORR_LOCK, "SELECT settle_corr_lock($1::text[], $2::text[])"),
 
     /* Operator reads (settlectl, /metrics). */
-    Q(FLOW_COUNTS_ALL, "SELECT flow, status, n FROM flow_counts ORDER BY flow, status"),
+    Q(FLOW_COUNTS_ALL, "SELECT flow, status, sum(n) FROM flow_counts"
+                       " GROUP BY flow, status ORDER BY flow, status"),
 
     /* $1 instance $2 after_seq $3 after_at_us $4 limit (keyset on seq, at) */
     Q(HISTORY_LIST, "SELECT seq, settle_us(at), kind, from_state, to_state, actor, detail"

@@ -481,6 +481,100 @@ START_TEST(utf8_trim_cuts_only_broken_tails)
 }
 END_TEST
 
+/* `time` values: integer microseconds or RFC 3339 text, to the microsecond. */
+static int64_t time_of(const char *text)
+{
+    json_t *j = json_string(text);
+    st_core_value_t v;
+    st_err_t err;
+    int rc = st_core_value_from_json(TM, j, "at", &v, &err);
+    json_decref(j);
+    ck_assert_msg(rc == 0, "%s: %s", text, err.msg);
+    ck_assert_int_eq(v.type, TM);
+    return v.i;
+}
+
+START_TEST(time_accepts_rfc3339)
+{
+    const int64_t xmas = 1798106400LL * 1000000; /* 2026-12-24T10:00:00Z */
+    ck_assert_int_eq(time_of("2026-12-24T10:00:00Z"), xmas);
+    ck_assert_int_eq(time_of("2026-12-24T11:00:00+01:00"), xmas);
+    ck_assert_int_eq(time_of("2026-12-24T04:30:00-05:30"), xmas);
+    ck_assert_int_eq(time_of("2026-12-24t10:00:00z"), xmas);
+    ck_assert_int_eq(time_of("2026-12-24T10:00:00.5Z"), xmas + 500000);
+    ck_assert_int_eq(time_of("2026-12-24T10:00:00.123456789Z"), xmas + 123456);
+    ck_assert_int_eq(time_of("1970-01-01T00:00:00Z"), 0);
+    ck_assert_int_eq(time_of("2024-02-29T00:00:00Z"), 1709164800LL * 1000000);
+    ck_assert_int_eq(time_of("1969-12-31T23:59:59Z"), -1000000);
+    /* the integer form is unchanged */
+    json_t *j = json_integer(xmas);
+    st_core_value_t v;
+    st_err_t err;
+    ck_assert_int_eq(st_core_value_from_json(TM, j, "at", &v, &err), 0);
+    ck_assert_int_eq(v.i, xmas);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(time_refuses_other_text_clearly)
+{
+    static const char *const bad[] = {
+        "2026-12-24",
+        "2026-12-24T10:00:00",
+        "2026-12-24T10:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-12-24T24:00:00Z",
+        "2026-12-24T10:00:00+1:00",
+        "2026-12-24T10:00:00.Z",
+        "tomorrow",
+        "2026-12-24T10:00:00Zjunk",
+        "",
+        "2026-12-24T10:00:00+01:00 ",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = json_string(bad[i]);
+        st_core_value_t v;
+        st_err_t err;
+        ck_assert_msg(st_core_value_from_json(TM, j, "due", &v, &err) == ST_INVAL, "%s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(err.msg, "due"));
+        ck_assert_ptr_nonnull(strstr(err.msg, "RFC 3339"));
+        ck_assert_ptr_nonnull(strstr(err.hint, "2026-12-24T10:00:00Z"));
+        ck_assert_ptr_nonnull(strstr(err.hint, "microseconds"));
+        json_decref(j);
+    }
+    json_t *r = json_real(1.5);
+    st_core_value_t v;
+    st_err_t err;
+    ck_assert_int_eq(st_core_value_from_json(TM, r, "due", &v, &err), ST_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "RFC 3339"));
+    json_decref(r);
+}
+END_TEST
+
+START_TEST(inputs_are_stored_with_times_in_microseconds)
+{
+    cb_t *b = eb(I);
+    cb_assign(b, cb_state(b, "s", ST_CORE_KIND_FINAL), "r", cb_int(1));
+    st_core_program_t *p = NULL;
+    st_err_t err;
+    ck_assert_int_eq(cb_load(b, &p, &err), 0);
+    cb_free(b);
+    json_t *in = js("{\"big\":1,\"eur\":{\"minor\":5,\"currency\":\"eur\"},\"usd\":{\"minor\":7,"
+                    "\"currency\":\"usd\"},\"name\":\"2026-12-24T10:00:00Z\","
+                    "\"at\":\"2026-12-24T11:00:00+01:00\"}");
+    ck_assert_int_eq(st_core_inputs_check(p, in, &err), 0);
+    json_t *stored = st_core_inputs_stored(p, in);
+    ck_assert_int_eq(json_integer_value(json_object_get(stored, "at")), 1798106400LL * 1000000);
+    /* a string input that looks like a time stays a string */
+    ck_assert_str_eq(json_string_value(json_object_get(stored, "name")), "2026-12-24T10:00:00Z");
+    ck_assert_str_eq(json_string_value(json_object_get(in, "at")), "2026-12-24T11:00:00+01:00");
+    json_decref(stored);
+    json_decref(in);
+    st_core_program_free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core_values");
@@ -498,6 +592,9 @@ int main(void)
     tcase_add_test(tc, instance_json_round_trip);
     tcase_add_test(tc, names_and_uuids);
     tcase_add_test(tc, utf8_trim_cuts_only_broken_tails);
+    tcase_add_test(tc, time_accepts_rfc3339);
+    tcase_add_test(tc, time_refuses_other_text_clearly);
+    tcase_add_test(tc, inputs_are_stored_with_times_in_microseconds);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }

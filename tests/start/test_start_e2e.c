@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +394,153 @@ START_TEST(http_port_in_use_exits_before_claiming)
 }
 END_TEST
 
+START_TEST(http_threads_option_is_checked)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    char id[40];
+    claimable(&f, id);
+    const char *bad[] = {"0", "65", "eight", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *args[] = {"run", "--http", "0", "--http-threads", bad[i], NULL};
+        run_t r;
+        settled(&f, args, "SETTLE_API_TOKENS=tok-start:write", &r);
+        ck_assert_msg(r.rc == 2, "--http-threads %s: exit %d: %s", bad[i], r.rc, r.err);
+        ck_assert_msg(strstr(r.err, "error: --http-threads wants a whole number from 1 to 64") !=
+                          NULL,
+                      "%s", r.err);
+        assert_untouched(&f, id, &r);
+    }
+    const char *alone[] = {"run", "--http-threads", "8", NULL};
+    run_t r;
+    settled(&f, alone, NULL, &r);
+    ck_assert_msg(r.rc == 2 && strstr(r.err, "--http-threads needs --http"), "%d %s", r.rc, r.err);
+    assert_untouched(&f, id, &r);
+    const char *help[] = {"--help", NULL};
+    settled(&f, help, NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.out, "--http-threads N"));
+    fx_close(&f);
+}
+END_TEST
+
+/* Whether file holds `want` (read from the start). */
+static int file_has(FILE *file, const char *want)
+{
+    char buf[8192];
+    rewind(file);
+    size_t n = fread(buf, 1, sizeof buf - 1, file);
+    buf[n] = '\0';
+    return strstr(buf, want) != NULL;
+}
+
+/* settled run --http 0 [--http-threads 3] until it says it listens; then
+ * SIGTERM. Its stderr in r->err. */
+static void run_until_listening(const fx_t *f, const char *env, run_t *r)
+{
+    char bin[1024];
+    snprintf(bin, sizeof bin, "%s/engine/daemon/settled", getenv("SETTLE_BINARY_DIR"));
+    const char *argv[] = {"settled", "run",   "--http", "0", "--http-threads",
+                          "3",       "--dsn", f->dsn,   NULL};
+    FILE *out = tmpfile(), *err = tmpfile();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fileno(out), 1);
+        dup2(fileno(err), 2);
+        unsetenv("SETTLE_API_TOKENS");
+        unsetenv("SETTLE_API_TOKENS_FILE");
+        if (env != NULL)
+            putenv((char *)env);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int up = 0;
+    for (int i = 0; i < 300 && !(up = file_has(out, "settled http listening")); i++)
+        usleep(50 * 1000);
+    kill(pid, SIGTERM);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    slurp(out, r->out, sizeof r->out);
+    slurp(err, r->err, sizeof r->err);
+    ck_assert_msg(up, "settled never listened: %s", r->err);
+    r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(no_api_token_is_a_loud_warning)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    run_t r;
+    run_until_listening(&f, NULL, &r);
+    ck_assert_msg(strstr(r.out, "with 3 threads") || strstr(r.err, "with 3 threads"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "WARNING: no API token is configured"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "401 Unauthorized"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "SETTLE_API_TOKENS='TOKEN:write"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "SETTLE_API_TOKENS_FILE="), "%s", r.err);
+    /* With a token: no warning, and the token never shows. */
+    run_until_listening(&f, "SETTLE_API_TOKENS=tok-secret-4711:write", &r);
+    ck_assert_msg(strstr(r.err, "WARNING: no API token") == NULL, "%s", r.err);
+    ck_assert_ptr_null(strstr(r.err, "tok-secret-4711"));
+    ck_assert_ptr_null(strstr(r.out, "tok-secret-4711"));
+    fx_close(&f);
+}
+END_TEST
+
+static const char FLOW_TIMED[] = "flow timed\n"
+                                 "input due: time\n"
+                                 "state nap {\n"
+                                 "  sleep until due max 1h\n"
+                                 "  on wake -> done\n"
+                                 "}\n"
+                                 "final done\n";
+
+/* A `time` input as RFC 3339 through the API, the batch API and `settled
+ * start`: stored as microseconds; text that is no time is refused clearly. */
+START_TEST(time_inputs_take_rfc3339_everywhere)
+{
+    fx_t f;
+    fx_open(&f, 1);
+    fx_deploy(&f, "timed.flow", FLOW_TIMED);
+    const long long xmas = 1798106400000000LL; /* 2026-12-24T10:00:00Z */
+    fx_resp_t r;
+    fx_api(&f, "POST", "/v1/instances", FX_TOKEN_WRITE,
+           "{\"flow\":\"timed\",\"inputs\":{\"due\":\"2026-12-24T11:00:00+01:00\"}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_msg(strstr(r.body, "1798106400000000") && !strstr(r.body, "2026-12-24T11"), "%s",
+                  r.body);
+    fx_resp_free(&r);
+    fx_api(&f, "POST", "/v1/instances/batch", FX_TOKEN_WRITE,
+           "{\"items\":[{\"flow\":\"timed\",\"inputs\":{\"due\":\"2026-12-24T10:00:00.25Z\"}},"
+           "{\"flow\":\"timed\",\"inputs\":{\"due\":1798106400000000}},"
+           "{\"flow\":\"timed\",\"inputs\":{\"due\":\"Christmas\"}}]}",
+           &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_msg(strstr(r.body, "\"status\":422") && strstr(r.body, "RFC 3339"), "%s", r.body);
+    fx_resp_free(&r);
+    const char *args[] = {"start", "timed", "--input", "{\"due\": \"2026-12-24T10:00:00.5Z\"}",
+                          NULL};
+    run_t cli;
+    settled(&f, args, NULL, &cli);
+    ck_assert_msg(cli.rc == 0, "settled start: %s", cli.err);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances WHERE (vars->>'due')::bigint = %lld",
+             xmas);
+    ck_assert_int_eq(fx_scalar(&f, sql), 2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM instances WHERE (vars->>'due')::bigint IN "
+             "(%lld, %lld)",
+             xmas + 250000, xmas + 500000);
+    ck_assert_int_eq(fx_scalar(&f, sql), 2);
+    const char *bad[] = {"start", "timed", "--input", "{\"due\": \"2026-12-24\"}", NULL};
+    settled(&f, bad, NULL, &cli);
+    ck_assert_int_eq(cli.rc, 1);
+    ck_assert_msg(strstr(cli.err, "RFC 3339") && strstr(cli.err, "2026-12-24T10:00:00Z"), "%s",
+                  cli.err);
+    ck_assert_int_eq(fx_scalar(&f, "SELECT count(*) FROM instances"), 4);
+    fx_close(&f);
+}
+END_TEST
+
 /* settled's commands reach the database only through the store: a DSN
  * that does not connect is reported with its password hidden. */
 START_TEST(commands_report_an_unreachable_database_without_its_password)
@@ -428,6 +576,9 @@ int main(void)
     tcase_add_test(tc, unreadable_http_keys_exit_before_claiming);
     tcase_add_test(tc, http_port_in_use_exits_before_claiming);
     tcase_add_test(tc, commands_report_an_unreachable_database_without_its_password);
+    tcase_add_test(tc, http_threads_option_is_checked);
+    tcase_add_test(tc, no_api_token_is_a_loud_warning);
+    tcase_add_test(tc, time_inputs_take_rfc3339_everywhere);
     suite_add_tcase(s, tc);
     return st_test_run(s);
 }

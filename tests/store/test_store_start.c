@@ -2,6 +2,7 @@
  * test_store_start.c — connection, program registry and idempotent start.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,7 +114,7 @@ START_TEST(start_is_idempotent_by_business_key)
     ck_assert_int_eq(b.existing, 1);
     ck_assert(st_store_uuid_equal(&a.id, &b.id));
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 1);
-    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts WHERE status = 'running'"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT sum(n) FROM flow_counts WHERE status = 'running'"), 1);
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM history WHERE kind = 'start'"), 1);
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM correlations WHERE value = 'in_123'"), 1);
     /* the id is a UUIDv7 carrying the start time */
@@ -134,12 +135,84 @@ START_TEST(start_is_idempotent_by_business_key)
     ck_assert_int_eq(out[1].existing, 0);
     ck_assert_int_eq(out[2].existing, 1);
     ck_assert(st_store_uuid_equal(&out[0].id, &out[2].id));
-    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts WHERE status = 'running'"), 3);
+    ck_assert_int_eq(fx_int(&f, "SELECT sum(n) FROM flow_counts WHERE status = 'running'"), 3);
     /* a start of a flow with no current version fails and writes nothing */
     st_store_start_t none = fx_start_spec(&f, "k");
     none.flow = "unknown";
     ck_assert_int_lt(st_store_start(f.c, &none, &a, &err), 0);
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 3);
+    fx_close(&f);
+}
+END_TEST
+
+/* A start checked against a version that is no longer current writes
+ * nothing and says so (stale); the others in the same call start. */
+START_TEST(checked_start_of_a_replaced_version_is_stale)
+{
+    fx_t f;
+    fx_open(&f);
+    st_err_t err;
+    st_store_start_t two[2] = {fx_start_spec(&f, "a"), fx_start_spec(&f, "b")};
+    two[0].program_hash = f.hash;
+    two[0].check_hash = 1;
+    two[1].program_hash = "0000000000000000000000000000000000000000000000000000000000000000";
+    two[1].check_hash = 1;
+    st_store_started_t out[2];
+    ck_assert_int_eq(st_store_start_many(f.c, two, 2, out, &err), 0);
+    ck_assert_int_eq(out[0].stale, 0);
+    ck_assert_int_eq(out[1].stale, 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM history"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT sum(n) FROM flow_counts"), 1);
+    fx_close(&f);
+}
+END_TEST
+
+/* Counts are sharded by session: a start is not held up by another
+ * session's open transaction that changed the same flow's count (before
+ * 0008 it waited on that row's lock until the other committed). */
+START_TEST(starts_do_not_queue_on_a_count_row)
+{
+    fx_t f;
+    fx_open(&f);
+    /* The store's session; lock_timeout turns a wait into an error. */
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s options='-c lock_timeout=3000'", f.dsn);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_store_conn_cfg_t cfg = {.dsn = dsn};
+    st_err_t err;
+    st_store_conn_t *c = st_store_conn_new(loop, &cfg, &err);
+    ck_assert_ptr_nonnull(c);
+    st_store_start_t s = fx_start_spec(&f, NULL);
+    st_store_started_t out;
+    ck_assert_int_eq(st_store_start(c, &s, &out, &err), 0);
+    long long mine = fx_int(&f, "SELECT shard FROM flow_counts WHERE status = 'running'");
+    /* Another session (with another shard) changes the same count and
+     * keeps its transaction open. */
+    PGconn *other = NULL;
+    for (int tries = 0; tries < 10; tries++) {
+        PQfinish(other);
+        other = PQconnectdb(f.dsn);
+        ck_assert_int_eq(PQstatus(other), CONNECTION_OK);
+        PGresult *r = PQexec(other, "SELECT settle_count_shard()");
+        long long theirs = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (theirs != mine)
+            break;
+    }
+    PGresult *r = PQexec(other, "BEGIN; INSERT INTO flow_counts (flow, status, shard, n)"
+                                " VALUES ('demo', 'running', settle_count_shard(), 1)"
+                                " ON CONFLICT (flow, status, shard) DO UPDATE"
+                                " SET n = flow_counts.n + 1");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    int rc = st_store_start(c, &s, &out, &err);
+    ck_assert_msg(rc == 0, "start waited on another session's count row: %s", err.msg);
+    PQclear(PQexec(other, "COMMIT"));
+    PQfinish(other);
+    st_store_conn_free(c);
+    ev_loop_destroy(loop);
+    ck_assert_int_eq(fx_int(&f, "SELECT sum(n) FROM flow_counts WHERE status = 'running'"), 3);
     fx_close(&f);
 }
 END_TEST
@@ -180,7 +253,7 @@ START_TEST(concurrent_starts_with_one_key)
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     ck_assert_int_eq(fx_int(&f, "SELECT count(*) FROM instances"), 1);
-    ck_assert_int_eq(fx_int(&f, "SELECT n FROM flow_counts"), 1);
+    ck_assert_int_eq(fx_int(&f, "SELECT sum(n) FROM flow_counts"), 1);
     fx_close(&f);
 }
 END_TEST
@@ -222,6 +295,8 @@ static Suite *suite(void)
     tcase_add_test(tc, program_registry);
     tcase_add_test(tc, start_is_idempotent_by_business_key);
     tcase_add_test(tc, concurrent_starts_with_one_key);
+    tcase_add_test(tc, checked_start_of_a_replaced_version_is_stale);
+    tcase_add_test(tc, starts_do_not_queue_on_a_count_row);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -139,7 +139,7 @@ static void preload(const char *dsn, const char *hash, long long n)
     char q[256];
     snprintf(q, sizeof q,
              "INSERT INTO flow_counts (flow, status, n) VALUES ('bench', 'completed', %lld) "
-             "ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + %lld",
+             "ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + %lld",
              n, n);
     bench_sql(c, q);
     bench_sql(c, "VACUUM ANALYZE");

@@ -84,7 +84,7 @@ static void *insert_rows(void *arg)
     char q[256];
     snprintf(q, sizeof q,
              "INSERT INTO flow_counts (flow, status, n) VALUES ('sleeper', 'waiting', %lld) "
-             "ON CONFLICT (flow, status) DO UPDATE SET n = flow_counts.n + %lld",
+             "ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + %lld",
              j->n, j->n);
     bench_sql(c, q);
     bench_sql(c, "ANALYZE instances");
