@@ -392,6 +392,8 @@ static void apply(st_exec_t *x, exec_inst_t *in, exec_ckpt_t *c)
             in->task.policy.max_attempts = cmd->max_attempts;
             in->task.policy.backoff_min_us = cmd->backoff_min_us;
             in->task.policy.backoff_max_us = cmd->backoff_max_us;
+            if (in->task.id == 0) /* its key existed: recovery attaches that row */
+                exec_recover_want(x, in, 1);
             exec_task_dispatch(x, in);
             break;
         case ST_CORE_CMD_SET_WAKE:
