@@ -267,6 +267,10 @@ typedef struct st_store_task_done {
     const char *result_json;       /* NULL allowed */
     int32_t attempt;               /* attempts made; the row keeps the highest
                                     * it has seen (0: leave as is) */
+    /* The attempt whose result finishes the task (number `attempt`), kept on
+     * the task row instead of a task_attempts record of its own; NULL: none.
+     * Only CHECKPOINT stores it. */
+    const struct st_store_attempt *final;
 } st_store_task_done_t;
 
 typedef struct st_store_ckpt st_store_ckpt_t;
