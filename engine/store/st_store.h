@@ -118,6 +118,10 @@ typedef struct st_store_conn_cfg {
     const char *dsn;         /* libpq connection string (copied) */
     unsigned backoff_min_ms; /* first reconnect delay; 0 = 50 */
     unsigned backoff_max_ms; /* reconnect delay cap; 0 = 5000 */
+    /* A connection that sends checkpoint batches (st_store_batch_t): its
+     * plans, made once, never scan a whole table where an index serves
+     * (enable_seqscan off), so they stay index lookups as tables grow. */
+    bool checkpoints;
 } st_store_conn_cfg_t;
 
 /*

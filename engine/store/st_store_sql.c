@@ -122,7 +122,14 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * Rows whose seq, epoch, owner, signal or task do not match are left out of `locked`
      * and write nothing; the statement returns the ordinals it applied
      * (ord, NULL, NULL) and the tasks it inserted (NULL, instance, task id):
-     * a union, not a join, whose generic plan would be a nested loop. */
+     * a union, not a join, whose generic plan would be a nested loop.
+     * The signal and task checks are scalar subqueries on the primary keys,
+     * not joins: the plan is made once per connection (force_generic_plan),
+     * often while tasks is still tiny, and the join became a hash join over a
+     * sequential scan of the whole tasks table in every later batch. A scalar
+     * subquery is never hashed, and the batch connections plan without
+     * sequential scans (st_store_conn_cfg_t.checkpoints), so each check is
+     * one index lookup whatever the tables held when the plan was made. */
     Q(CHECKPOINT,
       "WITH c AS ("
       "  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[],"
@@ -137,12 +144,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "    f_started, f_finished, f_outcome, f_code, f_error, ord)),"
       " locked AS ("
       "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
-      "   LEFT JOIN signals s ON s.id = c.sig"
-      "   LEFT JOIN tasks t ON t.id = c.done_task"
       "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
-      "     AND (c.sig IS NULL OR (s.instance_id = c.id AND s.consumed_at IS NULL))"
-      "     AND (c.done_task IS NULL OR (t.instance_id = c.id"
-      "          AND t.status IN ('pending', 'running')))"
+      "     AND (c.sig IS NULL OR (SELECT s.instance_id = c.id AND s.consumed_at IS NULL"
+      "          FROM signals s WHERE s.id = c.sig))"
+      "     AND (c.done_task IS NULL OR (SELECT t.instance_id = c.id"
+      "          AND t.status IN ('pending', 'running') FROM tasks t WHERE t.id = c.done_task))"
       "   ORDER BY c.id FOR NO KEY UPDATE OF i),"
       " upd AS ("
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
