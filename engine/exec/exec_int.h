@@ -75,6 +75,10 @@ typedef struct exec_ev {
     char *signal;      /* SIGNAL */
     json_t *payload;   /* SIGNAL, may be NULL */
     int64_t signal_id; /* SIGNAL: row to consume */
+    /* RESULT: the attempt that produced it, stored on the task row by the
+     * checkpoint that takes the result (att.outcome NULL: none; strings
+     * owned); written to the attempt log instead if no checkpoint takes it */
+    st_store_attempt_t att;
 } exec_ev_t;
 
 /* The activity a DO state waits on. */
@@ -252,6 +256,9 @@ void exec_recover_tasks(st_exec_t *x);
 
 /* st_exec_act.c — activities */
 void exec_task_clear(exec_task_t *t);
+/* Log ev's attempt (if it carries one) on the audit connection: for a
+ * result no checkpoint stores. */
+void exec_ev_log_attempt(st_exec_t *x, const exec_ev_t *ev);
 int exec_task_dispatch(st_exec_t *x, exec_inst_t *in);
 /* Attach a task found in the store at start-up and run or schedule it. */
 void exec_task_recover(st_exec_t *x, exec_inst_t *in, const st_store_task_t *t);

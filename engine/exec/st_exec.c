@@ -169,7 +169,9 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     x->ctl = st_store_conn_new(x->loop, &cc, err);
     if (x->ctl == NULL)
         return err ? err->code : ST_DB;
-    x->hot = st_store_conn_new(x->loop, &cc, err);
+    /* The batch connections plan the checkpoint with index lookups only. */
+    st_store_conn_cfg_t bc = {.dsn = x->dsn, .checkpoints = true};
+    x->hot = st_store_conn_new(x->loop, &bc, err);
     if (x->hot == NULL)
         return err ? err->code : ST_DB;
     /* Attempt records and reschedules are audit and hints: losing the last
@@ -194,7 +196,7 @@ static int connect_all(st_exec_t *x, st_err_t *err)
     if (x->cfg.batch.disabled)
         want = 1;
     for (x->n_more = 0; x->n_more + 1 < want && x->n_more < ST_EXEC_MAX_MORE; x->n_more++) {
-        x->more[x->n_more] = st_store_conn_new(x->loop, &cc, err);
+        x->more[x->n_more] = st_store_conn_new(x->loop, &bc, err);
         if (x->more[x->n_more] == NULL)
             return err ? err->code : ST_DB;
     }

@@ -2,11 +2,14 @@
  * st_exec_act.c — running the activity a DO state asked for.
  *
  * One attempt at a time per instance goes to the activity runner with the
- * step's idempotency key. Every attempt is recorded in task_attempts. A
- * transient failure with attempts left is rescheduled in the store
- * (tasks.not_before) and on the timer wheel, so a restart resumes the same
- * schedule; a final outcome becomes an ACTIVITY_RESULT event whose
- * checkpoint also finishes the task row.
+ * step's idempotency key. Every attempt is recorded (the task_attempts
+ * view). A transient failure with attempts left is logged and rescheduled
+ * in the store (tasks.not_before) and on the timer wheel, so a restart
+ * resumes the same schedule; a final outcome becomes an ACTIVITY_RESULT
+ * event that carries its attempt, and the checkpoint taking it finishes the
+ * task row and stores the attempt there, with no write of its own. A
+ * result no checkpoint takes (the flow moved on, the event was refused or
+ * its checkpoint failed) has its attempt logged instead.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +23,8 @@ void exec_task_clear(exec_task_t *t)
     memset(t, 0, sizeof *t);
 }
 
-static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_result_t *res,
-                           int64_t now)
+static st_store_attempt_t attempt_of(const exec_task_t *t, const st_act_result_t *res, int64_t now)
 {
-    st_err_t err;
     st_store_attempt_t a = {
         .task_id = t->id,
         .attempt = (int32_t)res->attempt,
@@ -33,11 +34,42 @@ static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_resu
         .code = res->code[0] ? res->code : NULL,
         .error = res->message[0] ? res->message : NULL,
     };
+    return a;
+}
+
+static void log_attempt(st_exec_t *x, const st_store_attempt_t *a)
+{
+    st_err_t err;
     /* Asynchronous on the audit connection (see connect_all): an audit
      * record must never stall the loop or the checkpoints. */
-    if (st_store_task_attempt_record_async(x->aux, &a, exec_store_done, x, &err) != 0)
-        exec_log(x, "recording attempt %u of task %lld failed: %s", res->attempt, (long long)t->id,
-                 err.msg);
+    if (st_store_task_attempt_record_async(x->aux, a, exec_store_done, x, &err) != 0)
+        exec_log(x, "recording attempt %d of task %lld failed: %s", (int)a->attempt,
+                 (long long)a->task_id, err.msg);
+}
+
+static void record_attempt(st_exec_t *x, const exec_task_t *t, const st_act_result_t *res,
+                           int64_t now)
+{
+    st_store_attempt_t a = attempt_of(t, res, now);
+    log_attempt(x, &a);
+}
+
+void exec_ev_log_attempt(st_exec_t *x, const exec_ev_t *ev)
+{
+    if (ev != NULL && ev->att.outcome != NULL && ev->att.task_id > 0 && !x->freeing)
+        log_attempt(x, &ev->att);
+}
+
+/* The attempt rides on the event (copied: res dies after the callback). */
+static int carry_attempt(exec_ev_t *ev, const exec_task_t *t, const st_act_result_t *res,
+                         int64_t now)
+{
+    st_store_attempt_t a = attempt_of(t, res, now);
+    ev->att = a;
+    ev->att.outcome = strdup(a.outcome);
+    ev->att.code = a.code ? strdup(a.code) : NULL;
+    ev->att.error = a.error ? strdup(a.error) : NULL;
+    return ev->att.outcome && (!a.code || ev->att.code) && (!a.error || ev->att.error);
 }
 
 /* The final result of a task, as an event for its instance. */
@@ -76,16 +108,17 @@ static void on_result(const st_act_result_t *res, void *user)
         return;
     exec_crash_point(x, "after_result");
     exec_metrics_attempt(x, t->activity, res->outcome, res->latency_us);
-    if (t->id > 0)
-        record_attempt(x, t, res, now);
     if (in->dead || t->id == 0) {
         /* The flow moved on (cancelled) or was lost while this ran. */
+        if (t->id > 0)
+            record_attempt(x, t, res, now);
         exec_inst_release_if_idle(x, in);
         return;
     }
     int64_t not_before = 0;
     if (st_act_next_attempt(&t->policy, res, now, exec_random(x), &not_before)) {
         st_err_t err;
+        record_attempt(x, t, res, now); /* before the reschedule counts it */
         if (st_store_task_reschedule_async(x->aux, t->id, not_before, res->message, exec_store_done,
                                            x, &err) != 0)
             exec_log(x, "rescheduling task %lld failed: %s", (long long)t->id, err.msg);
@@ -93,9 +126,14 @@ static void on_result(const st_act_result_t *res, void *user)
         return;
     }
     exec_ev_t *ev = result_event(t, res);
+    if (ev != NULL && !carry_attempt(ev, t, res, now)) {
+        exec_ev_free(ev);
+        ev = NULL;
+    }
     if (ev == NULL) {
         /* The task row is still open: recovery runs it again under the
          * same idempotency key once memory allows. */
+        record_attempt(x, t, res, now);
         exec_log(x, "out of memory taking the result of task %lld (recovered later)",
                  (long long)t->id);
         exec_task_clear(t);
@@ -117,10 +155,16 @@ static void fail_task(st_exec_t *x, exec_inst_t *in, const char *msg)
     res.attempt = t->attempt;
     snprintf(res.message, sizeof res.message, "%s", msg);
     res.result = json_object();
-    record_attempt(x, t, &res, exec_now(x));
+    int64_t now = exec_now(x);
     exec_ev_t *ev = result_event(t, &res);
-    if (ev == NULL) /* the task stays pending: recovery tries again */
+    if (ev != NULL && !carry_attempt(ev, t, &res, now)) {
+        exec_ev_free(ev);
+        ev = NULL;
+    }
+    if (ev == NULL) { /* the task stays pending: recovery tries again */
+        record_attempt(x, t, &res, now);
         exec_log(x, "out of memory failing task %lld", (long long)t->id);
+    }
     exec_enqueue(in, ev);
     json_decref(res.result);
 }

@@ -52,6 +52,9 @@ void exec_ev_free(exec_ev_t *ev)
     free(ev->outcome);
     free(ev->code);
     free(ev->signal);
+    free((char *)ev->att.outcome);
+    free((char *)ev->att.code);
+    free((char *)ev->att.error);
     free(ev);
 }
 
@@ -153,6 +156,11 @@ static int fill_done(exec_ckpt_t *c, const exec_inst_t *in)
         c->done.outcome = ev->outcome;
         c->done.result_json = c->done_result;
         c->done.attempt = in->task.id == ev->task_id ? (int32_t)in->task.attempt : 0;
+        if (ev->att.outcome != NULL) { /* stored on the task row (number `attempt`) */
+            c->done.final = &ev->att;
+            if (ev->att.attempt > c->done.attempt)
+                c->done.attempt = ev->att.attempt;
+        }
         c->ck.task_done = &c->done;
     } else if (in->task.id > 0 && in->core->status == ST_CORE_RUNNING &&
                c->next->status != ST_CORE_RUNNING) {
@@ -267,7 +275,8 @@ static void not_consumed(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev, const cha
 {
     st_err_t err;
     if (ev->kind == ST_CORE_EV_ACTIVITY_RESULT && ev->task_id > 0) {
-        st_store_task_done_t d = {ev->task_id, ST_STORE_TASK_CANCELLED, "stale", NULL, 0};
+        exec_ev_log_attempt(x, ev);
+        st_store_task_done_t d = {ev->task_id, ST_STORE_TASK_CANCELLED, "stale", NULL, 0, NULL};
         if (st_store_task_finish_async(x->ctl, &d, on_stale_finished, x, &err) != 0)
             exec_log(x, "finishing a stale task failed: %s", err.msg);
     }
@@ -289,6 +298,7 @@ static int step_one(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev)
     if (c == NULL || st_core_instance_clone(in->core, &c->next, &err) != 0) {
         exec_log(x, "out of memory stepping an instance");
         free(c);
+        exec_ev_log_attempt(x, ev);
         exec_ev_free(ev);
         return 0;
     }
@@ -313,6 +323,7 @@ static int step_one(st_exec_t *x, exec_inst_t *in, exec_ev_t *ev)
     }
     if (rc != 0) {
         exec_log(x, "checkpoint not submitted: %s", rc == ST_NOMEM ? "out of memory" : err.msg);
+        exec_ev_log_attempt(x, c->ev);
         ckpt_free(c);
         exec_reload_later(x, in);
         return 0;
@@ -450,6 +461,7 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
             st_core_instance_signals(in->prog->p, in->core, &names) > 0)
             in->check_signals = 1;
     } else if (rc == ST_CONFLICT) {
+        exec_ev_log_attempt(x, c->ev); /* the attempt ran; no row took it */
         /* Another node took it, or this node re-claimed it (new epoch) while
          * the write was in flight: re-read the row; the reload keeps it only
          * if the row is ours, and forgets it otherwise. */
@@ -458,6 +470,9 @@ static void on_commit(st_store_ckpt_t *ck, int rc, const st_err_t *err, void *ud
     } else {
         exec_log(x, "checkpoint outcome unknown (%s); re-reading the instance later",
                  err ? err->msg : "?");
+        /* Not stored if the checkpoint did not commit; a duplicate of one it
+         * stored is hidden by the view (the log's record wins). */
+        exec_ev_log_attempt(x, c->ev);
         exec_reload_later(x, in);
     }
     ckpt_free(c);

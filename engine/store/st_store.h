@@ -118,6 +118,10 @@ typedef struct st_store_conn_cfg {
     const char *dsn;         /* libpq connection string (copied) */
     unsigned backoff_min_ms; /* first reconnect delay; 0 = 50 */
     unsigned backoff_max_ms; /* reconnect delay cap; 0 = 5000 */
+    /* A connection that sends checkpoint batches (st_store_batch_t): its
+     * plans, made once, never scan a whole table where an index serves
+     * (enable_seqscan off), so they stay index lookups as tables grow. */
+    bool checkpoints;
 } st_store_conn_cfg_t;
 
 /*
@@ -273,6 +277,10 @@ typedef struct st_store_task_done {
     const char *result_json;       /* NULL allowed */
     int32_t attempt;               /* attempts made; the row keeps the highest
                                     * it has seen (0: leave as is) */
+    /* The attempt whose result finishes the task (number `attempt`), kept on
+     * the task row instead of a task_attempts record of its own; NULL: none.
+     * Only CHECKPOINT stores it. */
+    const struct st_store_attempt *final;
 } st_store_task_done_t;
 
 typedef struct st_store_ckpt st_store_ckpt_t;

@@ -3,7 +3,8 @@
  * listings, reports, repairs), included by st_store_sql.c into the one
  * statement table (the ADMIN_* block at its end).
  *
- * Layer: store (internal). Depends on schema 0001..0008.
+ * Layer: store (internal). Depends on schema 0001..0009 (0008: count shards, 0009:
+ * task_attempt_log).
  *
  * Invariants: every value is a parameter; "now" for the flows' logic is
  * the virtual clock when one ran (settle_clock), else the database clock;
@@ -238,49 +239,58 @@
  * $20 signal name|NULL $21 signal payload|NULL $22 notify settle_work.
  * Returns one row (new epoch, signal id) when applied, none otherwise.
  */
-#define ST_ADMIN_SQL_REPAIR                                                                   \
-    "WITH locked AS ("                                                                        \
-    "  SELECT i.id, i.flow, i.status AS old_status, i.state_name AS old_state"                \
-    "   FROM instances i WHERE i.id = $1::uuid AND i.seq = $2::bigint"                        \
-    "     AND i.lease_epoch = $3::bigint AND i.owner_node IS NOT DISTINCT FROM $4::bigint"    \
-    "   FOR NO KEY UPDATE),"                                                                  \
-    " upd AS ("                                                                               \
-    "  UPDATE instances i SET seq = $5::bigint, program_hash = $6::text, state = $7::int,"    \
-    "    state_name = $8::text, status = $9::settle_status, vars = $10::jsonb,"               \
-    "    wake_at = settle_ts($11::bigint), wait_reason = $12::text,"                          \
-    "    owner_node = CASE WHEN $13::boolean THEN NULL ELSE i.owner_node END,"                \
-    "    lease_epoch = i.lease_epoch + CASE WHEN $13::boolean THEN 1 ELSE 0 END"              \
-    "   FROM locked l WHERE i.id = l.id RETURNING i.lease_epoch),"                            \
-    " sig AS ("                                                                               \
-    "  INSERT INTO signals (instance_id, name, payload, source)"                              \
-    "  SELECT l.id, $20::text, COALESCE($21::jsonb, '{}'::jsonb), $14::text FROM locked l"    \
-    "   WHERE $20::text IS NOT NULL RETURNING id),"                                           \
-    " hist AS ("                                                                              \
-    "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)" \
-    "  SELECT l.id, $5::bigint, greatest(" ST_ADMIN_NOW ","                                   \
-    "    (SELECT max(h.at) FROM history h WHERE h.instance_id = l.id AND h.seq = $5::bigint)" \
-    "     + interval '1 microsecond'), 'repair', l.old_state, $15::text, $14::text,"          \
-    "    $16::jsonb || COALESCE((SELECT jsonb_build_object('signal_id', id) FROM sig),"       \
-    "                           '{}'::jsonb)"                                                 \
-    "   FROM locked l),"                                                                      \
-    " retry AS ("                                                                             \
-    "  UPDATE tasks t SET status = 'pending', seq = $5::bigint,"                              \
-    "    max_attempts = t.attempt + $18::int, not_before = t.created_at, outcome = NULL,"     \
-    "    result = NULL, updated_at = now()"                                                   \
-    "   FROM locked l WHERE t.id = $17::bigint AND t.instance_id = l.id),"                    \
-    " reset AS ("                                                                             \
-    "  UPDATE tasks t SET status = 'pending', updated_at = now()"                             \
-    "   FROM locked l WHERE $19::boolean AND t.instance_id = l.id AND t.status = 'running')," \
-    " cnt AS ("                                                                               \
-    "  INSERT INTO flow_counts (flow, status, shard, n)"                                      \
-    "  SELECT flow, st, settle_count_shard(), d FROM ("                                       \
-    "    SELECT l.flow, l.old_status AS st, -1 AS d FROM locked l"                            \
-    "     WHERE l.old_status <> $9::settle_status"                                            \
-    "    UNION ALL SELECT l.flow, $9::settle_status, 1 FROM locked l"                         \
-    "     WHERE l.old_status <> $9::settle_status) x ORDER BY st"                             \
-    "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"      \
-    " note AS (SELECT pg_notify('settle_work', '') FROM locked WHERE $22::boolean)"           \
-    " SELECT (SELECT lease_epoch FROM upd), (SELECT id FROM sig),"                            \
+#define ST_ADMIN_SQL_REPAIR                                                                     \
+    "WITH locked AS ("                                                                          \
+    "  SELECT i.id, i.flow, i.status AS old_status, i.state_name AS old_state"                  \
+    "   FROM instances i WHERE i.id = $1::uuid AND i.seq = $2::bigint"                          \
+    "     AND i.lease_epoch = $3::bigint AND i.owner_node IS NOT DISTINCT FROM $4::bigint"      \
+    "   FOR NO KEY UPDATE),"                                                                    \
+    " upd AS ("                                                                                 \
+    "  UPDATE instances i SET seq = $5::bigint, program_hash = $6::text, state = $7::int,"      \
+    "    state_name = $8::text, status = $9::settle_status, vars = $10::jsonb,"                 \
+    "    wake_at = settle_ts($11::bigint), wait_reason = $12::text,"                            \
+    "    owner_node = CASE WHEN $13::boolean THEN NULL ELSE i.owner_node END,"                  \
+    "    lease_epoch = i.lease_epoch + CASE WHEN $13::boolean THEN 1 ELSE 0 END"                \
+    "   FROM locked l WHERE i.id = l.id RETURNING i.lease_epoch),"                              \
+    " sig AS ("                                                                                 \
+    "  INSERT INTO signals (instance_id, name, payload, source)"                                \
+    "  SELECT l.id, $20::text, COALESCE($21::jsonb, '{}'::jsonb), $14::text FROM locked l"      \
+    "   WHERE $20::text IS NOT NULL RETURNING id),"                                             \
+    " hist AS ("                                                                                \
+    "  INSERT INTO history (instance_id, seq, at, kind, from_state, to_state, actor, detail)"   \
+    "  SELECT l.id, $5::bigint, greatest(" ST_ADMIN_NOW ","                                     \
+    "    (SELECT max(h.at) FROM history h WHERE h.instance_id = l.id AND h.seq = $5::bigint)"   \
+    "     + interval '1 microsecond'), 'repair', l.old_state, $15::text, $14::text,"            \
+    "    $16::jsonb || COALESCE((SELECT jsonb_build_object('signal_id', id) FROM sig),"         \
+    "                           '{}'::jsonb)"                                                   \
+    "   FROM locked l),"                                                                        \
+    " kept AS ("                                                                                \
+    "  INSERT INTO task_attempt_log (task_id, attempt, started_at, finished_at, outcome,"       \
+    "    code, error, latency_us)"                                                              \
+    "  SELECT t.id, t.attempt, t.final_started_at, t.final_finished_at, t.final_outcome,"       \
+    "    t.final_code, t.final_error,"                                                          \
+    "    settle_us(t.final_finished_at) - settle_us(t.final_started_at)"                        \
+    "   FROM tasks t JOIN locked l ON t.instance_id = l.id"                                     \
+    "   WHERE t.id = $17::bigint AND t.final_outcome IS NOT NULL ON CONFLICT DO NOTHING),"      \
+    " retry AS ("                                                                               \
+    "  UPDATE tasks t SET status = 'pending', seq = $5::bigint,"                                \
+    "    max_attempts = t.attempt + $18::int, not_before = t.created_at, outcome = NULL,"       \
+    "    result = NULL, updated_at = now(), final_started_at = NULL,"                           \
+    "    final_finished_at = NULL, final_outcome = NULL, final_code = NULL, final_error = NULL" \
+    "   FROM locked l WHERE t.id = $17::bigint AND t.instance_id = l.id),"                      \
+    " reset AS ("                                                                               \
+    "  UPDATE tasks t SET status = 'pending', updated_at = now()"                               \
+    "   FROM locked l WHERE $19::boolean AND t.instance_id = l.id AND t.status = 'running'),"   \
+    " cnt AS ("                                                                                 \
+    "  INSERT INTO flow_counts (flow, status, shard, n)"                                        \
+    "  SELECT flow, st, settle_count_shard(), d FROM ("                                         \
+    "    SELECT l.flow, l.old_status AS st, -1 AS d FROM locked l"                              \
+    "     WHERE l.old_status <> $9::settle_status"                                              \
+    "    UNION ALL SELECT l.flow, $9::settle_status, 1 FROM locked l"                           \
+    "     WHERE l.old_status <> $9::settle_status) x ORDER BY st"                               \
+    "  ON CONFLICT (flow, status, shard) DO UPDATE SET n = flow_counts.n + excluded.n),"        \
+    " note AS (SELECT pg_notify('settle_work', '') FROM locked WHERE $22::boolean)"             \
+    " SELECT (SELECT lease_epoch FROM upd), (SELECT id FROM sig),"                              \
     "  (SELECT count(*) FROM note) FROM locked"
 
 #endif

@@ -70,6 +70,11 @@ enum {
     A_C_VALUE,
     A_DONE_ATTEMPT,
     A_CANCEL,
+    A_F_STARTED, /* the finishing attempt, kept on the task row (0009) */
+    A_F_FINISHED,
+    A_F_OUTCOME,
+    A_F_CODE,
+    A_F_ERROR,
     A_COUNT
 };
 
@@ -139,6 +144,12 @@ static void encode_ckpt(st_store_arr_t *a, const st_store_ckpt_t *k, size_t ord)
     st_store_arr_text(&a[A_DONE_RESULT], d ? d->result_json : NULL);
     st_store_arr_i64(&a[A_DONE_ATTEMPT], d ? d->attempt : 0);
     st_store_arr_text(&a[A_CANCEL], k->cancel_requested ? "t" : "f");
+    const st_store_attempt_t *f = d ? d->final : NULL;
+    st_store_arr_time(&a[A_F_STARTED], f ? f->started_us : ST_STORE_NO_TIME);
+    st_store_arr_time(&a[A_F_FINISHED], f ? f->finished_us : ST_STORE_NO_TIME);
+    st_store_arr_text(&a[A_F_OUTCOME], f ? f->outcome : NULL);
+    st_store_arr_text(&a[A_F_CODE], f ? f->code : NULL);
+    st_store_arr_text(&a[A_F_ERROR], f ? f->error : NULL);
     const st_store_task_new_t *t = k->task;
     st_store_arr_text(&a[A_T_ACTIVITY], t ? t->activity : NULL);
     st_store_arr_text(&a[A_T_ARGS], t ? t->args_json : NULL);
@@ -477,6 +488,8 @@ static int ckpt_check(const st_store_ckpt_t *k, st_err_t *err)
     if (k->task && (!k->task->activity || !k->task->args_json || !k->task->idempotency_key ||
                     k->task->max_attempts < 1 || k->task->timeout_ms < 1))
         return st_err_set(err, ST_INVAL, "task needs activity, args, key, attempts, timeout");
+    if (k->task_done && k->task_done->final && !k->task_done->final->outcome)
+        return st_err_set(err, ST_INVAL, "the attempt that finishes a task needs an outcome");
     return 0;
 }
 

@@ -39,6 +39,7 @@ struct st_store_conn {
     ev_io io;       /* PQsocket; events follow what libpq needs */
     ev_timer retry; /* reconnect backoff */
     unsigned backoff_ms, backoff_min, backoff_max;
+    int checkpoints;                      /* cfg.checkpoints: plans without sequential scans */
     st_store_op_t *pend_head, *pend_tail; /* not sent yet */
     st_store_op_t *fly_head, *fly_tail;   /* sent, awaiting their Sync */
     st_store_op_t prep;                   /* PREPARING's op */
@@ -257,10 +258,15 @@ static int prep_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
      * generic plans' cost estimates (batches of unnest arrays, the claim on
      * millions of live rows) pass jit_above_cost, and compiling takes 100-200
      * ms a time for statements that run in one. */
-    if (!PQsendQueryParams(pg,
-                           "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
-                           " set_config('jit', 'off', false)",
-                           0, NULL, NULL, NULL, NULL, 0))
+    const st_store_conn_t *c = op->ud;
+    if (!PQsendQueryParams(
+            pg,
+            c->checkpoints ? "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
+                             " set_config('jit', 'off', false),"
+                             " set_config('enable_seqscan', 'off', false)"
+                           : "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
+                             " set_config('jit', 'off', false)",
+            0, NULL, NULL, NULL, NULL, 0))
         return st_err_set(err, ST_IO, "cannot send the session settings");
     for (int q = 0; q < ST_STORE_Q_COUNT; q++)
         if (!PQsendPrepare(pg, st_store_stmts[q].name, st_store_stmts[q].sql, 0, NULL))
@@ -420,6 +426,7 @@ st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg
     c->loop = loop;
     c->backoff_min = cfg->backoff_min_ms ? cfg->backoff_min_ms : 50;
     c->backoff_max = cfg->backoff_max_ms ? cfg->backoff_max_ms : 5000;
+    c->checkpoints = cfg->checkpoints;
     c->backoff_ms = c->backoff_min;
     ev_io_init(&c->io, on_io, -1, EV_READ);
     c->io.data = c;

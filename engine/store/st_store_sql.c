@@ -153,30 +153,40 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
                   " WHERE flow = $1 AND status = $2::settle_status"),
 
     /* One row per checkpoint in parallel arrays ($1..$23, $33: the
-     * finished task's attempt count, $34: in the cancel path), history rows in $24..$29 and
+     * finished task's attempt count, $34: in the cancel path, $35..$39: the
+     * attempt whose result finishes the task, stored on its row (0009_step_rows);
+     * NULL outcome: none), history rows in $24..$29 and
      * correlations in $30..$32 pointing at their checkpoint by ordinality.
      * Rows whose seq, epoch, owner, signal or task do not match are left out of `locked`
      * and write nothing; the statement returns the ordinals it applied
      * (ord, NULL, NULL) and the tasks it inserted (NULL, instance, task id):
-     * a union, not a join, whose generic plan would be a nested loop. */
+     * a union, not a join, whose generic plan would be a nested loop.
+     * The signal and task checks are scalar subqueries on the primary keys,
+     * not joins: the plan is made once per connection (force_generic_plan),
+     * often while tasks is still tiny, and the join became a hash join over a
+     * sequential scan of the whole tasks table in every later batch. A scalar
+     * subquery is never hashed, and the batch connections plan without
+     * sequential scans (st_store_conn_cfg_t.checkpoints), so each check is
+     * one index lookup whatever the tables held when the plan was made. */
     Q(CHECKPOINT,
       "WITH c AS ("
       "  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[],"
       "    $6::text[], $7::settle_status[], $8::jsonb[], $9::bigint[], $10::text[], $11::bigint[],"
       "    $12::text[], $13::bigint[], $14::bigint[], $15::settle_task_status[], $16::text[],"
       "    $17::jsonb[], $18::text[], $19::jsonb[], $20::text[], $21::int[], $22::int[],"
-      "    $23::bigint[], $33::int[], $34::boolean[])"
+      "    $23::bigint[], $33::int[], $34::boolean[], $35::bigint[], $36::bigint[], $37::text[],"
+      "    $38::text[], $39::text[])"
       "  WITH ORDINALITY AS c(id, node, epoch, expected, state, state_name, status, vars, wake_us,"
       "    wait_reason, at_us, actor, sig, done_task, done_status, done_outcome, done_result,"
-      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, cancel_req, ord)),"
+      "    t_activity, t_args, t_key, t_max, t_timeout, t_nb, done_attempt, cancel_req,"
+      "    f_started, f_finished, f_outcome, f_code, f_error, ord)),"
       " locked AS ("
       "  SELECT c.*, i.flow, i.status AS old_status FROM c JOIN instances i ON i.id = c.id"
-      "   LEFT JOIN signals s ON s.id = c.sig"
-      "   LEFT JOIN tasks t ON t.id = c.done_task"
       "   WHERE i.seq = c.expected AND i.lease_epoch = c.epoch AND i.owner_node = c.node"
-      "     AND (c.sig IS NULL OR (s.instance_id = c.id AND s.consumed_at IS NULL))"
-      "     AND (c.done_task IS NULL OR (t.instance_id = c.id"
-      "          AND t.status IN ('pending', 'running')))"
+      "     AND (c.sig IS NULL OR (SELECT s.instance_id = c.id AND s.consumed_at IS NULL"
+      "          FROM signals s WHERE s.id = c.sig))"
+      "     AND (c.done_task IS NULL OR (SELECT t.instance_id = c.id"
+      "          AND t.status IN ('pending', 'running') FROM tasks t WHERE t.id = c.done_task))"
       "   ORDER BY c.id FOR NO KEY UPDATE OF i),"
       " upd AS ("
       "  UPDATE instances i SET seq = l.expected + 1, state = l.state, state_name = l.state_name,"
@@ -197,7 +207,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       "  SELECT l.id, l.expected + 1, l.state_name, l.t_activity, l.t_args, l.t_key, l.t_max,"
       "    l.t_timeout, settle_ts(l.t_nb), settle_ts(l.at_us), settle_ts(l.at_us)"
       "   FROM locked l WHERE l.t_activity IS NOT NULL"
-      "  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, instance_id),"
+      "  ON CONFLICT (instance_id, idempotency_key) DO NOTHING RETURNING id, instance_id),"
       " corr AS ("
       "  INSERT INTO correlations (key, value, instance_id)"
       "  SELECT x.k, x.v, l.id FROM unnest($30::bigint[], $31::text[], $32::text[]) AS x(ord, k, v)"
@@ -214,7 +224,9 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
       " done AS ("
       "  UPDATE tasks t SET status = l.done_status, outcome = l.done_outcome,"
       "    result = l.done_result, updated_at = settle_ts(l.at_us),"
-      "    attempt = greatest(t.attempt, l.done_attempt)"
+      "    attempt = greatest(t.attempt, l.done_attempt),"
+      "    final_started_at = settle_ts(l.f_started), final_finished_at = settle_ts(l.f_finished),"
+      "    final_outcome = l.f_outcome, final_code = l.f_code, final_error = l.f_error"
       "   FROM locked l WHERE l.done_task IS NOT NULL AND t.id = l.done_task),"
       " cnt AS ("
       "  INSERT INTO flow_counts (flow, status, shard, n)"
@@ -334,9 +346,11 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     /* $1 task $2 attempt $3 started_us $4 finished_us $5 outcome $6 code $7 error */
     /* An insert only: the task row learns its attempt count from the
      * checkpoint that finishes it, from a reschedule, or on recovery from
-     * these records, so a step does not rewrite its task row twice. */
+     * these records, so a step does not rewrite its task row twice. The
+     * attempt that finishes its task is not sent here: the checkpoint stores
+     * it on the task row (0009_step_rows); task_attempts shows both. */
     Q(TASK_ATTEMPT,
-      "INSERT INTO task_attempts (task_id, attempt, started_at, finished_at, outcome,"
+      "INSERT INTO task_attempt_log (task_id, attempt, started_at, finished_at, outcome,"
       "  code, error, latency_us)"
       " VALUES ($1, $2, settle_ts($3), settle_ts($4), $5, $6, $7, $4::bigint - $3::bigint)"
       " ON CONFLICT (task_id, attempt) DO NOTHING"),
@@ -345,7 +359,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * record on the same connection, so the count below includes it. */
     Q(TASK_RESCHEDULE, "UPDATE tasks SET status = 'pending', not_before = settle_ts($2),"
                        " last_error = $3, updated_at = now(),"
-                       " attempt = greatest(attempt, (SELECT max(a.attempt) FROM task_attempts a"
+                       " attempt = greatest(attempt, (SELECT max(a.attempt) FROM task_attempt_log a"
                        "   WHERE a.task_id = $1))"
                        " WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1"),
 

@@ -118,6 +118,12 @@ START_TEST(flows_run_to_completion_with_gapless_history)
                      0);
     /* Attempt records go out asynchronously on their own connection. */
     ck_assert(h_until(&h, "SELECT count(*) FROM task_attempts", 100, 10));
+    /* A first attempt that succeeded is kept on its task row by the
+     * checkpoint that took its result: no write of its own. */
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempt_log"), 0);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks WHERE final_outcome = 'ok'"
+                                  " AND attempt = 1 AND final_finished_at >= final_started_at"),
+                     100);
     ck_assert_int_eq(h_scalar(&h, "SELECT sum(n) FROM flow_counts WHERE flow = 'steps' "
                                   "AND status = 'completed'"),
                      20);
@@ -174,6 +180,12 @@ START_TEST(transient_failures_retry_with_the_same_key)
     ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts WHERE outcome = 'transient'"),
                      2);
     ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM tasks"), 1);
+    /* the retried ones are logged, the one that finished the task is on it */
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempt_log"), 2);
+    ck_assert_int_eq(h_scalar(&h, "SELECT count(*) FROM task_attempts a JOIN tasks t"
+                                  " ON t.id = a.task_id WHERE a.attempt = 3 AND t.attempt = 3"
+                                  " AND a.outcome = t.final_outcome"),
+                     1);
     h_assert_gapless(&h);
 }
 END_TEST

@@ -192,7 +192,7 @@ START_TEST(checkpoint_writes_task_signal_and_done)
     ck_assert_int_eq(fx_int(&f, "SELECT seq FROM instances"), 1);
     /* step 3: complete the task and finish the flow */
     fx_ckpt(&k, &f, &id, ep, 1, ST_STORE_COMPLETED);
-    st_store_task_done_t d = {task, ST_STORE_TASK_DONE, "succeeded", "{\"id\": \"pi_1\"}", 1};
+    st_store_task_done_t d = {task, ST_STORE_TASK_DONE, "succeeded", "{\"id\": \"pi_1\"}", 1, NULL};
     k.task_done = &d;
     ck_assert_int_eq(fx_ckpt_run(&f, b, &k), 0);
     ck_assert_int_eq(k.task_id, 0); /* this step inserted no task */

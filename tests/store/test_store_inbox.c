@@ -160,7 +160,7 @@ START_TEST(task_lifecycle_and_recovery)
     ck_assert_int_eq(due.v[0].status, ST_STORE_TASK_PENDING);
     ck_assert_str_eq(due.v[0].idempotency_key, "settle_i_1");
     st_store_tasks_free(&due);
-    st_store_task_done_t d = {task, ST_STORE_TASK_FAILED, "failed", NULL, 0};
+    st_store_task_done_t d = {task, ST_STORE_TASK_FAILED, "failed", NULL, 0, NULL};
     ck_assert_int_eq(st_store_task_finish(f.c, &d, &err), 0);
     ck_assert_int_eq(st_store_task_finish(f.c, &d, &err), ST_CONFLICT);
     ck_assert_int_eq(st_store_task_reschedule(f.c, task, t0, "x", &err), ST_CONFLICT);
@@ -273,7 +273,7 @@ START_TEST(async_writes)
     ck_assert_int_eq(fx_int(&f, "SELECT settle_us(not_before) - " /* rescheduled */
                                 "(SELECT settle_us(created_at) FROM tasks) FROM tasks"),
                      t0 + 5000 - k.at_us);
-    st_store_task_done_t done = {task, ST_STORE_TASK_DONE, "succeeded", "{}", 0};
+    st_store_task_done_t done = {task, ST_STORE_TASK_DONE, "succeeded", "{}", 0, NULL};
     ck_assert_int_eq(st_store_task_finish_async(f.c, &done, done_cb, &d4, &err), 0);
     wait_done(&f, &d4);
     ck_assert_int_eq(d4.rc, 0);

@@ -12,13 +12,19 @@
  * database, side by side in one run.
  *
  *   bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] [--only batched|unbatched]
- *                [--finished N [--rounds R]]
+ *                [--finished N [--rounds R]] [--light N]
  *
  * With --finished N, the batched workload then runs alternately in an
  * empty database and in one already holding N finished instances (each
  * with its history rows and its done task), --rounds times each (default
  * 3), after one short unmeasured warm-up run in each, and the medians
  * show whether a long-lived installation slows the hot path.
+ *
+ * With --light N, the batched engine instead runs N flows one at a time,
+ * each started only when the one before completed, so every checkpoint is
+ * alone in its transaction: it prints p50/p99 of the flow latency (first
+ * transition after the start to completion, from the history rows), what
+ * a lone flow waits for on an idle engine.
  *
  * The DSN names the cluster (--dsn, SETTLE_BENCH_DSN or SETTLE_TEST_DSN);
  * the benchmark creates and drops its own databases there.
@@ -227,6 +233,73 @@ static double measure(const bench_db_t *d, const char *label, int disabled, int 
     return steps / secs;
 }
 
+typedef struct light_w {
+    ev_timer t;
+    st_exec_t *x;
+    uint64_t want;
+} light_w_t;
+
+/* Polls the executor's own counter (no query): the flow completed. */
+static void on_light(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    light_w_t *lw = (light_w_t *)w;
+    st_exec_stats_t st;
+    (void)revents;
+    st_exec_get_stats(lw->x, &st);
+    if (st.completed >= lw->want)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+/* n flows of k steps one after the other on an idle engine. */
+static void light(const char *admin_dsn, int n, int k)
+{
+    bench_db_t d;
+    db_setup(&d, admin_dsn, "light", 0);
+    PGconn *c = bench_connect(d.dsn);
+    long long t0_us =
+        bench_scalar(c, "SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint");
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    st_exec_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.dsn = d.dsn;
+    cfg.node_name = "bench";
+    cfg.claim_interval_ms = 2; /* the start is not what is measured */
+    st_act_config_t act;
+    st_act_config_defaults(&act);
+    cfg.act = &act;
+    st_err_t err;
+    st_exec_t *x = NULL;
+    if (st_exec_new(loop, &cfg, &x, &err) != 0 || st_exec_start(x, &err) != 0)
+        bench_die("exec", err.msg);
+    light_w_t lw = {.x = x};
+    ev_timer_init(&lw.t, on_light, 0.0002, 0.0002);
+    for (int i = 0; i < n; i++) {
+        start_flows(d.dsn, d.hash, 1, k);
+        lw.want = (uint64_t)i + 1;
+        ev_timer_start(loop, &lw.t);
+        ev_run(loop, 0);
+        ev_timer_stop(loop, &lw.t);
+    }
+    st_exec_free(x);
+    ev_loop_destroy(loop);
+    char q[512];
+    snprintf(q, sizeof q,
+             "WITH f AS (SELECT extract(epoch FROM max(at) - min(at)) AS s FROM history "
+             "WHERE kind <> 'start' AND at >= settle_ts(%lld) GROUP BY instance_id) "
+             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
+             "percentile_cont(0.99) WITHIN GROUP (ORDER BY s), count(*) FROM f",
+             t0_us);
+    PGresult *r = PQexec(c, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        bench_die("latency query", PQresultErrorMessage(r));
+    printf("light      %6s flows x %d steps one at a time: flow latency p50 %.2f ms p99 %.2f ms\n",
+           PQgetvalue(r, 0, 2), k, atof(PQgetvalue(r, 0, 0)) * 1000,
+           atof(PQgetvalue(r, 0, 1)) * 1000);
+    PQclear(r);
+    PQfinish(c);
+    bench_drop_db(admin_dsn, d.name);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -272,11 +345,14 @@ static void run(const char *admin_dsn, const char *label, int disabled, int n, i
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dsn", required_argument, NULL, 'd'},      {"only", required_argument, NULL, 'o'},
-        {"finished", required_argument, NULL, 'f'}, {"rounds", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    int n = 20000, k = 5, rounds = 3, c;
+    static const struct option opts[] = {{"dsn", required_argument, NULL, 'd'},
+                                         {"only", required_argument, NULL, 'o'},
+                                         {"finished", required_argument, NULL, 'f'},
+                                         {"rounds", required_argument, NULL, 'r'},
+                                         {"light", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int n = 20000, k = 5, rounds = 3, c, nlight = 0;
     long long finished = 0;
     const char *dsn = getenv("SETTLE_BENCH_DSN"), *only = NULL;
     if (dsn == NULL)
@@ -301,9 +377,12 @@ int main(int argc, char **argv)
         case 'r':
             rounds = atoi(optarg);
             break;
+        case 'l':
+            nlight = atoi(optarg);
+            break;
         default:
             printf("usage: bench_engine [-n FLOWS] [-k STEPS] [--dsn DSN] "
-                   "[--only batched|unbatched] [--finished N [--rounds R]]\n");
+                   "[--only batched|unbatched] [--finished N [--rounds R]] [--light N]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -311,6 +390,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_engine: give a cluster DSN (--dsn or SETTLE_BENCH_DSN; "
                         "tools/pgdev start prints one), positive -n/-k and 1-16 rounds\n");
         return 2;
+    }
+    if (nlight > 0) {
+        light(dsn, nlight, k);
+        return 0;
     }
     if (only == NULL || strcmp(only, "batched") == 0)
         run(dsn, "batched", 0, n, k);
