@@ -102,7 +102,7 @@ static int ck_batch(ck_thread_t *t, st_store_batch_t *b, struct ev_loop *loop, i
         in->t = (st_store_task_new_t){"test.echo", "{}", in->key, 5, 1000, fx_now_us()};
         in->k.task = &in->t;
         if (in->task != 0) {
-            in->d = (st_store_task_done_t){in->task, ST_STORE_TASK_DONE, "ok", "{}", 1};
+            in->d = (st_store_task_done_t){in->task, ST_STORE_TASK_DONE, "ok", "{}", 1, NULL};
             in->k.task_done = &in->d;
         }
         in->pending = 1;
