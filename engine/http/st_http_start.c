@@ -26,6 +26,8 @@
 
 #include <microhttpd.h>
 
+#include "common/st_input.h"
+
 #define BATCH_MAX 1000
 
 /* The view of an instance this start has just written (its vars as
@@ -52,11 +54,17 @@ static json_t *new_view(st_http_server_t *s, const st_start_req_t *req, const st
     return o;
 }
 
+/* Messages quote client input cut to a length (a flow name), which may end
+ * inside a UTF-8 sequence: scrubbed, or jansson refuses the string and the
+ * client gets a 500 instead of its 4xx. */
 static json_t *error_body(const char *type, const st_err_t *err, const char *hint)
 {
-    return json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "message",
-                     err->msg[0] ? err->msg : st_code_name(err->code), "hint",
-                     err->hint[0] ? err->hint : hint);
+    char m[ST_ERR_MSG_MAX], h[ST_ERR_MSG_MAX];
+    snprintf(m, sizeof m, "%s", err->msg[0] ? err->msg : st_code_name(err->code));
+    snprintf(h, sizeof h, "%s", err->hint[0] ? err->hint : hint);
+    st_input_utf8_scrub(m);
+    st_input_utf8_scrub(h);
+    return json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "message", m, "hint", h);
 }
 
 json_t *st_http_start_answer(st_http_server_t *s, st_http_db_t *db, const st_start_req_t *req,
