@@ -435,4 +435,17 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(ADMIN_LIVE_NODES, ST_ADMIN_SQL_LIVE_NODES),
     Q(ADMIN_VERSIONS, ST_ADMIN_SQL_VERSIONS),
     Q(ADMIN_REPAIR, ST_ADMIN_SQL_REPAIR),
+
+    /* $1 name $2 ttl_ms $3 identity. Every earlier row of the identity that
+     * still looks alive is stopped in the same statement (its process is
+     * proven gone by the caller's lock), so LEASE_CLAIM takes its instances
+     * at once. Returns (new id, rows stopped). */
+    Q(NODE_REGISTER_FENCED,
+      "WITH fenced AS ("
+      "  UPDATE nodes SET stopped_at = clock_timestamp(),"
+      "    lease_until = least(lease_until, clock_timestamp())"
+      "   WHERE identity = $3 AND stopped_at IS NULL RETURNING id)"
+      " INSERT INTO nodes (name, lease_until, identity)"
+      " VALUES ($1, clock_timestamp() + $2::int * interval '1 millisecond', $3)"
+      " RETURNING id, (SELECT count(*) FROM fenced)"),
 };
