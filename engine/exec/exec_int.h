@@ -142,6 +142,7 @@ struct st_exec {
     char *dsn;
     char node_name[128];
     char identity[ST_EXEC_IDENT_NAME_MAX + 72]; /* nodes.identity; "" without a node lock */
+    char session_tag[32];                       /* its sessions' application_name */
     /* st_exec_boot's blocking connection, kept for the registration that
      * follows (one connection and prepare less before the first claim). */
     st_store_conn_t *boot_c;

@@ -93,7 +93,9 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->loop = loop;
     x->cfg = *cfg;
     apply_defaults(&x->cfg);
-    x->dsn = strdup(cfg->dsn);
+    /* Under a node lock every session of the executor is tagged with the
+     * identity: a successor ends the ones this process leaves behind. */
+    x->dsn = cfg->ident != NULL ? st_exec_ident_dsn(cfg->ident, cfg->dsn) : strdup(cfg->dsn);
     if (x->dsn == NULL) {
         /* Never go on without it: libpq would take "" for its defaults. */
         free(x);
@@ -103,6 +105,7 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     if (cfg->ident != NULL) {
         snprintf(x->node_name, sizeof x->node_name, "%s", st_exec_ident_name(cfg->ident));
         snprintf(x->identity, sizeof x->identity, "%s", st_exec_ident_key(cfg->ident));
+        snprintf(x->session_tag, sizeof x->session_tag, "%s", st_exec_ident_tag(cfg->ident));
     } else if (cfg->node_name != NULL) {
         snprintf(x->node_name, sizeof x->node_name, "%s", cfg->node_name);
     } else {
@@ -413,7 +416,7 @@ static void on_registered(int rc, const st_err_t *err, int64_t id, void *ud)
 static int register_again(st_exec_t *x, st_err_t *err)
 {
     if (x->identity[0] != '\0')
-        return st_store_node_register_fenced_async(x->ctl, x->node_name, x->identity,
+        return st_store_node_register_fenced_async(x->ctl, x->node_name, x->identity, NULL,
                                                    x->cfg.lease_ttl_ms, on_registered, x, err);
     return st_store_node_register_async(x->ctl, x->node_name, x->cfg.lease_ttl_ms, on_registered, x,
                                         err);
@@ -647,8 +650,8 @@ static int register_node(st_exec_t *x, st_err_t *err)
     int64_t fenced = 0;
     int rc;
     if (x->identity[0] != '\0')
-        rc = st_store_node_register_fenced(c, x->node_name, x->identity, x->cfg.lease_ttl_ms,
-                                           &x->node_id, &fenced, err);
+        rc = st_store_node_register_fenced(c, x->node_name, x->identity, x->session_tag,
+                                           x->cfg.lease_ttl_ms, &x->node_id, &fenced, err);
     else
         rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
     boot_close(c, loop);

@@ -31,6 +31,7 @@ struct st_exec_ident {
     int fd;
     char name[ST_EXEC_IDENT_NAME_MAX + 1];
     char key[ST_EXEC_IDENT_NAME_MAX + 72];
+    char tag[8 + 16 + 1];
     char path[IDENT_PATH_MAX];
 };
 
@@ -163,6 +164,10 @@ static int lock_as(st_exec_ident_t *id, int dirfd, const char *dir, const char *
     host[sizeof host - 1] = '\0';
     snprintf(id->name, sizeof id->name, "%s", name);
     snprintf(id->key, sizeof id->key, "%s/%s", host, name);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * 8 + 1];
+    SHA256((const unsigned char *)id->key, strlen(id->key), md);
+    snprintf(id->tag, sizeof id->tag, "settled-%s", st_hex_encode(md, 8, hex));
     snprintf(id->path, sizeof id->path, "%s/%s", dir, fname);
     return 0;
 }
@@ -241,6 +246,24 @@ const char *st_exec_ident_name(const st_exec_ident_t *id)
 const char *st_exec_ident_key(const st_exec_ident_t *id)
 {
     return id->key;
+}
+
+const char *st_exec_ident_tag(const st_exec_ident_t *id)
+{
+    return id->tag;
+}
+
+char *st_exec_ident_dsn(const st_exec_ident_t *id, const char *dsn)
+{
+    size_t n = strlen(dsn) + sizeof id->tag + 32;
+    char *out = malloc(n);
+    if (out == NULL)
+        return NULL;
+    if (strstr(dsn, "://") == NULL) /* key=value: a later keyword wins */
+        snprintf(out, n, "%s application_name=%s", dsn, id->tag);
+    else
+        snprintf(out, n, "%s%capplication_name=%s", dsn, strchr(dsn, '?') ? '&' : '?', id->tag);
+    return out;
 }
 
 const char *st_exec_ident_path(const st_exec_ident_t *id)

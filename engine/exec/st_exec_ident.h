@@ -50,6 +50,13 @@ int st_exec_ident_acquire(const char *state_dir, const char *name, const char *d
 const char *st_exec_ident_name(const st_exec_ident_t *id);
 /* The stored identity: "<host name>/<node name>". */
 const char *st_exec_ident_key(const st_exec_ident_t *id);
+/* "settled-<16 hex digits of the identity's SHA-256>": the application_name
+ * of the node's database sessions, so that a successor proven by the lock
+ * can end the sessions a killed process left running. */
+const char *st_exec_ident_tag(const st_exec_ident_t *id);
+/* dsn with application_name set to the tag (freshly allocated; the caller
+ * frees it), or NULL when out of memory. */
+char *st_exec_ident_dsn(const st_exec_ident_t *id, const char *dsn);
 /* The lock file held. */
 const char *st_exec_ident_path(const st_exec_ident_t *id);
 

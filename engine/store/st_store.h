@@ -695,12 +695,17 @@ int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_do
  * identity not stopped yet; *fenced (may be NULL) gets how many. Only for a
  * caller that holds proof no other live process runs as `identity` (the
  * node lock, exec/st_exec_ident.h): the stopped rows' instances are then
- * claimable at once, their epochs bumped by the claim.
+ * claimable at once, their epochs bumped by the claim. tag (may be NULL):
+ * the application_name of the identity's sessions; those of this role
+ * other than c's own are ended (pg_terminate_backend), so nothing the dead
+ * process left executing holds locks or commits later.
  */
 int st_store_node_register_fenced(st_store_conn_t *c, const char *name, const char *identity,
-                                  int32_t ttl_ms, int64_t *node_id, int64_t *fenced, st_err_t *err);
+                                  const char *tag, int32_t ttl_ms, int64_t *node_id,
+                                  int64_t *fenced, st_err_t *err);
 /* The same on the loop (re-registration after a lapsed lease). */
 int st_store_node_register_fenced_async(st_store_conn_t *c, const char *name, const char *identity,
-                                        int32_t ttl_ms, st_store_id_cb cb, void *ud, st_err_t *err);
+                                        const char *tag, int32_t ttl_ms, st_store_id_cb cb,
+                                        void *ud, st_err_t *err);
 
 #endif
