@@ -430,8 +430,13 @@ static void on_renewed(int rc, const st_err_t *err, void *ud)
     x->renewing = 0;
     if (rc == ST_CONFLICT) {
         st_err_t e;
-        exec_log(x, "lease of node %lld lapsed; dropping its work and registering again",
-                 (long long)x->node_id);
+        exec_log(x,
+                 "lease of node %lld lapsed or the node was stopped%s; dropping its work and "
+                 "registering again",
+                 (long long)x->node_id,
+                 x->identity[0] != '\0' ? " (stopped: by a process of the same identity with "
+                                          "another --state-dir?)"
+                                        : "");
         lose_everything(x);
         if (register_again(x, &e) != 0)
             exec_log(x, "registering the node failed: %s", e.msg);
