@@ -45,7 +45,10 @@ static void usage(FILE *out)
         "commands:\n"
         "  run [options]               run flows until SIGTERM or SIGINT\n"
         "      --clock real|virtual    virtual time moves only when advanced (tests, demo)\n"
-        "      --node NAME             node name shown to operators (default host:pid)\n"
+        "      --node NAME             this node's identity (default: the host name, or\n"
+        "                              host-2, host-3, ... when that one runs already)\n"
+        "      --state-dir DIR         where the node lock lives (default /tmp/settle-<uid>);\n"
+        "                              a restart of the same node takes its work back at once\n"
         "      --linger-us N           group-commit linger in microseconds (default 0)\n"
         "      --batch-max N           checkpoints per transaction (default 1024)\n"
         "      --no-batch              one transaction per checkpoint\n"
@@ -241,6 +244,7 @@ typedef struct run_opts {
     int http_on;
     http_opt_t http;
     long webhook_tolerance;
+    const char *state_dir; /* node lock directory; NULL: the default */
 } run_opts_t;
 
 /* 0: run; otherwise the exit code (help printed, or an error reported). */
@@ -257,6 +261,7 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
                                          {"history-days", required_argument, NULL, 'R'},
                                          {"webhook-tolerance", required_argument, NULL, 'W'},
                                          {"http-threads", required_argument, NULL, 'T'},
+                                         {"state-dir", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     st_exec_cfg_t *cfg = &o->cfg;
@@ -290,6 +295,9 @@ static int parse_run(int argc, char **argv, run_opts_t *o)
             break;
         case 'n':
             cfg->node_name = optarg;
+            break;
+        case 'S':
+            o->state_dir = optarg;
             break;
         case 'l':
             cfg->batch.linger_us = (unsigned)parse_num("--linger-us", optarg, 0, 1000000);
@@ -335,6 +343,7 @@ typedef struct run_parts {
     st_http_keys_t keys;
     st_exec_t *x;
     st_http_server_t *srv;
+    st_exec_ident_t *ident; /* the node lock, held until the process ends */
 } run_parts_t;
 
 static void run_release(run_parts_t *p)
@@ -344,6 +353,7 @@ static void run_release(run_parts_t *p)
     st_http_keys_release(&p->keys);
     st_start_progs_free(p->progs);
     st_metrics_free(p->metrics);
+    st_exec_ident_release(p->ident);
 }
 
 /* Make the node: registry, Program cache, keys, executor (booted, not
@@ -361,6 +371,11 @@ static int run_prepare(run_opts_t *o, struct ev_loop *loop, run_parts_t *p, st_e
     }
     o->cfg.metrics = p->metrics;
     o->cfg.programs = p->progs;
+    /* The node lock first: a second process of this identity stops here,
+     * before it touches the database. */
+    if (st_exec_ident_acquire(o->state_dir, o->cfg.node_name, o->cfg.dsn, &p->ident, err) != 0)
+        return 1;
+    o->cfg.ident = p->ident;
     if (st_exec_new(loop, &o->cfg, &p->x, err) != 0)
         return 1;
     /* Partitions and clock before the API can write a history row. */

@@ -145,6 +145,12 @@ struct st_exec {
     struct ev_loop *loop; /* borrowed: the engine's loop */
     char *dsn;
     char node_name[128];
+    char identity[ST_EXEC_IDENT_NAME_MAX + 72]; /* nodes.identity; "" without a node lock */
+    char session_tag[32];                       /* its sessions' application_name */
+    /* st_exec_boot's blocking connection, kept for the registration that
+     * follows (one connection and prepare less before the first claim). */
+    st_store_conn_t *boot_c;
+    struct ev_loop *boot_loop;
     st_exec_cfg_t cfg; /* copied; pointers below replace its strings */
     st_clock_t clock;
     st_store_conn_t *more[ST_EXEC_MAX_MORE]; /* further batch connections, on loop */

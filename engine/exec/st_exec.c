@@ -121,14 +121,20 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
     x->cfg = *cfg;
     apply_defaults(&x->cfg);
     exec_recover_init(x);
-    x->dsn = strdup(cfg->dsn);
+    /* Under a node lock every session of the executor is tagged with the
+     * identity: a successor ends the ones this process leaves behind. */
+    x->dsn = cfg->ident != NULL ? st_exec_ident_dsn(cfg->ident, cfg->dsn) : strdup(cfg->dsn);
     if (x->dsn == NULL) {
         /* Never go on without it: libpq would take "" for its defaults. */
         free(x);
         return st_err_set(err, ST_NOMEM, "out of memory copying the database DSN");
     }
     x->cfg.dsn = x->dsn;
-    if (cfg->node_name != NULL) {
+    if (cfg->ident != NULL) {
+        snprintf(x->node_name, sizeof x->node_name, "%s", st_exec_ident_name(cfg->ident));
+        snprintf(x->identity, sizeof x->identity, "%s", st_exec_ident_key(cfg->ident));
+        snprintf(x->session_tag, sizeof x->session_tag, "%s", st_exec_ident_tag(cfg->ident));
+    } else if (cfg->node_name != NULL) {
         snprintf(x->node_name, sizeof x->node_name, "%s", cfg->node_name);
     } else {
         char host[64] = "localhost";
@@ -165,7 +171,9 @@ int st_exec_new(struct ev_loop *loop, const st_exec_cfg_t *cfg, st_exec_t **out,
 /* The connections of a serving node (see st_store.h for the count). */
 static int connect_all(st_exec_t *x, st_err_t *err)
 {
-    st_store_conn_cfg_t cc = {.dsn = x->dsn};
+    /* Each connection prepares its statements while the next connects;
+     * the first claim waits on the loop for ctl's, not for all four. */
+    st_store_conn_cfg_t cc = {.dsn = x->dsn, .prepare_later = 1};
     x->ctl = st_store_conn_new(x->loop, &cc, err);
     if (x->ctl == NULL)
         return err ? err->code : ST_DB;
@@ -186,7 +194,7 @@ static int connect_all(st_exec_t *x, st_err_t *err)
         snprintf(x->aux_dsn, n, "%s", x->dsn); /* URI: keep the server default */
     else
         snprintf(x->aux_dsn, n, "%s options='-c synchronous_commit=off'", x->dsn);
-    st_store_conn_cfg_t ac = {.dsn = x->aux_dsn};
+    st_store_conn_cfg_t ac = {.dsn = x->aux_dsn, .prepare_later = 1};
     x->aux = st_store_conn_new(x->loop, &ac, err);
     if (x->aux == NULL)
         return err ? err->code : ST_DB;
@@ -277,9 +285,15 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         return; /* the release un-owns them */
     size_t n = rows->n;
     x->stats.claimed += n;
+    int first = x->claim_total == 0;
     adopt(x, rows);
     x->claim_total += n;
     if (n >= x->cfg.claim_limit) {
+        /* A long round (a restart taking back a backlog): the first page's
+         * unfinished tasks go out now, not after the last page; the pages
+         * in between are recovered once the round ends. */
+        if (first)
+            exec_recover_tasks(x);
         claim_page(x);
         return;
     }
@@ -388,6 +402,17 @@ static void on_registered(int rc, const st_err_t *err, int64_t id, void *ud)
     claim_again_soon(x);
 }
 
+/* Under a node lock the new row carries the identity (and stops the
+ * lapsed one), so a later restart of this process finds and stops it. */
+static int register_again(st_exec_t *x, st_err_t *err)
+{
+    if (x->identity[0] != '\0')
+        return st_store_node_register_fenced_async(x->ctl, x->node_name, x->identity, NULL,
+                                                   x->cfg.lease_ttl_ms, on_registered, x, err);
+    return st_store_node_register_async(x->ctl, x->node_name, x->cfg.lease_ttl_ms, on_registered, x,
+                                        err);
+}
+
 static void on_renewed(int rc, const st_err_t *err, void *ud)
 {
     st_exec_t *x = ud;
@@ -396,11 +421,15 @@ static void on_renewed(int rc, const st_err_t *err, void *ud)
     x->renewing = 0;
     if (rc == ST_CONFLICT) {
         st_err_t e;
-        exec_log(x, "lease of node %lld lapsed; dropping its work and registering again",
-                 (long long)x->node_id);
+        exec_log(x,
+                 "lease of node %lld lapsed or the node was stopped%s; dropping its work and "
+                 "registering again",
+                 (long long)x->node_id,
+                 x->identity[0] != '\0' ? " (stopped: by a process of the same identity with "
+                                          "another --state-dir?)"
+                                        : "");
         lose_everything(x);
-        if (st_store_node_register_async(x->ctl, x->node_name, x->cfg.lease_ttl_ms, on_registered,
-                                         x, &e) != 0)
+        if (register_again(x, &e) != 0)
             exec_log(x, "registering the node failed: %s", e.msg);
         else
             x->registering = 1;
@@ -596,19 +625,37 @@ int st_exec_boot(st_exec_t *x, st_err_t *err)
     rc = exec_clock_init(x, c, err);
     if (rc == 0)
         maintain_history(x, c);
-    boot_close(c, loop);
+    if (rc == 0) {
+        x->boot_c = c; /* for register_node */
+        x->boot_loop = loop;
+    } else {
+        boot_close(c, loop);
+    }
     x->booted = rc == 0;
     return rc;
 }
 
 static int register_node(st_exec_t *x, st_err_t *err)
 {
-    struct ev_loop *loop = NULL;
-    st_store_conn_t *c = boot_open(x, &loop, err);
-    if (c == NULL)
+    struct ev_loop *loop = x->boot_loop;
+    st_store_conn_t *c = x->boot_c;
+    x->boot_c = NULL;
+    x->boot_loop = NULL;
+    if (c == NULL && (c = boot_open(x, &loop, err)) == NULL)
         return err ? err->code : ST_DB;
-    int rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
+    int64_t fenced = 0;
+    int rc;
+    if (x->identity[0] != '\0')
+        rc = st_store_node_register_fenced(c, x->node_name, x->identity, x->session_tag,
+                                           x->cfg.lease_ttl_ms, &x->node_id, &fenced, err);
+    else
+        rc = st_store_node_register(c, x->node_name, x->cfg.lease_ttl_ms, &x->node_id, err);
     boot_close(c, loop);
+    if (rc == 0 && fenced > 0)
+        exec_log(x,
+                 "identity %s: stopped %lld earlier node row%s whose process is gone (the "
+                 "node lock proves it); claiming their instances now",
+                 x->identity, (long long)fenced, fenced == 1 ? "" : "s");
     return rc;
 }
 
@@ -717,6 +764,7 @@ void st_exec_free(st_exec_t *x)
     if (x == NULL)
         return;
     x->freeing = 1;
+    boot_close(x->boot_c, x->boot_loop); /* booted, never started */
     exec_metrics_stop(x);
     exec_adopt_free(x);
     if (x->loop != NULL) {

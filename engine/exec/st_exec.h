@@ -31,6 +31,7 @@
 #include "activity/st_act.h"
 #include "common/st_metrics.h"
 #include "common/st_err.h"
+#include "exec/st_exec_ident.h"
 #include "store/st_store.h"
 #include "timer/st_clock.h"
 
@@ -39,7 +40,7 @@ struct st_start_progs;
 
 typedef struct st_exec_cfg {
     const char *dsn;            /* libpq connection string (copied) */
-    const char *node_name;      /* for operators; NULL: host:pid */
+    const char *node_name;      /* for operators; NULL: host:pid (ident: its name) */
     st_clock_kind_t clock;      /* real (default) or virtual */
     int64_t virtual_start_us;   /* virtual clock start; 0: the real time now */
     st_store_batch_cfg_t batch; /* linger, size, disabled (its conns are the executor's) */
@@ -63,6 +64,12 @@ typedef struct st_exec_cfg {
     /* The node's Program cache, shared with the HTTP side (borrowed, must
      * outlive the executor; thread-safe). NULL: the executor makes its own. */
     struct st_start_progs *programs;
+    /* The node lock this process holds (st_exec_ident.h; borrowed, must
+     * outlive the executor). Set: the node takes its name, and registering
+     * stops the earlier rows of its identity (proven dead by the lock), so
+     * their instances are claimed at once instead of after their lease.
+     * NULL: node_name as given, and no row but its own is ever stopped. */
+    const st_exec_ident_t *ident;
 } st_exec_cfg_t;
 
 typedef struct st_exec st_exec_t;

@@ -122,11 +122,16 @@ typedef struct st_store_conn_cfg {
      * plans, made once, never scan a whole table where an index serves
      * (enable_seqscan off), so they stay index lookups as tables grow. */
     bool checkpoints;
+    /* Non-zero: return once connected; the statements prepare on the loop
+     * meanwhile and ops queue until they are (several connections then
+     * prepare in parallel). A failed prepare retries like a lost
+     * connection. 0: wait for them, and fail at once if they fail. */
+    int prepare_later;
 } st_store_conn_cfg_t;
 
 /*
- * Connect (blocking, once) and enter pipeline mode. The loop must outlive
- * the connection. Returns NULL and fills err on failure.
+ * Connect (blocking, once) and enter pipeline mode (see prepare_later). The
+ * loop must outlive the connection. Returns NULL and fills err on failure.
  */
 st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg_t *cfg,
                                    st_err_t *err);
@@ -711,5 +716,26 @@ int st_store_clock_read_async(st_store_conn_t *c, st_store_clock_cb cb, void *ud
 /* A node reached now_us (monotonic: never moves now_us back); cb may be NULL. */
 int st_store_clock_reached_async(st_store_conn_t *c, int64_t now_us, st_store_done_cb cb, void *ud,
                                  st_err_t *err);
+
+/* ---- node identity (st_store_ident.c) ------------------------------------------------- */
+
+/*
+ * Register like st_store_node_register, under `identity` (stored in
+ * nodes.identity), and in the same statement stop every earlier row of that
+ * identity not stopped yet; *fenced (may be NULL) gets how many. Only for a
+ * caller that holds proof no other live process runs as `identity` (the
+ * node lock, exec/st_exec_ident.h): the stopped rows' instances are then
+ * claimable at once, their epochs bumped by the claim. tag (may be NULL):
+ * the application_name of the identity's sessions; those of this role
+ * other than c's own are ended (pg_terminate_backend), so nothing the dead
+ * process left executing holds locks or commits later.
+ */
+int st_store_node_register_fenced(st_store_conn_t *c, const char *name, const char *identity,
+                                  const char *tag, int32_t ttl_ms, int64_t *node_id,
+                                  int64_t *fenced, st_err_t *err);
+/* The same on the loop (re-registration after a lapsed lease). */
+int st_store_node_register_fenced_async(st_store_conn_t *c, const char *name, const char *identity,
+                                        const char *tag, int32_t ttl_ms, st_store_id_cb cb,
+                                        void *ud, st_err_t *err);
 
 #endif

@@ -442,6 +442,8 @@ st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg
         return NULL;
     }
     start_session(c);
+    if (cfg->prepare_later && c->state != CONN_DOWN)
+        return c;
     while (!c->prep.finished)
         ev_run(loop, EVRUN_ONCE);
     if (c->state != CONN_UP) {

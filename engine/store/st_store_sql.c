@@ -501,4 +501,25 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
     Q(ADMIN_LIVE_NODES, ST_ADMIN_SQL_LIVE_NODES),
     Q(ADMIN_VERSIONS, ST_ADMIN_SQL_VERSIONS),
     Q(ADMIN_REPAIR, ST_ADMIN_SQL_REPAIR),
+
+    /* $1 name $2 ttl_ms $3 identity $4 session tag|NULL. Every earlier row
+     * of the identity that still looks alive is stopped in the same
+     * statement (its process is proven gone by the caller's lock), so
+     * LEASE_CLAIM takes its instances at once; the sessions that process
+     * left running (a statement still executing, its row locks held) are
+     * ended, only those of this role tagged with $4, never this one.
+     * Returns (new id, rows stopped, sessions ended). */
+    Q(NODE_REGISTER_FENCED,
+      "WITH fenced AS ("
+      "  UPDATE nodes SET stopped_at = clock_timestamp(),"
+      "    lease_until = least(lease_until, clock_timestamp())"
+      "   WHERE identity = $3 AND stopped_at IS NULL RETURNING id),"
+      " gone AS ("
+      "  SELECT pg_terminate_backend(a.pid) AS ended FROM pg_stat_activity a"
+      "   WHERE $4::text IS NOT NULL AND a.application_name = $4::text"
+      "     AND a.pid <> pg_backend_pid() AND a.usename = current_user)"
+      " INSERT INTO nodes (name, lease_until, identity)"
+      " VALUES ($1, clock_timestamp() + $2::int * interval '1 millisecond', $3)"
+      " RETURNING id, (SELECT count(*) FROM fenced),"
+      "   (SELECT count(*) FROM gone WHERE ended)"),
 };

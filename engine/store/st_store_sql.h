@@ -64,7 +64,8 @@
     X(ADMIN_LIVE_NODES)       \
     X(ADMIN_VERSIONS)         \
     X(ADMIN_REPAIR)           \
-    ST_STORE_Q_MAP_API(X)
+    ST_STORE_Q_MAP_API(X)     \
+    ST_STORE_Q_MAP_RECLAIM(X)
 
 /* The flow API's and the webhooks' statements (st_store_api.c,
  * st_store_webhook.c): reads with the open task, the schema version for
@@ -74,6 +75,10 @@
     X(VIEWS_LIST)             \
     X(SCHEMA_VERSION)         \
     X(WEBHOOKS_STORE)
+
+/* A node registering under an identity it holds the lock of
+ * (st_store_ident.c). */
+#define ST_STORE_Q_MAP_RECLAIM(X) X(NODE_REGISTER_FENCED)
 
 typedef enum {
 #define ST_STORE_Q_ENUM(name) ST_STORE_Q_##name,
