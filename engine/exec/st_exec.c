@@ -173,12 +173,12 @@ static int connect_all(st_exec_t *x, st_err_t *err)
 {
     /* Each connection prepares its statements while the next connects;
      * the first claim waits on the loop for ctl's, not for all four. */
-    st_store_conn_cfg_t cc = {.dsn = x->dsn, .prepare_later = 1};
+    st_store_conn_cfg_t cc = {.dsn = x->dsn, .prepare_later = 1, .index_plans = true};
     x->ctl = st_store_conn_new(x->loop, &cc, err);
     if (x->ctl == NULL)
         return err ? err->code : ST_DB;
-    /* The batch connections plan the checkpoint with index lookups only. */
-    st_store_conn_cfg_t bc = {.dsn = x->dsn, .checkpoints = true};
+    /* The batch connections, like ctl, plan with index lookups only. */
+    st_store_conn_cfg_t bc = {.dsn = x->dsn, .index_plans = true};
     x->hot = st_store_conn_new(x->loop, &bc, err);
     if (x->hot == NULL)
         return err ? err->code : ST_DB;

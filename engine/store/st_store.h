@@ -118,10 +118,13 @@ typedef struct st_store_conn_cfg {
     const char *dsn;         /* libpq connection string (copied) */
     unsigned backoff_min_ms; /* first reconnect delay; 0 = 50 */
     unsigned backoff_max_ms; /* reconnect delay cap; 0 = 5000 */
-    /* A connection that sends checkpoint batches (st_store_batch_t): its
-     * plans, made once, never scan a whole table where an index serves
-     * (enable_seqscan off), so they stay index lookups as tables grow. */
-    bool checkpoints;
+    /* A connection whose statements all find their rows by index (the
+     * checkpoint batches, the executor's control connection: claims, loads,
+     * wake pages, recovery): its plans, made once and generic, never scan a
+     * whole table where an index serves (enable_seqscan off), so they stay
+     * lookups as tables grow. Without it the claim's generic plan read all
+     * of a million sleeping rows every round to find none orphaned. */
+    bool index_plans;
     /* Non-zero: return once connected; the statements prepare on the loop
      * meanwhile and ops queue until they are (several connections then
      * prepare in parallel). A failed prepare retries like a lost

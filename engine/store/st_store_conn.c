@@ -39,7 +39,7 @@ struct st_store_conn {
     ev_io io;       /* PQsocket; events follow what libpq needs */
     ev_timer retry; /* reconnect backoff */
     unsigned backoff_ms, backoff_min, backoff_max;
-    int checkpoints;                      /* cfg.checkpoints: plans without sequential scans */
+    int index_plans;                      /* cfg.index_plans: plans without sequential scans */
     st_store_op_t *pend_head, *pend_tail; /* not sent yet */
     st_store_op_t *fly_head, *fly_tail;   /* sent, awaiting their Sync */
     st_store_op_t prep;                   /* PREPARING's op */
@@ -261,7 +261,7 @@ static int prep_send(st_store_op_t *op, PGconn *pg, st_err_t *err)
     const st_store_conn_t *c = op->ud;
     if (!PQsendQueryParams(
             pg,
-            c->checkpoints ? "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
+            c->index_plans ? "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
                              " set_config('jit', 'off', false),"
                              " set_config('enable_seqscan', 'off', false)"
                            : "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"
@@ -426,7 +426,7 @@ st_store_conn_t *st_store_conn_new(struct ev_loop *loop, const st_store_conn_cfg
     c->loop = loop;
     c->backoff_min = cfg->backoff_min_ms ? cfg->backoff_min_ms : 50;
     c->backoff_max = cfg->backoff_max_ms ? cfg->backoff_max_ms : 5000;
-    c->checkpoints = cfg->checkpoints;
+    c->index_plans = cfg->index_plans;
     c->backoff_ms = c->backoff_min;
     ev_io_init(&c->io, on_io, -1, EV_READ);
     c->io.data = c;

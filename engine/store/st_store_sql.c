@@ -166,7 +166,7 @@ const st_store_stmt_t st_store_stmts[ST_STORE_Q_COUNT] = {
      * often while tasks is still tiny, and the join became a hash join over a
      * sequential scan of the whole tasks table in every later batch. A scalar
      * subquery is never hashed, and the batch connections plan without
-     * sequential scans (st_store_conn_cfg_t.checkpoints), so each check is
+     * sequential scans (st_store_conn_cfg_t.index_plans), so each check is
      * one index lookup whatever the tables held when the plan was made. */
     Q(CHECKPOINT,
       "WITH c AS ("
