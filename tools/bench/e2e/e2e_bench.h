@@ -38,6 +38,7 @@ typedef struct e2e_opts {
 
 /* Flow sources, deployed by the phases that use them. */
 extern const char E2E_FLOW_STEPS[]; /* e2e: n test.echo steps */
+extern const char E2E_FLOW_PACED[]; /* e2e_paced: n steps, 1 s apart */
 extern const char E2E_FLOW_WAKE[];  /* e2e_wake: sleep until due, one step */
 extern const char E2E_FLOW_NAP[];   /* e2e_nap: sleep until due (days ahead) */
 

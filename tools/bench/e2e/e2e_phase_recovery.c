@@ -1,6 +1,7 @@
 /*
  * e2e_phase_recovery.c — kill -9 and restart through the front door: R
- * flows of K test.echo steps are started (batch starts when the settled
+ * flows of K test.echo steps, 1 s apart (so that they are still in flight
+ * when the node is killed even when starts are slow), are started (batch starts when the settled
  * under test has them, else single starts), settled is killed with SIGKILL
  * shortly after, and the same node (`--node NAME`, the same identity) is
  * started again at once.
@@ -28,12 +29,13 @@
 static int body_rec(size_t i, char *buf, size_t cap, void *ctx)
 {
     const size_t *k = ctx;
-    return snprintf(buf, cap, "{\"flow\":\"e2e\",\"inputs\":{\"n\":%zu},\"business_key\":\"r%zu\"}",
-                    *k, i);
+    return snprintf(buf, cap,
+                    "{\"flow\":\"e2e_paced\",\"inputs\":{\"n\":%zu},\"business_key\":\"r%zu\"}", *k,
+                    i);
 }
 
-static const char ENDED[] =
-    "SELECT count(*) FROM instances WHERE flow = 'e2e' AND status NOT IN ('running', 'waiting')";
+static const char ENDED[] = "SELECT count(*) FROM instances WHERE flow = 'e2e_paced' "
+                            "AND status NOT IN ('running', 'waiting')";
 
 /* Re-runs and unabsorbed duplicates of test.echo calls, counted from the
  * task rows and attempt records the store keeps; says so when it keeps
@@ -58,7 +60,7 @@ void e2e_phase_recovery(e2e_stack_t *st, const e2e_opts_t *o)
 {
     size_t r = o->in_flight, k = o->steps;
     e2e_stack_fresh(st, "settle_e2e_rec");
-    e2e_stack_deploy(st, "e2e.flow", E2E_FLOW_STEPS);
+    e2e_stack_deploy(st, "e2e_paced.flow", E2E_FLOW_PACED);
     e2e_stack_run(st);
     int batch = e2e_batch_supported(st->port);
     e2e_starts_t s = {.body = body_rec,
@@ -79,7 +81,7 @@ void e2e_phase_recovery(e2e_stack_t *st, const e2e_opts_t *o)
     double ready = e2e_mono_s() - t0;
     char moved[256];
     snprintf(moved, sizeof moved,
-             "SELECT count(*) FROM (SELECT 1 FROM instances WHERE flow = 'e2e' "
+             "SELECT count(*) FROM (SELECT 1 FROM instances WHERE flow = 'e2e_paced' "
              "AND updated_at > to_timestamp(%lld / 1e6) LIMIT 1) m",
              (long long)restart);
     e2e_wait_count(st, moved, 1, 300, "the first step after the restart");
@@ -87,7 +89,7 @@ void e2e_phase_recovery(e2e_stack_t *st, const e2e_opts_t *o)
     e2e_wait_count(st, ENDED, (double)r, 600 + (double)(r * k) / 200,
                    "every flow's end after the restart");
     double all = e2e_mono_s() - t0;
-    if (e2e_scalar(st, "SELECT count(*) FROM instances WHERE flow = 'e2e' "
+    if (e2e_scalar(st, "SELECT count(*) FROM instances WHERE flow = 'e2e_paced' "
                        "AND status <> 'completed'") > 0)
         e2e_die("recovery", "some flows did not complete after the restart");
     double reruns, dups;
