@@ -283,6 +283,64 @@ START_TEST(reconnects_after_the_backend_dies)
 }
 END_TEST
 
+/* Notifications of new work seen on pg by now (consumed). */
+static int work_notices(PGconn *pg)
+{
+    PQclear(st_test_exec(pg, "SELECT 1")); /* reads what arrived meanwhile */
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(pg)) != NULL) {
+        n += strcmp(note->relname, "settle_work") == 0;
+        PQfreemem(note);
+    }
+    return n;
+}
+
+/* Wait until at least one settle_work notice arrived; how many did. */
+static int await_work_notices(PGconn *pg)
+{
+    int seen = 0;
+    for (int i = 0; i < 250 && seen == 0; i++) {
+        seen = work_notices(pg);
+        if (seen == 0)
+            usleep(20000);
+    }
+    return seen;
+}
+
+static void start_unowned(fx_t *f)
+{
+    st_store_start_t s = fx_start_spec(f, NULL);
+    s.owner_node = 0;
+    st_store_started_t out;
+    st_err_t err;
+    ck_assert_int_eq(st_store_start(f->c, &s, &out, &err), 0);
+}
+
+/* A start owned by a serving node is handed to it in-process: telling
+ * every node about it would only cost claim rounds that find nothing.
+ * An unowned start must still wake the nodes. Notifications arrive in
+ * commit order, so once the last unowned start's notice is in, an owned
+ * start's notice committed before it would have been counted too. */
+START_TEST(only_unowned_starts_notify_the_nodes)
+{
+    fx_t f;
+    fx_open(&f);
+    PGconn *listener = PQconnectdb(f.dsn);
+    ck_assert_int_eq(PQstatus(listener), CONNECTION_OK);
+    PQclear(st_test_exec(listener, "LISTEN settle_work"));
+    start_unowned(&f);
+    ck_assert_int_eq(await_work_notices(listener), 1);
+    int64_t ep;
+    fx_start(&f, NULL, &ep); /* owned by the fixture's node */
+    ck_assert_int_eq(ep, 1);
+    start_unowned(&f);
+    ck_assert_int_eq(await_work_notices(listener), 1);
+    PQfinish(listener);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_start");
@@ -297,6 +355,7 @@ static Suite *suite(void)
     tcase_add_test(tc, concurrent_starts_with_one_key);
     tcase_add_test(tc, checked_start_of_a_replaced_version_is_stale);
     tcase_add_test(tc, starts_do_not_queue_on_a_count_row);
+    tcase_add_test(tc, only_unowned_starts_notify_the_nodes);
     suite_add_tcase(s, tc);
     return s;
 }
