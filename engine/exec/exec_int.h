@@ -176,7 +176,6 @@ struct st_exec {
     uint64_t gen;             /* last request generation handed out */
     int claiming;             /* a claim page is in flight */
     int claim_pending;        /* work was announced during a round: one more */
-    size_t claim_total;       /* rows claimed in this round */
     int recovering;           /* task recovery in flight (st_exec_recover.c) */
     int recover_retry;        /* task recovery failed: retry each claim round */
     st_store_uuid_t *rec_ids; /* instances whose open tasks to recover */

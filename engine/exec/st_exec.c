@@ -285,19 +285,15 @@ static void on_claimed(int rc, const st_err_t *err, st_store_instances_t *rows, 
         return; /* the release un-owns them */
     size_t n = rows->n;
     x->stats.claimed += n;
-    int first = x->claim_total == 0;
     adopt(x, rows);
-    x->claim_total += n;
+    /* The page's instances with a task to run go out now, also in a long
+     * round (a restart taking back a backlog): recovery sends one
+     * statement at a time and the ids of later pages wait their turn. */
+    exec_recover_tasks(x);
     if (n >= x->cfg.claim_limit) {
-        /* A long round (a restart taking back a backlog): the first page's
-         * unfinished tasks go out now, not after the last page; the pages
-         * in between are recovered once the round ends. */
-        if (first)
-            exec_recover_tasks(x);
         claim_page(x);
         return;
     }
-    exec_recover_tasks(x); /* the page's instances that have a task to run */
     if (x->claim_pending) {
         x->claim_pending = 0;
         claim_again_soon(x);
@@ -325,7 +321,6 @@ static void claim_round(st_exec_t *x)
         x->claim_pending = 1;
         return;
     }
-    x->claim_total = 0;
     claim_page(x);
 }
 
